@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EPS", "contract", "entropy", "log_stable", "softmax"]
+__all__ = ["EPS", "contract", "entropy", "log_preferences", "log_stable", "softmax"]
 
 #: Added inside logarithms so that zero probabilities give a large finite penalty
 #: instead of -inf (the same guard pymdp uses, which keeps results comparable).
@@ -24,6 +24,14 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     z = np.exp(x - x.max(axis=axis, keepdims=True))
     z /= z.sum(axis=axis, keepdims=True)
     return z
+
+
+def log_preferences(C: tuple[np.ndarray, ...] | list[np.ndarray], mode: str) -> list[np.ndarray]:
+    """Scores of outcomes per modality: ``ln softmax(C_m)`` (``mode="log_softmax"``) or
+    ``C_m`` as given (``"raw"``); each ``(O_m,)`` or ``(N, O_m)``."""
+    if mode == "raw":
+        return list(C)
+    return [log_stable(softmax(c, axis=-1)) for c in C]
 
 
 def entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:

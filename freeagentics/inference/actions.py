@@ -71,7 +71,9 @@ def select_actions(
         ``(N, F)`` int64.
     """
     if selection not in SELECTION_MODES:
-        raise ConfigurationError(f"action selection must be one of {SELECTION_MODES}, got {selection!r}")
+        raise ConfigurationError(
+            f"action selection must be one of {SELECTION_MODES}, got {selection!r}"
+        )
     if sampling not in SAMPLING_MODES:
         raise ConfigurationError(f"sampling mode must be one of {SAMPLING_MODES}, got {sampling!r}")
     if selection == "stochastic" and rng is None:

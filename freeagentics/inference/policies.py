@@ -21,7 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from freeagentics.errors import ConfigurationError
-from freeagentics.inference._maths import EPS, contract, entropy, log_stable, softmax
+from freeagentics.inference._maths import (
+    EPS,
+    contract,
+    entropy,
+    log_preferences,
+    log_stable,
+    softmax,
+)
 
 __all__ = [
     "EFEOptions",
@@ -47,7 +54,9 @@ class EFEOptions:
 
     def __post_init__(self) -> None:
         if self.utility not in ("log_softmax", "raw"):
-            raise ConfigurationError(f"utility must be 'log_softmax' or 'raw', got {self.utility!r}")
+            raise ConfigurationError(
+                f"utility must be 'log_softmax' or 'raw', got {self.utility!r}"
+            )
         if self.info_gain not in ("factorised", "joint"):
             raise ConfigurationError(
                 f"info_gain must be 'factorised' or 'joint', got {self.info_gain!r}"
@@ -114,13 +123,6 @@ def expected_obs(
     return [contract(a, A_batched, deps, qs_pi) for a, deps in zip(A, A_deps, strict=True)]
 
 
-def _log_preferences(C: tuple[np.ndarray, ...], mode: str) -> list[np.ndarray]:
-    """Per modality ``(O_m,)`` or ``(N, O_m)`` scores of outcomes."""
-    if mode == "raw":
-        return list(C)
-    return [log_stable(softmax(c, axis=-1)) for c in C]
-
-
 def expected_free_energy(
     qs: list[np.ndarray],
     A: tuple[np.ndarray, ...],
@@ -155,7 +157,7 @@ def expected_free_energy(
     dtype = qs[0].dtype
     G = np.zeros((n, num_policies), dtype=dtype)
     qs_future = expected_states(qs, B, B_deps, policies, B_batched)
-    log_c = _log_preferences(C, options.utility) if options.use_utility else None
+    log_c = log_preferences(C, options.utility) if options.use_utility else None
     h_a = (
         [entropy(a, axis=1 if A_batched else 0) for a in A]
         if options.use_states_info_gain and options.info_gain == "factorised"
@@ -277,14 +279,14 @@ def _expand_to_all_factors(a, deps, num_states, batched):
     order = np.argsort(deps)
     perm = (*range(lead + 1), *(lead + 1 + order))
     a = np.transpose(a, perm)
-    shape = list(a.shape[: lead + 1]) + [num_states[f] if f in deps else 1 for f in range(len(num_states))]
+    shape = list(a.shape[: lead + 1]) + [
+        num_states[f] if f in deps else 1 for f in range(len(num_states))
+    ]
     target = list(a.shape[: lead + 1]) + list(num_states)
     return np.broadcast_to(a.reshape(shape), target)
 
 
-def policy_posterior(
-    G: np.ndarray, gamma: float | np.ndarray, log_E: np.ndarray
-) -> np.ndarray:
+def policy_posterior(G: np.ndarray, gamma: float | np.ndarray, log_E: np.ndarray) -> np.ndarray:
     """``q_pi = softmax(gamma * G + ln E)``.
 
     Args:

@@ -64,7 +64,9 @@ def variational_free_energy(
     Returns:
         ``(N,)``.
     """
-    free_energy = sum((q * (log_stable(q) - lp)).sum(-1) for q, lp in zip(qs, log_prior, strict=True))
+    free_energy = sum(
+        (q * (log_stable(q) - lp)).sum(-1) for q, lp in zip(qs, log_prior, strict=True)
+    )
     if log_lik is not None:
         free_energy = free_energy - _expect_joint(log_lik, qs)
     return free_energy
@@ -97,7 +99,9 @@ def infer_states(
     """
     n = log_lik.shape[0]
     num_states = log_lik.shape[1:]
-    log_prior = [np.broadcast_to(log_stable(p), (n, s)) for p, s in zip(prior, num_states, strict=True)]
+    log_prior = [
+        np.broadcast_to(log_stable(p), (n, s)) for p, s in zip(prior, num_states, strict=True)
+    ]
     if len(num_states) == 1:
         qs = [softmax(log_lik + log_prior[0])]
         return qs, variational_free_energy(qs, log_prior, log_lik)
@@ -111,9 +115,7 @@ def infer_states(
         active = change >= tolerance
         if not active.any():
             break
-        updated = [
-            softmax(_message(log_lik, qs, f) + log_prior[f]) for f in range(len(num_states))
-        ]
+        updated = [softmax(_message(log_lik, qs, f) + log_prior[f]) for f in range(len(num_states))]
         free_energy = variational_free_energy(updated, log_prior, log_lik)
         for f in range(len(num_states)):
             qs[f] = np.where(active[:, None], updated[f], qs[f])

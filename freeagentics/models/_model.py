@@ -153,7 +153,9 @@ class GenerativeModel:
 
         num_factors = len(B_list)
         B_deps_t = _deps(B_deps, num_factors, num_factors, "B_deps", default_self=True)
-        B_list = [b[..., None] if b.ndim == 1 + len(B_deps_t[f]) else b for f, b in enumerate(B_list)]
+        B_list = [
+            b[..., None] if b.ndim == 1 + len(B_deps_t[f]) else b for f, b in enumerate(B_list)
+        ]
         num_states = []
         for f, b in enumerate(B_list):
             if b.ndim != 2 + len(B_deps_t[f]):
@@ -178,13 +180,17 @@ class GenerativeModel:
         C_list = _as_list(C, "C") if C is not None else [np.zeros(o) for o in num_obs]
         _check_count("C", C_list, len(num_obs), "modalities")
         for m, c in enumerate(C_list):
-            check_shape(f"C[{m}]", c, (num_obs[m],), f"one log-preference per outcome of modality {m}")
+            check_shape(
+                f"C[{m}]", c, (num_obs[m],), f"one log-preference per outcome of modality {m}"
+            )
             check_finite(f"C[{m}]", c)
 
         D_list = _as_list(D, "D") if D is not None else [np.full(s, 1.0 / s) for s in num_states]
         _check_count("D", D_list, num_factors, "factors")
         for f, d in enumerate(D_list):
-            check_shape(f"D[{f}]", d, (num_states[f],), f"one prior probability per state of factor {f}")
+            check_shape(
+                f"D[{f}]", d, (num_states[f],), f"one prior probability per state of factor {f}"
+            )
             check_distribution_columns(f"D[{f}]", d)
 
         num_controls = [b.shape[-1] for b in B_list]
@@ -227,10 +233,17 @@ class GenerativeModel:
     def replace(self, **changes) -> GenerativeModel:
         """A new validated model with some arrays replaced (e.g. ``C=...``)."""
         params = {
-            "A": self.A, "B": self.B, "C": self.C, "D": self.D, "E": self.E,
-            "policies": self.policies, "A_deps": self.A_deps, "B_deps": self.B_deps,
-            "control_factors": self.control_factors, "labels": self.labels,
-        }  # fmt: skip
+            "A": self.A,
+            "B": self.B,
+            "C": self.C,
+            "D": self.D,
+            "E": self.E,
+            "policies": self.policies,
+            "A_deps": self.A_deps,
+            "B_deps": self.B_deps,
+            "control_factors": self.control_factors,
+            "labels": self.labels,
+        }
         if "policies" in changes and "E" not in changes:
             params["E"] = None
         params.update(changes)
@@ -239,7 +252,9 @@ class GenerativeModel:
 
 def _check_count(name: str, items: list, expected: int, what: str) -> None:
     if len(items) != expected:
-        raise ModelError(f"{name} has {len(items)} entries, expected {expected} (one per {what})", array=name)
+        raise ModelError(
+            f"{name} has {len(items)} entries, expected {expected} (one per {what})", array=name
+        )
 
 
 def _deps(

@@ -1,0 +1,404 @@
+"""A cohort: N agents that share one model structure, stepped as a handful of array calls.
+
+Shared parameters (A, B, C, D, E) are stored once. Per-agent copies exist only for
+what differs: Dirichlet concentrations and the learned A/B when the cohort learns,
+and preferences when set per agent (e.g. by a coalition's objective).
+
+State per agent (rows): beliefs ``qs[f]`` ``(N, S_f)``, last actions ``(N, F)``
+(-1 before the first action), ``q_pi`` and ``G`` ``(N, P)``, free energy ``(N,)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from freeagentics.agents._config import CohortConfig
+from freeagentics.errors import ConfigurationError, ObservationError
+from freeagentics.inference import (
+    empirical_prior,
+    entropy,
+    expected_free_energy,
+    infer_states,
+    joint_log_likelihood,
+    log_stable,
+    normalise,
+    policy_posterior,
+    select_actions,
+    update_pA,
+    update_pB,
+)
+from freeagentics.inference._kernels import (
+    marginal_argmax,
+    single_factor_posterior,
+    sparse_transitions,
+)
+from freeagentics.inference._maths import log_preferences
+from freeagentics.inference._prefix_plan import PrefixPlan
+from freeagentics.models import GenerativeModel
+
+__all__ = ["Cohort"]
+
+
+class Cohort:
+    """A population of agents sharing one :class:`GenerativeModel`.
+
+    Args:
+        model: the shared model.
+        n_agents: initial population size.
+        config: inference settings.
+        rng: the generator behind every random choice (stochastic actions).
+    """
+
+    def __init__(
+        self,
+        model: GenerativeModel,
+        n_agents: int,
+        config: CohortConfig | None = None,
+        rng: np.random.Generator | None = None,
+    ):
+        if n_agents < 0:
+            raise ConfigurationError(f"n_agents must be >= 0, got {n_agents}")
+        self.model = model
+        self.config = config or CohortConfig()
+        self.rng = rng if rng is not None else np.random.default_rng()
+        dt = self.config.float_type
+        self._dtype = dt
+        self.A = tuple(a.astype(dt) for a in model.A)
+        self.B = tuple(b.astype(dt) for b in model.B)
+        self.D = tuple(d.astype(dt) for d in model.D)
+        self.log_E = log_stable(model.E.astype(dt))
+        self._shared_scores = log_preferences(tuple(c.astype(dt) for c in model.C), self._utility)
+        self.C_agents: list[np.ndarray] | None = None  # per-agent (N, O_m) when set
+        self.pA: list[np.ndarray] | None = None
+        self.pB: list[np.ndarray] | None = None
+        self.A_agents: list[np.ndarray] | None = None
+        self.B_agents: list[np.ndarray] | None = None
+        self.n = 0
+        self.qs = [np.empty((0, s), dt) for s in model.num_states]
+        self.actions = np.empty((0, model.num_factors), np.int64)
+        self.q_pi = np.empty((0, model.num_policies), dt)
+        self.G = np.empty((0, model.num_policies), dt)
+        self.free_energy = np.empty(0, dt)
+        self._qs_before = None  # beliefs before the last update, for learning B
+        self._since_plan = 0
+        self._planned = False
+        self._setup_fast_path()
+        self.add_agents(n_agents)
+
+    # ------------------------------------------------------------------ population
+    @property
+    def _utility(self) -> str:
+        return self.config.efe.utility
+
+    def add_agents(self, count: int) -> np.ndarray:
+        """Append ``count`` agents with prior beliefs ``D``; returns their row indices."""
+        if count < 0:
+            raise ConfigurationError(f"count must be >= 0, got {count}")
+        start = self.n
+        dt = self._dtype
+        self.qs = [
+            np.concatenate([q, np.broadcast_to(d, (count, d.size))])
+            for q, d in zip(self.qs, self.D, strict=True)
+        ]
+        self.actions = np.concatenate([self.actions, np.full((count, self.model.num_factors), -1)])
+        self.q_pi = np.concatenate(
+            [self.q_pi, np.broadcast_to(np.exp(self.log_E), (count, self.model.num_policies))]
+        ).astype(dt)
+        self.G = np.concatenate([self.G, np.zeros((count, self.model.num_policies), dt)])
+        self.free_energy = np.concatenate([self.free_energy, np.zeros(count, dt)])
+        scale = self.config.prior_concentration
+        if self.config.learn_A:
+            new = [np.broadcast_to(a * scale, (count, *a.shape)) for a in self.A]
+            self.pA = (
+                new
+                if self.pA is None
+                else [np.concatenate([p, x]) for p, x in zip(self.pA, new, strict=True)]
+            )
+            self.A_agents = [normalise(p) for p in self.pA]
+        if self.config.learn_B:
+            new = [np.broadcast_to(b * scale, (count, *b.shape)) for b in self.B]
+            self.pB = (
+                new
+                if self.pB is None
+                else [np.concatenate([p, x]) for p, x in zip(self.pB, new, strict=True)]
+            )
+            self.B_agents = [normalise(p) for p in self.pB]
+        if self.C_agents is not None:
+            self.C_agents = [
+                np.concatenate([c, np.broadcast_to(base, (count, base.size))])
+                for c, base in zip(self.C_agents, self.model.C, strict=True)
+            ]
+            self._refresh_scores()
+        self.n += count
+        return np.arange(start, self.n)
+
+    def remove_agents(self, rows: np.ndarray) -> None:
+        """Drop the given rows; later rows move up (callers keep their own id maps)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.n):
+            raise ConfigurationError(f"rows must lie in 0..{self.n - 1}, got {rows.tolist()[:10]}")
+        keep = np.ones(self.n, bool)
+        keep[rows] = False
+        self.qs = [q[keep] for q in self.qs]
+        self.actions = self.actions[keep]
+        self.q_pi, self.G, self.free_energy = self.q_pi[keep], self.G[keep], self.free_energy[keep]
+        for name in ("pA", "pB", "A_agents", "B_agents", "C_agents"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, [x[keep] for x in value])
+        if self.C_agents is not None:
+            self._refresh_scores()
+        self._qs_before = None
+        self.n = int(keep.sum())
+
+    def set_preferences(self, C: list[np.ndarray] | None) -> None:
+        """Per-agent log-preferences: per modality ``(N, O_m)``; None restores the model's C."""
+        if C is None:
+            self.C_agents = None
+            return
+        if len(C) != self.model.num_modalities:
+            raise ConfigurationError(
+                f"C has {len(C)} modalities, expected {self.model.num_modalities}"
+            )
+        for m, c in enumerate(C):
+            if c.shape != (self.n, self.model.num_obs[m]):
+                raise ConfigurationError(
+                    f"C[{m}] has shape {c.shape}, expected {(self.n, self.model.num_obs[m])}"
+                )
+            if not np.all(np.isfinite(c)):
+                raise ConfigurationError(f"C[{m}] holds NaN or infinity")
+        self.C_agents = [np.asarray(c, dtype=self._dtype) for c in C]
+        self._refresh_scores()
+
+    def _refresh_scores(self) -> None:
+        self._agent_scores = log_preferences(self.C_agents, self._utility)
+
+    # ------------------------------------------------------------------ fast path
+    def _setup_fast_path(self) -> None:
+        m, cfg = self.model, self.config
+        self._fast = (
+            cfg.fast_path
+            and m.num_factors == 1
+            and not cfg.learn_A
+            and not cfg.learn_B
+            and (m.num_modalities == 1 or cfg.efe.info_gain == "factorised")
+        )
+        if not self._fast:
+            return
+        self._workspace: dict[str, np.ndarray] = {}
+        self._csr = sparse_transitions(self.B[0], self._dtype)
+        self._A_rows = np.ascontiguousarray(np.concatenate(self.A, axis=0))
+        self._obs_offsets = np.cumsum([0, *m.num_obs[:-1]]).astype(np.int64)
+        self._plan = PrefixPlan(self.A, self.B[0], m.policies, self._dtype)
+
+    # ------------------------------------------------------------------ inference
+    def _check_obs(self, obs) -> np.ndarray:
+        obs = np.asarray(obs)
+        if obs.ndim == 1 and self.model.num_modalities == 1:
+            obs = obs[:, None]
+        expected = (self.n, self.model.num_modalities)
+        if obs.shape != expected:
+            raise ObservationError(
+                f"observations have shape {obs.shape}, expected {expected} (agents, modalities)"
+            )
+        if not np.issubdtype(obs.dtype, np.integer):
+            raise ObservationError(
+                f"observations must be integer outcome indices, got dtype {obs.dtype}"
+            )
+        for m, size in enumerate(self.model.num_obs):
+            bad = (obs[:, m] < 0) | (obs[:, m] >= size)
+            if bad.any():
+                n = int(np.argmax(bad))
+                raise ObservationError(
+                    f"agent {n} observed outcome {int(obs[n, m])} in modality {m}, "
+                    f"which has outcomes 0..{size - 1}"
+                )
+        return obs.astype(np.int64, copy=False)
+
+    def infer_states(self, obs) -> list[np.ndarray]:
+        """Update beliefs from one observation per agent (``(N, M)`` int); returns ``qs``."""
+        obs = self._check_obs(obs)
+        self._qs_before = self.qs
+        if self._fast:
+            # double-buffer the beliefs: a fresh (N, S) array each tick costs page faults
+            spare = self._workspace.get("qs")
+            qs = (
+                spare
+                if spare is not None and spare.shape == self.qs[0].shape
+                else np.empty_like(self.qs[0])
+            )
+            self._workspace["qs"] = self.qs[0]
+            single_factor_posterior(
+                self.qs[0],
+                self.actions[:, 0],
+                self.D[0],
+                *self._csr,
+                self._A_rows,
+                obs + self._obs_offsets,
+                qs,
+                self.free_energy,
+            )
+            self.qs = [qs]
+            return self.qs
+        prior = self._prior()
+        A = tuple(self.A_agents) if self.A_agents is not None else self.A
+        log_lik = joint_log_likelihood(
+            A, self.model.A_deps, self.model.num_states, obs, self.A_agents is not None
+        )
+        self.qs, self.free_energy = infer_states(
+            log_lik, prior, self.config.num_iter, self.config.tolerance
+        )
+        return self.qs
+
+    def _prior(self) -> list[np.ndarray]:
+        """Empirical prior per factor ``(N, S_f)``: D before the first action, else B·qs."""
+        started = self.actions[:, 0] >= 0
+        prior = [np.broadcast_to(d, (self.n, d.size)).copy() for d in self.D]
+        if started.any():
+            B = tuple(b[started] for b in self.B_agents) if self.B_agents is not None else self.B
+            predicted = empirical_prior(
+                [q[started] for q in self.qs],
+                B,
+                self.model.B_deps,
+                self.actions[started],
+                self.B_agents is not None,
+            )
+            for f, p in enumerate(predicted):
+                prior[f][started] = p
+        return prior
+
+    def infer_policies(self) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior over policies and ``G`` for every agent; ``(N, P)`` each."""
+        m, cfg = self.model, self.config
+        scores = self._agent_scores if self.C_agents is not None else self._shared_scores
+        if self._fast:
+            G, q_pi = self._fast_outputs()
+            flat_scores = np.ascontiguousarray(
+                np.concatenate([np.atleast_2d(s) for s in scores], axis=1)
+            )
+            self._plan.evaluate(
+                self.qs[0],
+                flat_scores if cfg.efe.use_utility else None,
+                cfg.efe.use_states_info_gain,
+                np.full(self.n, cfg.gamma, self._dtype),
+                self.log_E,
+                G,
+                q_pi,
+                self._workspace,
+            )
+            self.G, self.q_pi = G, q_pi
+        else:
+            A = tuple(self.A_agents) if self.A_agents is not None else self.A
+            B = tuple(self.B_agents) if self.B_agents is not None else self.B
+            C = tuple(self.C_agents) if self.C_agents is not None else m.C
+            self.G = expected_free_energy(
+                self.qs,
+                A,
+                B,
+                tuple(c.astype(self._dtype) for c in C),
+                m.A_deps,
+                m.B_deps,
+                m.policies,
+                cfg.efe,
+                A_batched=self.A_agents is not None,
+                B_batched=self.B_agents is not None,
+                C_batched=self.C_agents is not None,
+                pA=self.pA,
+                pB=self.pB,
+            )
+            self.q_pi = policy_posterior(self.G, cfg.gamma, self.log_E)
+        self._since_plan = 0
+        self._planned = True
+        return self.q_pi, self.G
+
+    def _fast_outputs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Output arrays for G and q_pi: fresh ones when callers may still hold the last."""
+        shape = (self.n, self.model.num_policies)
+        return np.empty(shape, self._dtype), np.empty(shape, self._dtype)
+
+    def sample_action(self) -> np.ndarray:
+        """Choose each agent's controls ``(N, F)`` from ``q_pi`` (at the current plan step)."""
+        cfg = self.config
+        step = min(self._since_plan, self.model.policy_len - 1)
+        if self._fast and cfg.action_selection == "deterministic" and cfg.sampling == "marginal":
+            actions = np.empty((self.n, 1), np.int64)
+            marginal_argmax(
+                self.q_pi,
+                self.model.policies[:, step, 0],
+                self.model.num_controls[0],
+                actions[:, 0],
+            )
+            self.actions = actions
+            self._since_plan += 1
+            return actions
+        self.actions = select_actions(
+            self.q_pi,
+            self.model.policies,
+            self.model.num_controls,
+            selection=cfg.action_selection,
+            sampling=cfg.sampling,
+            alpha=cfg.alpha,
+            rng=self.rng,
+            step=step,
+        )
+        self._since_plan += 1
+        return self.actions
+
+    def learn(self, obs: np.ndarray, previous_actions: np.ndarray) -> None:
+        """Dirichlet updates from the latest observation (A) and transition (B)."""
+        cfg = self.config
+        if cfg.learn_A:
+            update_pA(self.pA, self.model.A_deps, obs, self.qs, cfg.lr_pA)
+            self.A_agents = [normalise(p) for p in self.pA]
+        if cfg.learn_B and self._qs_before is not None:
+            moved = previous_actions[:, 0] >= 0
+            if moved.any():
+                sub = [p[moved] for p in self.pB]
+                update_pB(
+                    sub,
+                    self.model.B_deps,
+                    previous_actions[moved],
+                    [q[moved] for q in self.qs],
+                    [q[moved] for q in self._qs_before],
+                    cfg.lr_pB,
+                )
+                for p, s in zip(self.pB, sub, strict=True):
+                    p[moved] = s
+                self.B_agents = [normalise(p) for p in self.pB]
+
+    def step(self, obs) -> np.ndarray:
+        """Perceive, learn, plan (every ``plan_every`` steps) and act; returns ``(N, F)`` actions."""
+        obs = self._check_obs(obs)
+        previous_actions = self.actions
+        self.infer_states(obs)
+        if self.config.learn_A or self.config.learn_B:
+            self._materialise_params()
+            self.learn(obs, previous_actions)
+        if not self._planned or self._since_plan >= self.config.plan_every:
+            self.infer_policies()
+        return self.sample_action()
+
+    def _materialise_params(self) -> None:
+        """Broadcast views from :meth:`add_agents` become writable per-agent arrays."""
+        for name in ("pA", "pB"):
+            value = getattr(self, name)
+            if value is not None and any(not p.flags.writeable for p in value):
+                setattr(self, name, [np.array(p) for p in value])
+
+    # ------------------------------------------------------------------ metrics
+    def metrics(self) -> dict[str, np.ndarray]:
+        """Per-agent summaries of the latest step, each ``(N,)``.
+
+        ``belief_entropy`` (sum over factors), ``free_energy`` (variational),
+        ``policy_entropy``, and ``expected_free_energy`` of the most probable policy
+        consistent with the action taken (positive: lower is better).
+        """
+        chosen = np.all(self.model.policies[None, :, 0, :] == self.actions[:, None, :], axis=-1)
+        masked = np.where(chosen, self.q_pi, -1)
+        best = np.argmax(masked, axis=-1)
+        return {
+            "belief_entropy": sum(entropy(q) for q in self.qs),
+            "free_energy": self.free_energy,
+            "policy_entropy": entropy(self.q_pi),
+            "expected_free_energy": -self.G[np.arange(self.n), best],
+        }

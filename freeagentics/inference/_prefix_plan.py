@@ -1,0 +1,116 @@
+"""Policy evaluation for single-factor models whose A and B all agents share.
+
+The predicted outcome of a policy's step ``t`` is linear in today's beliefs:
+``qo = A_m B_{a_t} ... B_{a_1} qs``. Policies that begin alike share those
+products, so each distinct action prefix is composed once per cohort and the
+predictions of every agent for every prefix come out of ONE matrix product
+``qs (N, S) @ M (S, K * (O + M))``; a fused kernel turns them into ``G`` and ``q_pi``.
+The numbers are those of :func:`~freeagentics.inference.expected_free_energy` with
+factorised information gain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from freeagentics.inference._kernels import policy_scores
+from freeagentics.inference._maths import entropy
+
+__all__ = ["PrefixPlan"]
+
+
+class PrefixPlan:
+    """Precomposed predictions for every distinct action prefix of a policy set.
+
+    Args:
+        A: per modality ``(O_m, S)``.
+        B: ``(S, S, U)``.
+        policies: ``(P, T, 1)``.
+        dtype: float dtype of the products.
+    """
+
+    def __init__(self, A: tuple[np.ndarray, ...], B: np.ndarray, policies: np.ndarray, dtype):
+        num_policies, horizon, _ = policies.shape
+        prefix_index: dict[tuple[int, ...], int] = {}
+        transitions: list[np.ndarray] = []  # B_{a_t} ... B_{a_1}: (S, S) per prefix
+        steps = np.empty((num_policies, horizon), dtype=np.int64)
+        for p in range(num_policies):
+            for t in range(horizon):
+                key = tuple(int(a) for a in policies[p, : t + 1, 0])
+                if key not in prefix_index:
+                    parent = transitions[prefix_index[key[:-1]]] if t else np.eye(B.shape[0])
+                    prefix_index[key] = len(transitions)
+                    transitions.append(B[:, :, key[-1]] @ parent)
+                steps[p, t] = prefix_index[key]
+        self.steps = steps
+        self.num_prefixes = len(transitions)
+        self.num_obs = tuple(a.shape[0] for a in A)
+        self.obs_offsets = np.cumsum([0, *self.num_obs]).astype(np.int64)
+        # per prefix: every modality's outcome rows, then each modality's ambiguity row
+        ambiguity = [entropy(a, axis=0) for a in A]  # (S,) per modality
+        blocks = [
+            np.concatenate([a @ tr for a in A] + [(h @ tr)[None, :] for h in ambiguity])
+            for tr in transitions
+        ]  # each (O_total + M, S)
+        stacked = np.stack(blocks)
+        self.width = stacked.shape[1]
+        self.matrix = np.ascontiguousarray(stacked.reshape(-1, stacked.shape[-1]).T, dtype=dtype)
+
+    def predict(self, qs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``(N, S)`` beliefs → ``(N, K, O_total + M)`` predicted outcomes and ambiguities."""
+        flat = None if out is None else out.reshape(qs.shape[0], -1)
+        flat = np.matmul(qs, self.matrix, out=flat)
+        return flat.reshape(qs.shape[0], self.num_prefixes, self.width)
+
+    def evaluate(
+        self,
+        qs: np.ndarray,
+        scores: np.ndarray | None,
+        use_states_info_gain: bool,
+        gamma: np.ndarray,
+        log_E: np.ndarray,
+        G_out: np.ndarray,
+        q_pi_out: np.ndarray,
+        workspace: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        """Write ``G`` and ``q_pi`` (``(N, P)`` each) for beliefs ``qs`` ``(N, S)``.
+
+        Args:
+            scores: ``(1, O_total)`` shared or ``(N, O_total)`` per-agent outcome scores,
+                None to leave utility out.
+            gamma: ``(N,)``; log_E: ``(P,)``.
+            workspace: reusable scratch buffers (kept between calls by the caller).
+        """
+        n = qs.shape[0]
+        ws = workspace if workspace is not None else {}
+        predicted = self.predict(
+            qs, _buffer(ws, "predicted", (n, self.num_prefixes * self.width), qs.dtype)
+        )
+        per_prefix = _buffer(ws, "per_prefix", (n, self.num_prefixes), qs.dtype)
+        use_utility = scores is not None
+        if scores is None:
+            scores = np.zeros((1, self.obs_offsets[-1]), dtype=qs.dtype)
+        policy_scores(
+            predicted,
+            self.obs_offsets,
+            scores,
+            int(scores.shape[0] > 1),
+            use_utility,
+            use_states_info_gain,
+            self.steps,
+            gamma,
+            log_E,
+            per_prefix,
+            G_out,
+            q_pi_out,
+        )
+
+
+def _buffer(
+    workspace: dict[str, np.ndarray], name: str, shape: tuple[int, ...], dtype
+) -> np.ndarray:
+    """A scratch array reused across ticks: fresh large arrays cost page faults each time."""
+    buf = workspace.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = workspace[name] = np.empty(shape, dtype=dtype)
+    return buf
