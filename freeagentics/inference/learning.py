@@ -33,6 +33,7 @@ def update_pA(
     qs: list[np.ndarray],
     lr: float | np.ndarray = 1.0,
     modalities: tuple[int, ...] | None = None,
+    masks: list[np.ndarray] | None = None,
 ) -> None:
     """Add ``lr * onehot(o_m) ⊗ q(s_deps)`` to each learned ``pA[m]``, in place.
 
@@ -42,6 +43,8 @@ def update_pA(
         qs: per factor ``(N, S_f)`` — the posterior given these observations.
         lr: scalar or ``(N,)`` learning rate.
         modalities: which modalities learn (default all).
+        masks: per modality, shaped like ``pA[m]``: where counts may be added
+            (default ``pA[m] > 0``).
     """
     n = obs.shape[0]
     agents = np.arange(n)
@@ -50,8 +53,9 @@ def update_pA(
         deps = A_deps[m]
         counts = _outer([qs[f] for f in deps])  # (N, *S[deps])
         rows = pA[m][agents, obs[:, m]]
+        allowed = rows > 0 if masks is None else masks[m][agents, obs[:, m]]
         scale = lr.reshape(-1, *([1] * (counts.ndim - 1))) if lr.ndim else lr
-        pA[m][agents, obs[:, m]] = rows + scale * counts * (rows > 0)
+        pA[m][agents, obs[:, m]] = rows + scale * counts * allowed
 
 
 def update_pB(
@@ -62,6 +66,7 @@ def update_pB(
     qs_prev: list[np.ndarray],
     lr: float | np.ndarray = 1.0,
     factors: tuple[int, ...] | None = None,
+    masks: list[np.ndarray] | None = None,
 ) -> None:
     """Add ``lr * q(s_f') ⊗ q_prev(s_deps)`` to the slice of the action taken, in place.
 
@@ -70,6 +75,8 @@ def update_pB(
         actions: ``(N, F)`` int, the controls that led from ``qs_prev`` to ``qs``.
         qs, qs_prev: per factor ``(N, S_f)``.
         lr: scalar or ``(N,)``.
+        masks: per factor, shaped like ``pB[f]``: where counts may be added
+            (default ``pB[f] > 0``).
     """
     n = actions.shape[0]
     agents = np.arange(n)
@@ -77,5 +84,6 @@ def update_pB(
     for f in range(len(pB)) if factors is None else factors:
         counts = _outer([qs[f]] + [qs_prev[g] for g in B_deps[f]])  # (N, S_f, *S[deps])
         slices = pB[f][agents, ..., actions[:, f]]
+        allowed = slices > 0 if masks is None else masks[f][agents, ..., actions[:, f]]
         scale = lr.reshape(-1, *([1] * (counts.ndim - 1))) if lr.ndim else lr
-        pB[f][agents, ..., actions[:, f]] = slices + scale * counts * (slices > 0)
+        pB[f][agents, ..., actions[:, f]] = slices + scale * counts * allowed
