@@ -27,11 +27,7 @@ from freeagentics.inference import (
     update_pA,
     update_pB,
 )
-from freeagentics.inference._kernels import (
-    marginal_argmax,
-    single_factor_posterior,
-    sparse_transitions,
-)
+from freeagentics.inference._kernels import for_size, sparse_transitions
 from freeagentics.inference._maths import log_preferences
 from freeagentics.inference._prefix_plan import PrefixPlan
 from freeagentics.models import GenerativeModel
@@ -69,6 +65,7 @@ class Cohort:
         self.log_E = log_stable(model.E.astype(dt))
         self._shared_scores = log_preferences(tuple(c.astype(dt) for c in model.C), self._utility)
         self.C_agents: list[np.ndarray] | None = None  # per-agent (N, O_m) when set
+        self._scores_cache: np.ndarray | None = None
         self.pA: list[np.ndarray] | None = None
         self.pB: list[np.ndarray] | None = None
         self.A_agents: list[np.ndarray] | None = None
@@ -155,6 +152,7 @@ class Cohort:
         """Per-agent log-preferences: per modality ``(N, O_m)``; None restores the model's C."""
         if C is None:
             self.C_agents = None
+            self._scores_cache = None
             return
         if len(C) != self.model.num_modalities:
             raise ConfigurationError(
@@ -172,6 +170,7 @@ class Cohort:
 
     def _refresh_scores(self) -> None:
         self._agent_scores = log_preferences(self.C_agents, self._utility)
+        self._scores_cache = None
 
     # ------------------------------------------------------------------ fast path
     def _setup_fast_path(self) -> None:
@@ -186,6 +185,7 @@ class Cohort:
         if not self._fast:
             return
         self._workspace: dict[str, np.ndarray] = {}
+        self._gamma = np.empty(0, self._dtype)
         self._csr = sparse_transitions(self.B[0], self._dtype)
         self._A_rows = np.ascontiguousarray(np.concatenate(self.A, axis=0))
         self._obs_offsets = np.cumsum([0, *m.num_obs[:-1]]).astype(np.int64)
@@ -228,7 +228,7 @@ class Cohort:
                 else np.empty_like(self.qs[0])
             )
             self._workspace["qs"] = self.qs[0]
-            single_factor_posterior(
+            for_size("single_factor_posterior", self.n)(
                 self.qs[0],
                 self.actions[:, 0],
                 self.D[0],
@@ -273,14 +273,13 @@ class Cohort:
         scores = self._agent_scores if self.C_agents is not None else self._shared_scores
         if self._fast:
             G, q_pi = self._fast_outputs()
-            flat_scores = np.ascontiguousarray(
-                np.concatenate([np.atleast_2d(s) for s in scores], axis=1)
-            )
+            if self._gamma.shape[0] != self.n:
+                self._gamma = np.full(self.n, cfg.gamma, self._dtype)
             self._plan.evaluate(
                 self.qs[0],
-                flat_scores if cfg.efe.use_utility else None,
+                self._flat_scores() if cfg.efe.use_utility else None,
                 cfg.efe.use_states_info_gain,
-                np.full(self.n, cfg.gamma, self._dtype),
+                self._gamma,
                 self.log_E,
                 G,
                 q_pi,
@@ -311,6 +310,15 @@ class Cohort:
         self._planned = True
         return self.q_pi, self.G
 
+    def _flat_scores(self) -> np.ndarray:
+        """Outcome scores of all modalities side by side: ``(1 or N, O_total)``."""
+        if self._scores_cache is None:
+            scores = self._agent_scores if self.C_agents is not None else self._shared_scores
+            self._scores_cache = np.ascontiguousarray(
+                np.concatenate([np.atleast_2d(s) for s in scores], axis=1), dtype=self._dtype
+            )
+        return self._scores_cache
+
     def _fast_outputs(self) -> tuple[np.ndarray, np.ndarray]:
         """Output arrays for G and q_pi: fresh ones when callers may still hold the last."""
         shape = (self.n, self.model.num_policies)
@@ -322,7 +330,7 @@ class Cohort:
         step = min(self._since_plan, self.model.policy_len - 1)
         if self._fast and cfg.action_selection == "deterministic" and cfg.sampling == "marginal":
             actions = np.empty((self.n, 1), np.int64)
-            marginal_argmax(
+            for_size("marginal_argmax", self.n)(
                 self.q_pi,
                 self.model.policies[:, step, 0],
                 self.model.num_controls[0],

@@ -6,7 +6,12 @@ randomness only through an explicit ``numpy.random.Generator``.
 """
 
 from freeagentics.inference._maths import EPS, entropy, log_stable, softmax
-from freeagentics.inference.actions import action_marginals, sample_categorical, select_actions
+from freeagentics.inference.actions import (
+    action_marginals,
+    action_probabilities,
+    sample_categorical,
+    select_actions,
+)
 from freeagentics.inference.learning import normalise, update_pA, update_pB
 from freeagentics.inference.policies import (
     EFEOptions,
@@ -26,6 +31,7 @@ __all__ = [
     "EPS",
     "EFEOptions",
     "action_marginals",
+    "action_probabilities",
     "empirical_prior",
     "entropy",
     "expected_free_energy",

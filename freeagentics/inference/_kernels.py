@@ -1,6 +1,8 @@
 """Fused numba kernels for the hot loop of single-factor models with shared parameters.
 
-Each kernel makes one parallel pass over agents and allocates nothing per agent.
+Each kernel makes one pass over agents and allocates nothing per agent. Every kernel
+exists twice: parallel over agents for large populations, and serial for small ones,
+where waking threads would cost more than the work (:func:`for_size` picks).
 """
 
 from __future__ import annotations
@@ -8,12 +10,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = [
-    "marginal_argmax",
-    "policy_scores",
-    "single_factor_posterior",
-    "sparse_transitions",
-]
+__all__ = ["KERNELS", "for_size", "sparse_transitions"]
+
+#: below this many agents the serial kernels win
+PARALLEL_THRESHOLD = 4096
 
 EPS = 1e-16
 
@@ -46,8 +46,7 @@ def sparse_transitions(B: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np
     )
 
 
-@numba.njit(parallel=True, cache=True)
-def single_factor_posterior(
+def _single_factor_posterior(
     qs_prev, actions, D, indptr, indices, data, A_rows, obs_rows, qs_out, free_energy_out
 ):  # pragma: no cover - compiled
     """Posterior over states after one observation, for every agent.
@@ -96,9 +95,10 @@ def single_factor_posterior(
         free_energy_out[n] = -np.log(total)
 
 
-@numba.njit(parallel=True, cache=True)
-def policy_scores(
-    predicted,
+def _policy_scores(
+    qs,
+    predictions,
+    width,
     obs_offsets,
     scores,
     score_stride,
@@ -113,12 +113,17 @@ def policy_scores(
 ):  # pragma: no cover - compiled
     """Negative expected free energy and posterior of every policy, for every agent.
 
-    Per action prefix: expected utility plus information gain; per policy: the sum
-    over the prefixes it passes through; then ``q_pi = softmax(gamma * G + ln E)``.
+    Per action prefix ``k``: the predicted outcomes ``qo = predictions[k] @ qs`` and
+    ambiguity, then expected utility plus information gain; per policy: the sum over
+    the prefixes it passes through; then ``q_pi = softmax(gamma * G + ln E)``. The
+    matrix-vector products run here rather than in BLAS so that one thread pool does
+    all the work and no ``(N, K, O)`` intermediate is ever stored.
 
     Args:
-        predicted: ``(N, K, O_total + M)`` from :class:`PrefixPlan.predict` — outcome
-            probabilities of every modality, then each modality's expected ambiguity.
+        qs: ``(N, S)`` beliefs.
+        predictions: ``(K * width, S)``; rows ``k * width + o`` predict outcome ``o``
+            (all modalities side by side) after prefix ``k``, rows
+            ``k * width + O_total + m`` the expected ambiguity of modality ``m``.
         obs_offsets: ``(M + 1,)`` start of each modality's outcomes, and ``O_total``.
         scores: ``(N or 1, O_total)`` outcome scores (``ln softmax(C)`` or ``C``).
         score_stride: 1 when ``scores`` has one row per agent, 0 when all share row 0.
@@ -126,25 +131,32 @@ def policy_scores(
         gamma: ``(N,)`` policy precision; log_E: ``(P,)``.
         per_prefix: ``(N, K)`` scratch; G_out, q_pi_out: ``(N, P)`` (written).
     """
-    n_agents, n_prefixes, _ = predicted.shape
+    n_agents, n_states = qs.shape
+    n_prefixes = per_prefix.shape[1]
     n_policies, horizon = steps.shape
     n_modalities = obs_offsets.shape[0] - 1
     total_obs = obs_offsets[n_modalities]
-    eps = predicted.dtype.type(EPS)
-    zero = predicted.dtype.type(0.0)
+    eps = qs.dtype.type(EPS)
+    zero = qs.dtype.type(0.0)
     for n in numba.prange(n_agents):
         row = n * score_stride
         for k in range(n_prefixes):
+            base = k * width
             value = zero
             for m in range(n_modalities):
                 for o in range(obs_offsets[m], obs_offsets[m + 1]):
-                    q = predicted[n, k, o]
+                    q = zero
+                    for s in range(n_states):
+                        q += predictions[base + o, s] * qs[n, s]
                     if use_utility:
                         value += q * scores[row, o]
                     if use_info_gain:
                         value -= q * np.log(q + eps)
                 if use_info_gain:
-                    value -= predicted[n, k, total_obs + m]
+                    ambiguity = zero
+                    for s in range(n_states):
+                        ambiguity += predictions[base + total_obs + m, s] * qs[n, s]
+                    value -= ambiguity
             per_prefix[n, k] = value
         best = -np.inf
         for p in range(n_policies):
@@ -165,8 +177,7 @@ def policy_scores(
             q_pi_out[n, p] /= total
 
 
-@numba.njit(parallel=True, cache=True)
-def marginal_argmax(q_pi, policy_actions, num_controls, out):  # pragma: no cover - compiled
+def _marginal_argmax(q_pi, policy_actions, num_controls, out):  # pragma: no cover - compiled
     """Most probable control of one factor, summing ``q_pi`` over policies that share it.
 
     Args:
@@ -184,3 +195,26 @@ def marginal_argmax(q_pi, policy_actions, num_controls, out):  # pragma: no cove
             if mass > best_mass:
                 best, best_mass = u, mass
         out[n] = best
+
+
+def _compile(function):
+    # reassociation lets LLVM vectorise the dot products; error stays at rounding level
+    fastmath = {"reassoc", "contract", "nsz"}
+    return (
+        numba.njit(cache=True, fastmath=fastmath)(function),
+        numba.njit(parallel=True, cache=True, fastmath=fastmath)(function),
+    )
+
+
+#: name -> (serial, parallel) compiled kernel
+KERNELS = {
+    "single_factor_posterior": _compile(_single_factor_posterior),
+    "policy_scores": _compile(_policy_scores),
+    "marginal_argmax": _compile(_marginal_argmax),
+}
+
+
+def for_size(name: str, n_agents: int):
+    """The compiled kernel ``name`` suited to ``n_agents`` agents."""
+    serial, parallel = KERNELS[name]
+    return parallel if n_agents >= PARALLEL_THRESHOLD else serial

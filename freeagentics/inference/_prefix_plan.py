@@ -3,8 +3,9 @@
 The predicted outcome of a policy's step ``t`` is linear in today's beliefs:
 ``qo = A_m B_{a_t} ... B_{a_1} qs``. Policies that begin alike share those
 products, so each distinct action prefix is composed once per cohort and the
-predictions of every agent for every prefix come out of ONE matrix product
-``qs (N, S) @ M (S, K * (O + M))``; a fused kernel turns them into ``G`` and ``q_pi``.
+predictions of every agent for every prefix are rows of one matrix
+``M (K * (O + M), S)`` applied to ``qs``; a fused kernel turns them into ``G`` and
+``q_pi`` without storing the predictions.
 The numbers are those of :func:`~freeagentics.inference.expected_free_energy` with
 factorised information gain.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from freeagentics.inference._kernels import policy_scores
+from freeagentics.inference._kernels import for_size
 from freeagentics.inference._maths import entropy
 
 __all__ = ["PrefixPlan"]
@@ -52,15 +53,9 @@ class PrefixPlan:
             np.concatenate([a @ tr for a in A] + [(h @ tr)[None, :] for h in ambiguity])
             for tr in transitions
         ]  # each (O_total + M, S)
-        stacked = np.stack(blocks)
+        stacked = np.stack(blocks)  # (K, width, S)
         self.width = stacked.shape[1]
-        self.matrix = np.ascontiguousarray(stacked.reshape(-1, stacked.shape[-1]).T, dtype=dtype)
-
-    def predict(self, qs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``(N, S)`` beliefs → ``(N, K, O_total + M)`` predicted outcomes and ambiguities."""
-        flat = None if out is None else out.reshape(qs.shape[0], -1)
-        flat = np.matmul(qs, self.matrix, out=flat)
-        return flat.reshape(qs.shape[0], self.num_prefixes, self.width)
+        self.matrix = np.ascontiguousarray(stacked.reshape(-1, stacked.shape[-1]), dtype=dtype)
 
     def evaluate(
         self,
@@ -83,15 +78,14 @@ class PrefixPlan:
         """
         n = qs.shape[0]
         ws = workspace if workspace is not None else {}
-        predicted = self.predict(
-            qs, _buffer(ws, "predicted", (n, self.num_prefixes * self.width), qs.dtype)
-        )
         per_prefix = _buffer(ws, "per_prefix", (n, self.num_prefixes), qs.dtype)
         use_utility = scores is not None
         if scores is None:
             scores = np.zeros((1, self.obs_offsets[-1]), dtype=qs.dtype)
-        policy_scores(
-            predicted,
+        for_size("policy_scores", n)(
+            qs,
+            self.matrix,
+            self.width,
             self.obs_offsets,
             scores,
             int(scores.shape[0] > 1),

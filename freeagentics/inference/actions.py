@@ -14,7 +14,7 @@ import numpy as np
 from freeagentics.errors import ConfigurationError
 from freeagentics.inference._maths import log_stable, softmax
 
-__all__ = ["action_marginals", "sample_categorical", "select_actions"]
+__all__ = ["action_marginals", "action_probabilities", "sample_categorical", "select_actions"]
 
 SELECTION_MODES = ("deterministic", "stochastic")
 SAMPLING_MODES = ("marginal", "full")
@@ -50,6 +50,28 @@ def sample_categorical(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum(draws, p.shape[-1] - 1).astype(np.int64)
 
 
+def action_probabilities(
+    q_pi: np.ndarray,
+    policies: np.ndarray,
+    num_controls: tuple[int, ...],
+    *,
+    sampling: str = "marginal",
+    alpha: float = 16.0,
+    step: int = 0,
+) -> list[np.ndarray]:
+    """The distribution stochastic selection draws from.
+
+    Returns:
+        ``"marginal"``: per factor ``(N, U_f)`` = ``softmax(alpha * ln marginal)``;
+        ``"full"``: a one-element list holding ``(N, P)`` = ``softmax(alpha * ln q_pi)``.
+    """
+    if sampling == "full":
+        return [softmax(alpha * log_stable(q_pi))]
+    return [
+        softmax(alpha * log_stable(m)) for m in action_marginals(q_pi, policies, num_controls, step)
+    ]
+
+
 def select_actions(
     q_pi: np.ndarray,
     policies: np.ndarray,
@@ -82,13 +104,11 @@ def select_actions(
         if selection == "deterministic":
             chosen = np.argmax(q_pi, axis=-1)
         else:
-            chosen = sample_categorical(softmax(alpha * log_stable(q_pi)), rng)
+            probs = action_probabilities(q_pi, policies, num_controls, sampling="full", alpha=alpha)
+            chosen = sample_categorical(probs[0], rng)
         return policies[chosen, step, :].astype(np.int64)
-    marginals = action_marginals(q_pi, policies, num_controls, step)
-    actions = np.empty((q_pi.shape[0], len(num_controls)), dtype=np.int64)
-    for f, marginal in enumerate(marginals):
-        if selection == "deterministic":
-            actions[:, f] = np.argmax(marginal, axis=-1)
-        else:
-            actions[:, f] = sample_categorical(softmax(alpha * log_stable(marginal)), rng)
-    return actions
+    if selection == "deterministic":
+        marginals = action_marginals(q_pi, policies, num_controls, step)
+        return np.stack([np.argmax(m, axis=-1) for m in marginals], axis=1).astype(np.int64)
+    probs = action_probabilities(q_pi, policies, num_controls, alpha=alpha, step=step)
+    return np.stack([sample_categorical(p, rng) for p in probs], axis=1)

@@ -164,7 +164,7 @@ def expected_free_energy(
         else None
     )
     joint = (
-        _JointOutcomes(A, A_deps, len(qs), A_batched)
+        _JointOutcomes(A, A_deps, tuple(q.shape[-1] for q in qs), A_batched)
         if options.use_states_info_gain and options.info_gain == "joint"
         else None
     )
@@ -236,14 +236,11 @@ class _JointOutcomes:
     ``neg_entropy``: ``sum_o po log(po + exp(-16))`` per joint state.
     """
 
-    def __init__(self, A, A_deps, num_factors: int, batched: bool):
+    def __init__(self, A, A_deps, num_states: tuple[int, ...], batched: bool):
         self.batched = batched
         lead = 1 if batched else 0
-        num_states = [None] * num_factors
-        for a, deps in zip(A, A_deps, strict=True):
-            for i, f in enumerate(deps):
-                num_states[f] = a.shape[lead + 1 + i]
-        self.num_states = tuple(num_states)
+        num_factors = len(num_states)
+        self.num_states = num_states
         po = None
         for a, deps in zip(A, A_deps, strict=True):
             full = _expand_to_all_factors(a, deps, self.num_states, batched)  # (.., O_m, *S)
