@@ -1,6 +1,24 @@
 """Generative models: the arrays, their validation, and ways to build them."""
 
+from freeagentics.models._gmn import GMNEdge, GMNGraph, GMNNode, parse_gmn
+from freeagentics.models._gmn_compile import compile_gmn
 from freeagentics.models._model import GenerativeModel, Labels
 from freeagentics.models._policies import enumerate_policies
+from freeagentics.models._spec import compile_spec
+from freeagentics.models._spec_export import spec_to_dict
+from freeagentics.models._spec_io import load_spec, read_spec
 
-__all__ = ["GenerativeModel", "Labels", "enumerate_policies"]
+__all__ = [
+    "GMNEdge",
+    "GMNGraph",
+    "GMNNode",
+    "GenerativeModel",
+    "Labels",
+    "compile_gmn",
+    "compile_spec",
+    "enumerate_policies",
+    "load_spec",
+    "parse_gmn",
+    "read_spec",
+    "spec_to_dict",
+]

@@ -18,7 +18,7 @@ def check_finite(name: str, array: np.ndarray) -> None:
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ModelError(
-            f"{name} holds {array[index]!r} at index {index}; every entry must be finite",
+            f"{name} holds {float(array[index])!r} at index {index}; every entry must be finite",
             array=name,
             index=index,
         )
