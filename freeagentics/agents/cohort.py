@@ -270,7 +270,6 @@ class Cohort:
     def infer_policies(self) -> tuple[np.ndarray, np.ndarray]:
         """Posterior over policies and ``G`` for every agent; ``(N, P)`` each."""
         m, cfg = self.model, self.config
-        scores = self._agent_scores if self.C_agents is not None else self._shared_scores
         if self._fast:
             G, q_pi = self._fast_outputs()
             if self._gamma.shape[0] != self.n:
@@ -375,7 +374,10 @@ class Cohort:
                 self.B_agents = [normalise(p) for p in self.pB]
 
     def step(self, obs) -> np.ndarray:
-        """Perceive, learn, plan (every ``plan_every`` steps) and act; returns ``(N, F)`` actions."""
+        """Perceive, learn, plan (every ``plan_every`` steps) and act.
+
+        Returns the actions, ``(N, F)``.
+        """
         obs = self._check_obs(obs)
         previous_actions = self.actions
         self.infer_states(obs)

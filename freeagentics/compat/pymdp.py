@@ -181,7 +181,8 @@ class Agent:
         for m, (o, size) in enumerate(zip(obs, self.num_obs, strict=True)):
             if not float(o).is_integer() or not 0 <= o < size:
                 raise ObservationError(
-                    f"observation for modality {m} is {o.item()!r}, expected an integer in 0..{size - 1}"
+                    f"observation for modality {m} is {o.item()!r}, "
+                    f"expected an integer in 0..{size - 1}"
                 )
         return obs.astype(np.int64)[None]
 

@@ -239,7 +239,6 @@ class _JointOutcomes:
     def __init__(self, A, A_deps, num_states: tuple[int, ...], batched: bool):
         self.batched = batched
         lead = 1 if batched else 0
-        num_factors = len(num_states)
         self.num_states = num_states
         po = None
         for a, deps in zip(A, A_deps, strict=True):

@@ -201,7 +201,8 @@ class GenerativeModel:
             for f in control_t:
                 if not 0 <= f < num_factors:
                     raise ModelError(
-                        f"control_factors names factor {f}, but the model has factors 0..{num_factors - 1}",
+                        f"control_factors names factor {f}, but the model has factors "
+                        f"0..{num_factors - 1}",
                         array="control_factors",
                     )
         if policies is None:
@@ -294,7 +295,8 @@ def _check_policies(
         arr = arr[:, None, :]
     if arr.ndim != 3 or arr.shape[2] != len(num_controls) or arr.shape[0] == 0:
         raise ModelError(
-            f"policies has shape {arr.shape}, expected (P, T, F) with F = {len(num_controls)} factors",
+            f"policies has shape {arr.shape}, expected (P, T, F) "
+            f"with F = {len(num_controls)} factors",
             array="policies",
         )
     if not np.issubdtype(arr.dtype, np.integer):

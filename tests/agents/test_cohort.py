@@ -112,7 +112,7 @@ def test_adding_and_removing_agents_keeps_the_others():
     cohort.remove_agents([1, 4])
     assert cohort.n == 4 and cohort.q_pi.shape == (4, model.num_policies)
     np.testing.assert_allclose(cohort.qs[0], kept)
-    with pytest.raises(ConfigurationError, match="rows must lie in 0..3"):
+    with pytest.raises(ConfigurationError, match=r"rows must lie in 0\.\.3"):
         cohort.remove_agents([4])
 
 

@@ -30,8 +30,12 @@ def test_a_loop_written_for_pymdp_runs_unchanged():
 
 def test_belief_history_and_update_D():
     rm = random_model(3, num_factors=1, num_modalities=1)
-    agent = Agent(A=obj_array(rm.A), B=obj_array(rm.B), pD=obj_array([np.ones(rm.num_states[0])]),
-                  save_belief_hist=True)  # fmt: skip
+    agent = Agent(
+        A=obj_array(rm.A),
+        B=obj_array(rm.B),
+        pD=obj_array([np.ones(rm.num_states[0])]),
+        save_belief_hist=True,
+    )
     agent.infer_states([0])
     agent.infer_policies()
     qD = agent.update_D()
@@ -66,8 +70,14 @@ def test_unnormalised_A_is_refused_with_its_column():
         Agent(A=obj_array(rm.A), B=obj_array(rm.B))
 
 
-@pytest.mark.parametrize(("obs", "fragment"), [([0], "expected one outcome index per modality (2)"),
-                                                ([0, 99], "modality 1 is 99"), ([0.5, 1], "modality 0 is 0.5")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("obs", "fragment"),
+    [
+        ([0], "expected one outcome index per modality (2)"),
+        ([0, 99], "modality 1 is 99"),
+        ([0.5, 1], "modality 0 is 0.5"),
+    ],
+)
 def test_bad_observations_name_the_modality(obs, fragment):
     agent = _agent()
     with pytest.raises(ObservationError) as info:

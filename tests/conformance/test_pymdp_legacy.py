@@ -115,10 +115,16 @@ def test_cohort_of_agents_matches_one_pymdp_agent_each(seed: int, learn: bool, f
         else {}
     )
     refs = [
-        pymdp_agent.Agent(A=obj_array(rm.A), B=obj_array(rm.B), C=obj_array(rm.C), D=obj_array(rm.D),
-                          policy_len=policy_len, **extra)
+        pymdp_agent.Agent(
+            A=obj_array(rm.A),
+            B=obj_array(rm.B),
+            C=obj_array(rm.C),
+            D=obj_array(rm.D),
+            policy_len=policy_len,
+            **extra,
+        )
         for _ in range(n_agents)
-    ]  # fmt: skip
+    ]
     for t in range(4):
         obs = np.array([[int(rng.integers(o)) for o in rm.num_obs] for _ in range(n_agents)])
         cohort.step(obs)
@@ -183,9 +189,17 @@ def test_parameter_information_gain_matches_pymdp_terms(seed: int) -> None:
     qs = [rng.dirichlet(np.ones(s)) for s in rm.num_states]
     options = EFEOptions(use_utility=False, use_states_info_gain=False, use_param_info_gain=True)
     G = expected_free_energy(
-        [q[None] for q in qs], model.A, model.B, model.C, model.A_deps, model.B_deps, model.policies,
-        options, pA=tuple(pA), pB=tuple(pB),
-    )[0]  # fmt: skip
+        [q[None] for q in qs],
+        model.A,
+        model.B,
+        model.C,
+        model.A_deps,
+        model.B_deps,
+        model.policies,
+        options,
+        pA=tuple(pA),
+        pB=tuple(pB),
+    )[0]
     qs_obj = obj_array(qs)
     for p, policy in enumerate(model.policies):
         qs_pi = pymdp_control.get_expected_states(qs_obj, obj_array(rm.B), policy)

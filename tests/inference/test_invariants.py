@@ -35,9 +35,15 @@ def _step(model, obs, qs_prev, actions, info_gain):
     log_lik = fi.joint_log_likelihood(model.A, model.A_deps, model.num_states, obs)
     qs, F = fi.infer_states(log_lik, prior)
     G = fi.expected_free_energy(
-        qs, model.A, model.B, model.C, model.A_deps, model.B_deps, model.policies,
+        qs,
+        model.A,
+        model.B,
+        model.C,
+        model.A_deps,
+        model.B_deps,
+        model.policies,
         fi.EFEOptions(info_gain=info_gain),
-    )  # fmt: skip
+    )
     q_pi = fi.policy_posterior(G, 4.0, fi.log_stable(model.E))
     return prior, qs, F, G, q_pi
 
@@ -106,9 +112,13 @@ def test_stochastic_actions_follow_their_distribution(seed, alpha):
     q_pi[:] = q_pi[0]  # same posterior for every agent: draws are iid samples
     probs = fi.action_probabilities(q_pi[:1], model.policies, model.num_controls, alpha=alpha)
     actions = fi.select_actions(
-        q_pi, model.policies, model.num_controls, selection="stochastic", alpha=alpha,
+        q_pi,
+        model.policies,
+        model.num_controls,
+        selection="stochastic",
+        alpha=alpha,
         rng=np.random.default_rng(seed),
-    )  # fmt: skip
+    )
     for f, p in enumerate(probs):
         freq = np.bincount(actions[:, f], minlength=p.shape[1]) / len(actions)
         # 5 standard errors of a binomial proportion
@@ -119,10 +129,15 @@ def test_same_generator_seed_gives_same_draws():
     model, *_ = _setup(3, 1, with_deps=False)
     q_pi = np.full((50, model.num_policies), 1.0 / model.num_policies)
     draw = [
-        fi.select_actions(q_pi, model.policies, model.num_controls, selection="stochastic",
-                          rng=np.random.default_rng(11))
+        fi.select_actions(
+            q_pi,
+            model.policies,
+            model.num_controls,
+            selection="stochastic",
+            rng=np.random.default_rng(11),
+        )
         for _ in range(2)
-    ]  # fmt: skip
+    ]
     np.testing.assert_array_equal(draw[0], draw[1])
 
 
