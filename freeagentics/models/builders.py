@@ -12,10 +12,13 @@ import numpy as np
 from freeagentics.models._model import GenerativeModel, Labels
 
 __all__ = [
+    "COMPASS_OUTCOMES",
     "EXPLORER_OUTCOMES",
     "EXPLORER_PREFERENCES",
     "GRID_MOVES",
     "explorer_cell_types",
+    "compass_of",
+    "displacement_model",
     "explorer_model",
     "grid_transitions",
     "locator_model",
@@ -110,4 +113,56 @@ def locator_model(
         C,
         policy_len=policy_len,
         labels=_grid_labels(size, moves, cells),
+    )
+
+
+#: compass reading of a displacement: (sign of rows, sign of columns) → outcome index
+COMPASS_OUTCOMES = ("NW", "N", "NE", "W", "here", "E", "SW", "S", "SE")
+
+
+def compass_of(dr: np.ndarray, dc: np.ndarray) -> np.ndarray:
+    """Outcome index of ``COMPASS_OUTCOMES`` for displacements (any shape, int)."""
+    return (np.sign(dr) + 1) * 3 + (np.sign(dc) + 1)
+
+
+def displacement_model(
+    radius: int = 4,
+    accuracy: float = 0.85,
+    preference: float = 4.0,
+    policy_len: int = 1,
+) -> GenerativeModel:
+    """An egocentric model whose size does not grow with the world.
+
+    The hidden state is where a target lies relative to the agent,
+    ``(dr, dc)`` in ``[-radius, radius]²`` (farther targets sit on the border, in
+    their direction): ``(2·radius + 1)²`` states whatever the world's size. The agent
+    reads a compass (``COMPASS_OUTCOMES``: the signs of ``dr`` and ``dc``) correctly
+    with probability ``accuracy``. Moving towards the target shrinks the displacement.
+    ``C`` prefers "here" by ``preference`` (0 gives an agent with no goal that only
+    seeks information).
+    """
+    side = 2 * radius + 1
+    offsets = np.arange(side) - radius
+    dr, dc = np.meshgrid(offsets, offsets, indexing="ij")
+    true_outcome = compass_of(dr.ravel(), dc.ravel())
+    A = np.full((len(COMPASS_OUTCOMES), side * side), (1 - accuracy) / (len(COMPASS_OUTCOMES) - 1))
+    A[true_outcome, np.arange(side * side)] = accuracy
+    # the agent moving up moves the target down relative to it, and so on
+    opposite = {"up": "down", "down": "up", "left": "right", "right": "left", "stay": "stay"}
+    B = grid_transitions(side, tuple(opposite[m] for m in GRID_MOVES))
+    C = np.zeros(len(COMPASS_OUTCOMES))
+    C[COMPASS_OUTCOMES.index("here")] = preference
+    cells = tuple(f"d{r:+d}{c:+d}" for r in offsets for c in offsets)
+    return GenerativeModel.create(
+        A,
+        B,
+        C,
+        policy_len=policy_len,
+        labels=Labels(
+            factors=("target_offset",),
+            states=(cells,),
+            modalities=("compass",),
+            outcomes=(COMPASS_OUTCOMES,),
+            controls=(tuple(GRID_MOVES),),
+        ),
     )
