@@ -1,0 +1,125 @@
+"""Agent kinds: a model, how an agent of the kind reads the world, and what it pursues.
+
+A kind bundles
+- ``model``: its generative model (any :class:`GenerativeModel`, e.g. from a named
+  spec with :func:`~freeagentics.models.load_spec`);
+- ``observer``: how observations are read from the world —
+  ``"compass"`` (the direction of the agent's target: the nine outcomes of
+  :data:`~freeagentics.models.builders.COMPASS_OUTCOMES`) or ``"cell"`` (the code of
+  the cell under the agent, :class:`~freeagentics.worlds.Cell`);
+- ``target``: what the compass points at — ``"waypoint"`` (a personal destination,
+  redrawn on arrival: exploration), ``"resource"`` (the nearest cell holding a
+  resource), ``"coalition"`` (the centre of the agent's coalition), or ``"none"``;
+  a coalition member always heads for its coalition's objective instead;
+- ``capabilities``: the vector coalition formation matches against objectives;
+- ``config``: inference settings for the kind's cohort.
+
+Actions are the world's moves (up, down, left, right, stay), control 0 of factor 0.
+The three kinds of the original system are predefined; :func:`define_kind` makes more.
+The models are egocentric: their size depends on a radius, never on the world's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from freeagentics.agents._config import CohortConfig
+from freeagentics.errors import ConfigurationError
+from freeagentics.models import GenerativeModel
+from freeagentics.models.builders import COMPASS_OUTCOMES, displacement_model
+
+__all__ = ["OBSERVERS", "TARGETS", "AgentKind", "builtin_kinds", "define_kind"]
+
+OBSERVERS = ("compass", "cell")
+TARGETS = ("waypoint", "resource", "coalition", "none")
+
+
+@dataclass(frozen=True)
+class AgentKind:
+    """One kind of agent; see the module docstring for the fields."""
+
+    name: str
+    model: GenerativeModel
+    observer: str = "compass"
+    target: str = "waypoint"
+    capabilities: tuple[float, ...] = (1.0, 0.0, 0.0)
+    config: CohortConfig = field(default_factory=lambda: CohortConfig(gamma=8.0, alpha=8.0))
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigurationError(
+                f"kind name must be letters, digits, '-' or '_', got {self.name!r}"
+            )
+        if self.observer not in OBSERVERS:
+            raise ConfigurationError(
+                f"kind {self.name!r}: observer must be one of {OBSERVERS}, got {self.observer!r}"
+            )
+        if self.target not in TARGETS:
+            raise ConfigurationError(
+                f"kind {self.name!r}: target must be one of {TARGETS}, got {self.target!r}"
+            )
+        m = self.model
+        if m.num_factors < 1 or m.num_controls[0] != 5:
+            raise ConfigurationError(
+                f"kind {self.name!r}: factor 0 must take the 5 world moves as controls, "
+                f"got {m.num_controls[0]}"
+            )
+        if self.observer == "compass" and m.num_obs[0] != len(COMPASS_OUTCOMES):
+            raise ConfigurationError(
+                f"kind {self.name!r}: a compass observer needs {len(COMPASS_OUTCOMES)} outcomes "
+                f"in modality 0, the model has {m.num_obs[0]}"
+            )
+        if m.num_modalities != 1:
+            raise ConfigurationError(
+                f"kind {self.name!r}: observers fill one modality, the model has {m.num_modalities}"
+            )
+
+
+def define_kind(
+    name: str,
+    model: GenerativeModel | None = None,
+    *,
+    observer: str = "compass",
+    target: str = "waypoint",
+    capabilities: tuple[float, ...] = (1.0, 0.0, 0.0),
+    radius: int = 4,
+    preference: float = 4.0,
+    config: CohortConfig | None = None,
+) -> AgentKind:
+    """A kind with the egocentric compass model unless ``model`` is given."""
+    return AgentKind(
+        name=name,
+        model=model if model is not None else displacement_model(radius, preference=preference),
+        observer=observer,
+        target=target,
+        capabilities=tuple(float(c) for c in capabilities),
+        config=config or CohortConfig(gamma=8.0, alpha=8.0),
+    )
+
+
+def builtin_kinds(radius: int = 4) -> dict[str, AgentKind]:
+    """The original system's kinds: explorer, resource collector, coalition coordinator.
+
+    Capabilities are ``(exploring, collecting, coordinating)``.
+    """
+    return {
+        "explorer": define_kind(
+            "explorer", target="waypoint", capabilities=(1.0, 0.2, 0.0), radius=radius
+        ),
+        "collector": define_kind(
+            "collector", target="resource", capabilities=(0.2, 1.0, 0.0), radius=radius
+        ),
+        "coordinator": define_kind(
+            "coordinator", target="coalition", capabilities=(0.3, 0.3, 1.0), radius=radius
+        ),
+    }
+
+
+def kind_capabilities(kinds: list[AgentKind], width: int) -> np.ndarray:
+    """Capability rows ``(len(kinds), width)``, zero-padded."""
+    out = np.zeros((len(kinds), width))
+    for i, kind in enumerate(kinds):
+        out[i, : len(kind.capabilities)] = kind.capabilities
+    return out

@@ -1,0 +1,186 @@
+"""A heterogeneous population: one cohort per agent kind, stable agent ids.
+
+Agents are kept in creation order (``ids``, ascending). Each kind's cohort holds its
+agents' rows in the same relative order, so the global position of an agent is
+found by a binary search and every per-agent array of the population lines up with
+``ids``. Removal keeps the order (``np.delete`` semantics), additions append.
+
+A bounded belief history keeps each agent's last ``history`` posteriors (float16,
+for display) in a ring: memory is ``N × history × S`` whatever the number of ticks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from freeagentics.agents.cohort import Cohort
+from freeagentics.agents.kinds import AgentKind
+from freeagentics.errors import ConfigurationError, UnknownIdError
+
+__all__ = ["Group", "Population"]
+
+
+@dataclass
+class Group:
+    """The agents of one kind: their cohort and where they are.
+
+    Attributes:
+        ids: ``(n,)`` int64 agent ids, ascending.
+        slots: ``(n,)`` int64 world slot of each agent.
+        history: ``(n, H, S)`` float16 ring of recent beliefs (factor 0).
+    """
+
+    kind: AgentKind
+    code: int
+    cohort: Cohort
+    ids: np.ndarray
+    slots: np.ndarray
+    history: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.ids.size)
+
+
+class Population:
+    """Agents of several kinds, each kind a cohort stepped as a batch.
+
+    Args:
+        kinds: the kinds agents may have; their order fixes the kind codes.
+        rng: parent generator; each kind's cohort gets its own child stream.
+        history: length of each agent's belief history ring.
+    """
+
+    def __init__(self, kinds: list[AgentKind], rng: np.random.Generator, history: int = 4):
+        if history < 1:
+            raise ConfigurationError(f"history must be >= 1, got {history}")
+        names = [k.name for k in kinds]
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"kind names must be unique, got {names}")
+        self.history_len = history
+        self.kind_names = tuple(names)
+        self.groups: list[Group] = []
+        for code, (kind, child) in enumerate(zip(kinds, rng.spawn(len(kinds)), strict=True)):
+            cohort = Cohort(kind.model, 0, kind.config, rng=child)
+            size = kind.model.num_states[0]
+            self.groups.append(
+                Group(
+                    kind,
+                    code,
+                    cohort,
+                    np.empty(0, np.int64),
+                    np.empty(0, np.int64),
+                    np.zeros((0, history, size), np.float16),
+                )
+            )
+        self._next_id = 0
+        self._ids: np.ndarray | None = None  # creation-order cache, dropped on change
+
+    # ------------------------------------------------------------------ membership
+    @property
+    def n(self) -> int:
+        return sum(g.n for g in self.groups)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """All agent ids in creation order ``(N,)``."""
+        if self._ids is None:
+            self._ids = np.sort(np.concatenate([g.ids for g in self.groups]))
+        return self._ids
+
+    def group(self, kind: str) -> Group:
+        if kind not in self.kind_names:
+            raise ConfigurationError(
+                f"unknown agent kind {kind!r}; kinds are {list(self.kind_names)}"
+            )
+        return self.groups[self.kind_names.index(kind)]
+
+    def add(self, kind: str, slots: np.ndarray) -> np.ndarray:
+        """Add one agent of ``kind`` per world slot in ``slots``; returns their new ids."""
+        group = self.group(kind)
+        slots = np.asarray(slots, dtype=np.int64)
+        ids = np.arange(self._next_id, self._next_id + slots.size, dtype=np.int64)
+        self._next_id += slots.size
+        group.cohort.add_agents(slots.size)
+        group.ids = np.concatenate([group.ids, ids])
+        group.slots = np.concatenate([group.slots, slots])
+        fresh = np.broadcast_to(
+            group.cohort.D[0].astype(np.float16),
+            (slots.size, self.history_len, group.history.shape[2]),
+        )
+        group.history = np.concatenate([group.history, fresh])
+        self._ids = None
+        return ids
+
+    def locate(self, ids: np.ndarray) -> list[tuple[Group, np.ndarray, np.ndarray]]:
+        """Per group holding some of ``ids``: ``(group, rows in the group, positions in ids)``.
+
+        Raises :class:`UnknownIdError` naming the first id that is not alive.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        found = np.zeros(ids.size, bool)
+        out = []
+        for g in self.groups:
+            rows = np.searchsorted(g.ids, ids)
+            hit = (
+                (rows < g.n) & (g.ids[np.minimum(rows, max(g.n - 1, 0))] == ids)
+                if g.n
+                else np.zeros(ids.size, bool)
+            )
+            if hit.any():
+                out.append((g, rows[hit], np.flatnonzero(hit)))
+                found |= hit
+        if not found.all():
+            raise UnknownIdError(f"no agent with id {int(ids[~found][0])}")
+        return out
+
+    def remove(self, ids: np.ndarray) -> np.ndarray:
+        """Remove agents by id; returns the world slots they held ``(k,)``."""
+        freed = []
+        for g, rows, _ in self.locate(ids):
+            freed.append(g.slots[rows])
+            keep = np.ones(g.n, bool)
+            keep[rows] = False
+            g.cohort.remove_agents(rows)
+            g.ids, g.slots, g.history = g.ids[keep], g.slots[keep], g.history[keep]
+        self._ids = None
+        return np.concatenate(freed) if freed else np.empty(0, np.int64)
+
+    # ------------------------------------------------------------------ per-agent arrays
+    def global_index(self, group: Group) -> np.ndarray:
+        """Positions of the group's agents in :attr:`ids` order ``(n,)``."""
+        return np.searchsorted(self.ids, group.ids)
+
+    def gather(self, values: dict[int, np.ndarray], fill=0) -> np.ndarray:
+        """Stack per-group arrays (keyed by kind code) into :attr:`ids` order."""
+        all_ids = self.ids
+        first = next(iter(values.values()))
+        out = np.full((all_ids.size, *first.shape[1:]), fill, dtype=first.dtype)
+        for g in self.groups:
+            if g.code in values and g.n:
+                out[np.searchsorted(all_ids, g.ids)] = values[g.code]
+        return out
+
+    def kinds(self) -> np.ndarray:
+        """Kind code of every agent, :attr:`ids` order ``(N,)``."""
+        return self.gather({g.code: np.full(g.n, g.code, np.int64) for g in self.groups})
+
+    def slots(self) -> np.ndarray:
+        """World slot of every agent, :attr:`ids` order ``(N,)``."""
+        return self.gather({g.code: g.slots for g in self.groups}, fill=-1)
+
+    def record_history(self, tick: int) -> None:
+        """Store this tick's beliefs in every agent's ring (slot ``tick % H``)."""
+        for g in self.groups:
+            if g.n:
+                g.history[:, tick % self.history_len, :] = g.cohort.qs[0]
+
+    def history_of(self, agent_id: int, tick: int) -> np.ndarray:
+        """An agent's recent beliefs, oldest first: ``(min(H, tick + 1), S)`` float32."""
+        ((g, rows, _),) = self.locate(np.array([agent_id]))
+        ring = g.history[rows[0]].astype(np.float32)
+        kept = min(self.history_len, tick + 1)
+        order = [(tick - k) % self.history_len for k in range(kept - 1, -1, -1)]
+        return ring[order]

@@ -1,0 +1,119 @@
+"""The settings of a simulation (a scenario), validated on construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from freeagentics.errors import ConfigurationError
+from freeagentics.worlds import GridWorldConfig
+
+__all__ = ["CoalitionSettings", "ObjectiveSpec", "SimulationConfig"]
+
+STRATEGIES = ("greedy", "optimal", "grid")
+
+
+def _at_least(name: str, value, low) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+        raise ConfigurationError(f"{name} must be a number >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """A coalition objective: go to ``target`` (row, col) with up to ``capacity`` agents."""
+
+    target: tuple[int, int]
+    capacity: int = 10
+    priority: float = 0.0
+    kind: str = "reach_cell"
+    required: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.target) != 2:
+            raise ConfigurationError(f"objective target must be (row, col), got {self.target!r}")
+        _at_least("objective capacity", self.capacity, 1)
+
+
+@dataclass(frozen=True)
+class CoalitionSettings:
+    """How coalitions form: a strategy, a cadence, objectives and their pull on preferences.
+
+    ``auto_objectives`` adds that many objectives at the richest resource cells when
+    the simulation starts; ``strength`` is added to members' preference for "here"
+    (reaching their objective).
+    """
+
+    strategy: str = "greedy"
+    reform_every: int = 10
+    strength: float = 4.0
+    objectives: tuple[ObjectiveSpec, ...] = ()
+    auto_objectives: int = 0
+    objective_capacity: int = 10
+    history: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ConfigurationError(
+                f"coalitions.strategy must be one of {STRATEGIES}, got {self.strategy!r}"
+            )
+        _at_least("coalitions.reform_every", self.reform_every, 1)
+        _at_least("coalitions.strength", self.strength, 0)
+        _at_least("coalitions.auto_objectives", self.auto_objectives, 0)
+        _at_least("coalitions.objective_capacity", self.objective_capacity, 1)
+        _at_least("coalitions.history", self.history, 1)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """World, population and the cadence of everything around inference.
+
+    ``agents`` maps kind names to initial counts (kinds: explorer, collector,
+    coordinator, or ones registered on the simulation).
+    """
+
+    world: GridWorldConfig = field(default_factory=GridWorldConfig)
+    agents: dict[str, int] = field(
+        default_factory=lambda: {"explorer": 4, "collector": 3, "coordinator": 1}
+    )
+    seed: int = 0
+    radius: int = 4
+    history: int = 4
+    coalitions: CoalitionSettings = field(default_factory=CoalitionSettings)
+    knowledge_every: int = 5
+    knowledge_max_nodes: int = 250_000
+    metrics_every: int = 1
+    waypoint_range: int = 16
+    resource_index_every: int = 5
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.agents, dict) or not self.agents:
+            raise ConfigurationError("agents must map kind names to counts, e.g. {'explorer': 10}")
+        for kind, count in self.agents.items():
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ConfigurationError(
+                    f"agents.{kind} must be a whole number >= 0, got {count!r}"
+                )
+        total = sum(self.agents.values())
+        if total != self.world.n_agents:
+            object.__setattr__(self, "world", _with_agents(self.world, total))
+        for name, low in (
+            ("radius", 1),
+            ("history", 1),
+            ("knowledge_every", 1),
+            ("metrics_every", 1),
+            ("waypoint_range", 1),
+            ("resource_index_every", 1),
+            ("knowledge_max_nodes", 16),
+        ):
+            _at_least(name, getattr(self, name), low)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigurationError(f"seed must be a whole number >= 0, got {self.seed!r}")
+
+    @property
+    def n_agents(self) -> int:
+        return sum(self.agents.values())
+
+
+def _with_agents(world: GridWorldConfig, n: int) -> GridWorldConfig:
+    from dataclasses import replace
+
+    return replace(world, n_agents=n)

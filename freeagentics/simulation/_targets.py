@@ -1,0 +1,76 @@
+"""Where each agent's compass points: waypoints, nearest resources, coalition centres."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+__all__ = ["ResourceIndex", "coalition_centres", "redraw_waypoints"]
+
+
+class ResourceIndex:
+    """Cells holding resources, searchable for the nearest one (rebuilt on demand).
+
+    Args:
+        resources: ``(K, H, W)`` amounts; a cell counts when any type holds at least
+            ``threshold``.
+    """
+
+    def __init__(self, resources: np.ndarray, threshold: float = 0.05):
+        cells = np.argwhere(resources.sum(axis=0) >= threshold)
+        self.cells = cells.astype(np.int32)
+        self._tree = cKDTree(cells) if len(cells) else None
+
+    def nearest(self, positions: np.ndarray) -> np.ndarray:
+        """Nearest resource cell to each position ``(n, 2)``; own cell when there is none."""
+        if self._tree is None or not len(positions):
+            return positions.copy()
+        _, idx = self._tree.query(positions, k=1, workers=1)
+        return self.cells[idx]
+
+
+def redraw_waypoints(
+    waypoints: np.ndarray,
+    positions: np.ndarray,
+    shape: tuple[int, int],
+    reach: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """New random destinations within ``reach`` for agents standing on theirs.
+
+    Args:
+        waypoints, positions: ``(n, 2)`` int.
+
+    Returns:
+        ``(n, 2)`` int32 waypoints.
+    """
+    arrived = np.all(waypoints == positions, axis=1)
+    out = waypoints.astype(np.int32, copy=True)
+    k = int(arrived.sum())
+    if k:
+        jump = rng.integers(-reach, reach + 1, size=(k, 2))
+        fresh = positions[arrived] + jump
+        out[arrived, 0] = np.clip(fresh[:, 0], 0, shape[0] - 1)
+        out[arrived, 1] = np.clip(fresh[:, 1], 0, shape[1] - 1)
+    return out
+
+
+def coalition_centres(membership: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Mean position of each agent's coalition (own position when not a member).
+
+    Args:
+        membership: ``(N,)`` coalition id or -1; positions: ``(N, 2)``.
+
+    Returns:
+        ``(N, 2)`` int32.
+    """
+    out = positions.astype(np.int32, copy=True)
+    member = membership >= 0
+    if not member.any():
+        return out
+    ids, inverse = np.unique(membership[member], return_inverse=True)
+    counts = np.bincount(inverse, minlength=ids.size)
+    for axis in (0, 1):
+        sums = np.bincount(inverse, weights=positions[member, axis], minlength=ids.size)
+        out[member, axis] = np.rint(sums / counts)[inverse].astype(np.int32)
+    return out

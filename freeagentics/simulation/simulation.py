@@ -1,0 +1,417 @@
+"""A simulation: world + population + coalitions + knowledge graph, one tick at a time.
+
+Stages of a tick (each timed in ``TickEvents.timings``):
+
+1. ``observe`` — each agent's compass reading towards its target (coalition
+   objective for members; else its kind's target), or the cell under it;
+2. ``inference`` — every kind's cohort perceives, plans and acts (one batch per kind);
+3. ``world`` — the grid world applies all moves at once;
+4. ``coalitions`` — re-formation every ``reform_every`` ticks; members' preferences
+   follow their coalition's objective;
+5. ``knowledge`` — every ``knowledge_every`` ticks the graph folds in agents'
+   summaries, resource sightings and memberships;
+6. ``metrics`` / ``events`` — per-agent metrics, the belief-history ring, and the
+   tick's event batch handed to subscribers through their bounded queues.
+
+Everything random draws from generators spawned from ``config.seed``: the same seed
+gives the same trajectory, and :meth:`checkpoint` / :meth:`restore` continue it
+exactly, in another process too.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from freeagentics.agents.kinds import AgentKind, builtin_kinds, kind_capabilities
+from freeagentics.agents.population import Population
+from freeagentics.coalitions import (
+    CoalitionManager,
+    GreedyFormation,
+    GridClustering,
+    Objective,
+    OptimalAssignment,
+)
+from freeagentics.errors import ConfigurationError
+from freeagentics.knowledge import InMemoryKnowledgeGraph, KnowledgeUpdater, Sightings
+from freeagentics.models.builders import COMPASS_OUTCOMES, compass_of
+from freeagentics.simulation._config import SimulationConfig
+from freeagentics.simulation._events import EventBus, TickEvents
+from freeagentics.simulation._targets import ResourceIndex, coalition_centres, redraw_waypoints
+from freeagentics.worlds import Cell, GridWorld, Move
+
+__all__ = ["CHECKPOINT_FORMAT", "Simulation"]
+
+CHECKPOINT_FORMAT = b"FREEAGENTICS-CHECKPOINT-1\n"
+_HERE = COMPASS_OUTCOMES.index("here")
+
+
+class Simulation:
+    """Run a scenario; see the module docstring for what one tick does.
+
+    Args:
+        config: the scenario.
+        kinds: extra agent kinds, or replacements for built-in ones of the same name.
+    """
+
+    def __init__(
+        self, config: SimulationConfig | None = None, kinds: list[AgentKind] | None = None
+    ):
+        self.config = config = config or SimulationConfig()
+        available = builtin_kinds(config.radius)
+        for kind in kinds or []:
+            available[kind.name] = kind
+        unknown = sorted(set(config.agents) - set(available))
+        if unknown:
+            raise ConfigurationError(
+                f"agents names unknown kind(s) {unknown}; kinds are {sorted(available)}"
+            )
+        used = [available[name] for name in available if name in config.agents]
+        seeds = np.random.SeedSequence(config.seed).spawn(4)
+        self.world = GridWorld(config.world, seed=int(seeds[0].generate_state(1)[0]))
+        self.population = Population(used, np.random.default_rng(seeds[1]), config.history)
+        self._rng = np.random.default_rng(seeds[2])
+        self._capability_rows = kind_capabilities(used, 3)
+        start = 0
+        for kind in used:
+            count = config.agents[kind.name]
+            self.population.add(kind.name, np.arange(start, start + count))
+            start += count
+        self.tick = 0
+        self._waypoints = {
+            g.code: self.world.positions[g.slots].astype(np.int32) for g in self.population.groups
+        }
+        self._resources: ResourceIndex | None = None
+        self.coalitions = self._make_coalitions(np.random.default_rng(seeds[3]))
+        self.knowledge = InMemoryKnowledgeGraph(max_nodes=config.knowledge_max_nodes)
+        self._updater = self._make_updater()
+        self.metrics: dict[str, np.ndarray] = {}
+        self.last_timings: dict[str, float] = {}
+        self.bus = EventBus()
+        self._pause = threading.Event()
+
+    # ------------------------------------------------------------------ set-up helpers
+    def _make_coalitions(self, rng: np.random.Generator) -> CoalitionManager:
+        settings = self.config.coalitions
+        strategy = {
+            "greedy": GreedyFormation,
+            "optimal": OptimalAssignment,
+            "grid": lambda: GridClustering(
+                cell_size=max(4, 2 * self.config.radius), max_size=settings.objective_capacity
+            ),
+        }[settings.strategy]()
+        manager = CoalitionManager(
+            strategy,
+            num_outcomes=len(COMPASS_OUTCOMES),
+            num_capabilities=3,
+            num_agents=self.population.n,
+            reform_every=settings.reform_every,
+            strength=settings.strength,
+            history=settings.history,
+            rng=rng,
+        )
+        bias = np.zeros(len(COMPASS_OUTCOMES))
+        bias[_HERE] = 1.0
+        specs = list(settings.objectives)
+        if settings.auto_objectives:
+            richest = np.argsort(self.world.resources.sum(axis=0), axis=None)[::-1][
+                : settings.auto_objectives
+            ]
+            rows, cols = np.divmod(richest, self.world.shape[1])
+            from freeagentics.simulation._config import ObjectiveSpec
+
+            specs += [
+                ObjectiveSpec(target=(int(r), int(c)), capacity=settings.objective_capacity)
+                for r, c in zip(rows, cols, strict=True)
+            ]
+        for i, spec in enumerate(specs):
+            manager.add_objective(
+                Objective(
+                    id=i,
+                    kind=spec.kind,
+                    target=tuple(float(x) for x in spec.target),
+                    required=spec.required,
+                    capacity=spec.capacity,
+                    priority=spec.priority,
+                ),
+                bias,
+            )
+        return manager
+
+    def _make_updater(self) -> KnowledgeUpdater:
+        names = tuple(r.name for r in self.config.world.resources)
+        return KnowledgeUpdater(
+            self.knowledge, kind_names=self.population.kind_names, resource_names=names
+        )
+
+    # ------------------------------------------------------------------ population changes
+    def add_agents(self, kind: str, count: int) -> np.ndarray:
+        """Add ``count`` agents of ``kind`` on free cells while running; returns their ids."""
+        if count < 1:
+            raise ConfigurationError(f"count must be >= 1, got {count}")
+        group = self.population.group(kind)
+        slots = self.world.add_agents(count)
+        ids = self.population.add(kind, slots)
+        self._waypoints[group.code] = np.concatenate(
+            [self._waypoints[group.code], self.world.positions[slots].astype(np.int32)]
+        )
+        self.coalitions.on_agents_added(count)
+        return ids
+
+    def remove_agents(self, ids) -> None:
+        """Remove agents by id (unknown ids raise and change nothing)."""
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        located = self.population.locate(ids)
+        rows = np.searchsorted(self.population.ids, ids)
+        for g, group_rows, _ in located:
+            keep = np.ones(g.n, bool)
+            keep[group_rows] = False
+            self._waypoints[g.code] = self._waypoints[g.code][keep]
+        slots = self.population.remove(ids)
+        self.world.remove_agents(slots)
+        self.coalitions.on_agents_removed(rows, self.tick)
+        self._apply_preferences()
+
+    # ------------------------------------------------------------------ the tick
+    def step(self) -> TickEvents:
+        """Advance one tick and return its event batch (also published on :attr:`bus`)."""
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = timings.get(stage, 0.0) + now - clock
+            clock = now
+
+        positions = self.world.positions
+        ids = self.population.ids
+        membership = self.coalitions.state.membership
+        objective_target = self._objective_targets()
+        need_resources = any(g.kind.target == "resource" for g in self.population.groups if g.n)
+        if need_resources and (
+            self._resources is None or self.tick % self.config.resource_index_every == 0
+        ):
+            self._resources = ResourceIndex(self.world.resources)
+        world_obs = (
+            self.world.observe()
+            if any(g.kind.observer == "cell" for g in self.population.groups)
+            else None
+        )
+        lap("observe")
+        actions = np.full(self.world.n_slots, int(Move.STAY), dtype=np.int64)
+        for g in self.population.groups:
+            if not g.n:
+                continue
+            clock = time.perf_counter()
+            index = np.searchsorted(ids, g.ids)
+            pos = positions[g.slots]
+            if g.kind.observer == "cell":
+                obs = world_obs[g.slots, :1].astype(np.int64)
+            else:
+                target = self._targets(
+                    g, pos, membership[index], positions[self.population.slots()]
+                )
+                member_target = objective_target[index]
+                has_objective = member_target[:, 0] >= 0
+                target[has_objective] = member_target[has_objective]
+                obs = compass_of(target[:, 0] - pos[:, 0], target[:, 1] - pos[:, 1])[:, None]
+            lap("observe")
+            actions[g.slots] = g.cohort.step(obs)[:, 0]
+            lap("inference")
+        result = self.world.step(actions)
+        self.tick += 1
+        lap("world")
+        changes = self.coalitions.maybe_reform(
+            self.tick, self.world.positions[self.population.slots()], self._capabilities()
+        )
+        if changes is not None:
+            self._apply_preferences()
+        lap("coalitions")
+        if (
+            self.tick % self.config.metrics_every == 0
+            or self.tick % self.config.knowledge_every == 0
+        ):
+            self.metrics = self._collect_metrics()
+        lap("metrics")
+        if self.tick % self.config.knowledge_every == 0:
+            self._update_knowledge(result.energy)
+        lap("knowledge")
+        self.population.record_history(self.tick)
+        slots = self.population.slots()
+        events = TickEvents(
+            tick=self.tick,
+            kind_names=self.population.kind_names,
+            ids=ids,
+            kinds=self.population.kinds(),
+            positions=self.world.positions[slots],
+            actions=actions[slots],
+            energy=result.energy[slots],
+            coalition=self.coalitions.state.membership.copy(),
+            metrics=self.metrics,
+            coalition_events=changes._asdict() if changes is not None else {},
+            timings=timings,
+        )
+        self.bus.publish(events)
+        lap("events")
+        self.last_timings = timings
+        return events
+
+    def _targets(
+        self, g, pos: np.ndarray, membership: np.ndarray, all_positions: np.ndarray
+    ) -> np.ndarray:
+        """Target cell of each agent of group ``g`` by its kind's rule ``(n, 2)``."""
+        rule = g.kind.target
+        if rule == "resource":
+            return self._resources.nearest(pos)
+        if rule == "coalition":
+            centres = coalition_centres(self.coalitions.state.membership, all_positions)
+            own = centres[np.searchsorted(self.population.ids, g.ids)]
+            alone = membership < 0
+            own[alone] = self._waypoint_targets(g, pos)[alone]
+            return own
+        if rule == "waypoint":
+            return self._waypoint_targets(g, pos)
+        return pos.astype(np.int32, copy=True)
+
+    def _waypoint_targets(self, g, pos: np.ndarray) -> np.ndarray:
+        self._waypoints[g.code] = redraw_waypoints(
+            self._waypoints[g.code], pos, self.world.shape, self.config.waypoint_range, self._rng
+        )
+        return self._waypoints[g.code].copy()
+
+    def _objective_targets(self) -> np.ndarray:
+        """Per agent (id order) the cell of its coalition's objective, or (-1, -1)."""
+        st = self.coalitions.state
+        out = np.full((st.num_agents, 2), -1, dtype=np.int32)
+        rows = st.membership_rows()
+        member = rows >= 0
+        if member.any() and len(self.coalitions.objectives.ids):
+            objective = st.objective[rows[member]]
+            has = objective >= 0
+            targets = self.coalitions.objectives.targets[
+                self.coalitions.objectives.rows_of(objective[has])
+            ]
+            picked = np.flatnonzero(member)[has]
+            out[picked] = np.rint(targets).astype(np.int32)
+        return out
+
+    def _capabilities(self) -> np.ndarray:
+        return self._capability_rows[self.population.kinds()]
+
+    def _apply_preferences(self) -> None:
+        """Members of a coalition with an objective prefer reaching it more."""
+        ids = self.population.ids
+        base = np.zeros((ids.size, len(COMPASS_OUTCOMES)))
+        compass_groups = [g for g in self.population.groups if g.kind.observer == "compass" and g.n]
+        for g in compass_groups:
+            base[np.searchsorted(ids, g.ids)] = g.kind.model.C[0]
+        prefs = self.coalitions.preferences(base)
+        for g in compass_groups:
+            g.cohort.set_preferences([prefs[np.searchsorted(ids, g.ids)]])
+
+    def _collect_metrics(self) -> dict[str, np.ndarray]:
+        per_group = [(g.code, g.cohort.metrics()) for g in self.population.groups if g.n]
+        if not per_group:
+            return {}
+        names = per_group[0][1].keys()
+        return {
+            name: self.population.gather(
+                {code: m[name].astype(np.float32) for code, m in per_group}
+            )
+            for name in names
+        }
+
+    def _update_knowledge(self, energy: np.ndarray) -> None:
+        slots = self.population.slots()
+        positions = self.world.positions[slots]
+        codes = self.world.observe()[slots]
+        seen_rows, seen_cell = np.nonzero(codes >= int(Cell.RESOURCE))
+        cells = positions[seen_rows] + self.world.observation_offsets[seen_cell]
+        sightings = Sightings(
+            rows=seen_rows,
+            cells=cells[:, 0].astype(np.int64) * self.world.shape[1] + cells[:, 1],
+            codes=codes[seen_rows, seen_cell] - int(Cell.RESOURCE),
+        )
+        self._updater.ingest(
+            self.tick,
+            agent_ids=self.population.ids,
+            agent_kinds=self.population.kinds(),
+            positions=positions,
+            belief_entropy=self.metrics.get("belief_entropy", np.zeros(slots.size, np.float32)),
+            energy=energy[slots],
+            coalition=self.coalitions.state.membership,
+            discoveries=sightings,
+        )
+
+    # ------------------------------------------------------------------ running
+    def run(self, ticks: int, on_tick=None) -> int:
+        """Step up to ``ticks`` times, stopping early when :meth:`pause` is called.
+
+        ``on_tick(events)`` is called after each tick on this thread. Returns the
+        number of ticks run.
+        """
+        if ticks < 0:
+            raise ConfigurationError(f"ticks must be >= 0, got {ticks}")
+        done = 0
+        while done < ticks and not self._pause.is_set():
+            events = self.step()
+            done += 1
+            if on_tick is not None:
+                on_tick(events)
+        return done
+
+    def pause(self) -> None:
+        """Ask :meth:`run` to stop after the tick in progress (safe from any thread)."""
+        self._pause.set()
+
+    def resume(self) -> None:
+        self._pause.clear()
+
+    @property
+    def paused(self) -> bool:
+        return self._pause.is_set()
+
+    # ------------------------------------------------------------------ checkpoints
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("bus")  # subscribers belong to the running process, not the scenario
+        state.pop("_pause")
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.bus = EventBus()
+        self._pause = threading.Event()
+
+    def checkpoint(self, path: str | Path) -> Path:
+        """Write everything needed to continue exactly from this tick.
+
+        The file is a pickle behind a format header: load only checkpoints you trust.
+        """
+        self.bus.flush(timeout=10)
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with tmp.open("wb") as fh:
+            fh.write(CHECKPOINT_FORMAT)
+            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)  # never leave a half-written checkpoint under the real name
+        return path
+
+    @classmethod
+    def restore(cls, path: str | Path) -> Simulation:
+        """Load a checkpoint written by :meth:`checkpoint`."""
+        with Path(path).open("rb") as fh:
+            header = fh.read(len(CHECKPOINT_FORMAT))
+            if header != CHECKPOINT_FORMAT:
+                raise ConfigurationError(
+                    f"{path} is not a FreeAgentics checkpoint (bad header {header[:32]!r})"
+                )
+            sim = pickle.load(fh)
+        if not isinstance(sim, cls):
+            raise ConfigurationError(f"{path} holds a {type(sim).__name__}, not a Simulation")
+        return sim
