@@ -25,7 +25,7 @@ def test_builtin_kinds_have_world_sized_independent_models():
         (dict(name="bad name!"), "kind name must be"),
         (dict(observer="radar"), "observer must be one of"),
         (dict(target="treasure"), "target must be one of"),
-        (dict(model=locator_model(3)), "a compass observer needs 9 outcomes"),
+        (dict(model=locator_model(4)), "a compass observer needs 9 outcomes"),
     ],
 )
 def test_kind_definitions_are_checked(kwargs, fragment):
