@@ -13,23 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from freeagentics.agents._config import CohortConfig
+from freeagentics.agents._engines import select_engine
 from freeagentics.errors import ConfigurationError, ObservationError
-from freeagentics.inference import (
-    empirical_prior,
-    entropy,
-    expected_free_energy,
-    infer_states,
-    joint_log_likelihood,
-    log_stable,
-    normalise,
-    policy_posterior,
-    select_actions,
-    update_pA,
-    update_pB,
-)
-from freeagentics.inference._kernels import for_size, sparse_transitions
+from freeagentics.inference import entropy, log_stable, normalise, update_pA, update_pB
 from freeagentics.inference._maths import log_preferences
-from freeagentics.inference._prefix_plan import PrefixPlan
 from freeagentics.models import GenerativeModel
 
 __all__ = ["Cohort"]
@@ -79,7 +66,7 @@ class Cohort:
         self._qs_before = None  # beliefs before the last update, for learning B
         self._since_plan = 0
         self._planned = False
-        self._setup_fast_path()
+        self.engine = select_engine(self)
         self.add_agents(n_agents)
 
     # ------------------------------------------------------------------ population
@@ -172,24 +159,42 @@ class Cohort:
         self._agent_scores = log_preferences(self.C_agents, self._utility)
         self._scores_cache = None
 
-    # ------------------------------------------------------------------ fast path
-    def _setup_fast_path(self) -> None:
-        m, cfg = self.model, self.config
-        self._fast = (
-            cfg.fast_path
-            and m.num_factors == 1
-            and not cfg.learn_A
-            and not cfg.learn_B
-            and (m.num_modalities == 1 or cfg.efe.info_gain == "factorised")
-        )
-        if not self._fast:
-            return
-        self._workspace: dict[str, np.ndarray] = {}
-        self._gamma = np.empty(0, self._dtype)
-        self._csr = sparse_transitions(self.B[0], self._dtype)
-        self._A_rows = np.ascontiguousarray(np.concatenate(self.A, axis=0))
-        self._obs_offsets = np.cumsum([0, *m.num_obs[:-1]]).astype(np.int64)
-        self._plan = PrefixPlan(self.A, self.B[0], m.policies, self._dtype)
+    # ------------------------------------------------------------------ parameters
+    @property
+    def dtype(self) -> type[np.floating]:
+        return self._dtype
+
+    def likelihoods(self) -> tuple[tuple[np.ndarray, ...], bool]:
+        """A per modality, and whether it carries an agent axis (learning agents)."""
+        if self.A_agents is not None:
+            return tuple(self.A_agents), True
+        return self.A, False
+
+    def transitions(self) -> tuple[tuple[np.ndarray, ...], bool]:
+        """B per factor, and whether it carries an agent axis."""
+        if self.B_agents is not None:
+            return tuple(self.B_agents), True
+        return self.B, False
+
+    def preferences(self) -> tuple[tuple[np.ndarray, ...], bool]:
+        """C per modality, and whether it is per agent ``(N, O_m)``."""
+        if self.C_agents is not None:
+            return tuple(self.C_agents), True
+        return tuple(c.astype(self._dtype) for c in self.model.C), False
+
+    def flat_scores(self) -> np.ndarray:
+        """Outcome scores of all modalities side by side: ``(1 or N, O_total)``."""
+        if self._scores_cache is None:
+            scores = self._agent_scores if self.C_agents is not None else self._shared_scores
+            self._scores_cache = np.ascontiguousarray(
+                np.concatenate([np.atleast_2d(s) for s in scores], axis=1), dtype=self._dtype
+            )
+        return self._scores_cache
+
+    @property
+    def engine_name(self) -> str:
+        """Which engine steps this cohort (``"FusedEngine"`` or ``"GeneralEngine"``)."""
+        return type(self.engine).__name__
 
     # ------------------------------------------------------------------ inference
     def _check_obs(self, obs) -> np.ndarray:
@@ -219,135 +224,20 @@ class Cohort:
         """Update beliefs from one observation per agent (``(N, M)`` int); returns ``qs``."""
         obs = self._check_obs(obs)
         self._qs_before = self.qs
-        if self._fast:
-            # double-buffer the beliefs: a fresh (N, S) array each tick costs page faults
-            spare = self._workspace.get("qs")
-            qs = (
-                spare
-                if spare is not None and spare.shape == self.qs[0].shape
-                else np.empty_like(self.qs[0])
-            )
-            self._workspace["qs"] = self.qs[0]
-            for_size("single_factor_posterior", self.n)(
-                self.qs[0],
-                self.actions[:, 0],
-                self.D[0],
-                *self._csr,
-                self._A_rows,
-                obs + self._obs_offsets,
-                qs,
-                self.free_energy,
-            )
-            self.qs = [qs]
-            return self.qs
-        prior = self._prior()
-        A = tuple(self.A_agents) if self.A_agents is not None else self.A
-        log_lik = joint_log_likelihood(
-            A, self.model.A_deps, self.model.num_states, obs, self.A_agents is not None
-        )
-        self.qs, self.free_energy = infer_states(
-            log_lik, prior, self.config.num_iter, self.config.tolerance
-        )
+        self.qs, self.free_energy = self.engine.posterior(self, obs)
         return self.qs
-
-    def _prior(self) -> list[np.ndarray]:
-        """Empirical prior per factor ``(N, S_f)``: D before the first action, else B·qs."""
-        started = self.actions[:, 0] >= 0
-        prior = [np.broadcast_to(d, (self.n, d.size)).copy() for d in self.D]
-        if started.any():
-            B = tuple(b[started] for b in self.B_agents) if self.B_agents is not None else self.B
-            predicted = empirical_prior(
-                [q[started] for q in self.qs],
-                B,
-                self.model.B_deps,
-                self.actions[started],
-                self.B_agents is not None,
-            )
-            for f, p in enumerate(predicted):
-                prior[f][started] = p
-        return prior
 
     def infer_policies(self) -> tuple[np.ndarray, np.ndarray]:
         """Posterior over policies and ``G`` for every agent; ``(N, P)`` each."""
-        m, cfg = self.model, self.config
-        if self._fast:
-            G, q_pi = self._fast_outputs()
-            if self._gamma.shape[0] != self.n:
-                self._gamma = np.full(self.n, cfg.gamma, self._dtype)
-            self._plan.evaluate(
-                self.qs[0],
-                self._flat_scores() if cfg.efe.use_utility else None,
-                cfg.efe.use_states_info_gain,
-                self._gamma,
-                self.log_E,
-                G,
-                q_pi,
-                self._workspace,
-            )
-            self.G, self.q_pi = G, q_pi
-        else:
-            A = tuple(self.A_agents) if self.A_agents is not None else self.A
-            B = tuple(self.B_agents) if self.B_agents is not None else self.B
-            C = tuple(self.C_agents) if self.C_agents is not None else m.C
-            self.G = expected_free_energy(
-                self.qs,
-                A,
-                B,
-                tuple(c.astype(self._dtype) for c in C),
-                m.A_deps,
-                m.B_deps,
-                m.policies,
-                cfg.efe,
-                A_batched=self.A_agents is not None,
-                B_batched=self.B_agents is not None,
-                C_batched=self.C_agents is not None,
-                pA=self.pA,
-                pB=self.pB,
-            )
-            self.q_pi = policy_posterior(self.G, cfg.gamma, self.log_E)
+        self.G, self.q_pi = self.engine.policies(self)
         self._since_plan = 0
         self._planned = True
         return self.q_pi, self.G
 
-    def _flat_scores(self) -> np.ndarray:
-        """Outcome scores of all modalities side by side: ``(1 or N, O_total)``."""
-        if self._scores_cache is None:
-            scores = self._agent_scores if self.C_agents is not None else self._shared_scores
-            self._scores_cache = np.ascontiguousarray(
-                np.concatenate([np.atleast_2d(s) for s in scores], axis=1), dtype=self._dtype
-            )
-        return self._scores_cache
-
-    def _fast_outputs(self) -> tuple[np.ndarray, np.ndarray]:
-        """Output arrays for G and q_pi: fresh ones when callers may still hold the last."""
-        shape = (self.n, self.model.num_policies)
-        return np.empty(shape, self._dtype), np.empty(shape, self._dtype)
-
     def sample_action(self) -> np.ndarray:
         """Choose each agent's controls ``(N, F)`` from ``q_pi`` (at the current plan step)."""
-        cfg = self.config
         step = min(self._since_plan, self.model.policy_len - 1)
-        if self._fast and cfg.action_selection == "deterministic" and cfg.sampling == "marginal":
-            actions = np.empty((self.n, 1), np.int64)
-            for_size("marginal_argmax", self.n)(
-                self.q_pi,
-                self.model.policies[:, step, 0],
-                self.model.num_controls[0],
-                actions[:, 0],
-            )
-            self.actions = actions
-            self._since_plan += 1
-            return actions
-        self.actions = select_actions(
-            self.q_pi,
-            self.model.policies,
-            self.model.num_controls,
-            selection=cfg.action_selection,
-            sampling=cfg.sampling,
-            alpha=cfg.alpha,
-            rng=self.rng,
-            step=step,
-        )
+        self.actions = self.engine.actions(self, step)
         self._since_plan += 1
         return self.actions
 

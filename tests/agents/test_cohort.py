@@ -17,7 +17,7 @@ def _run_pair(model, n, ticks, seed, **config):
     """Step a fast-path and a general-path cohort on the same observations and actions."""
     fast = Cohort(model, n, CohortConfig(dtype="float64", **config))
     slow = Cohort(model, n, CohortConfig(dtype="float64", fast_path=False, **config))
-    assert fast._fast and not slow._fast
+    assert fast.engine_name == "FusedEngine" and slow.engine_name == "GeneralEngine"
     world = GenerativeProcess(model, n, np.random.default_rng(seed))
     for _ in range(ticks):
         obs = world.observe()

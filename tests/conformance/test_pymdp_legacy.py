@@ -108,7 +108,7 @@ def test_cohort_of_agents_matches_one_pymdp_agent_each(seed: int, learn: bool, f
     )
     cohort = Cohort(model, n_agents, config)
     single = len(rm.num_states) == 1 and len(rm.num_obs) == 1
-    assert cohort._fast == (fast and single and not learn)
+    assert (cohort.engine_name == "FusedEngine") == (fast and single and not learn)
     extra = (
         dict(pA=obj_array([2.0 * a for a in rm.A]), pB=obj_array([2.0 * b for b in rm.B]))
         if learn
