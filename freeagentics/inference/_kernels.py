@@ -18,36 +18,35 @@ PARALLEL_THRESHOLD = 4096
 EPS = 1e-16
 
 
-def sparse_transitions(B: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row-compressed ``B[:, :, u]`` for every control ``u``.
+def sparse_transitions(B: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``B[:, :, u]`` by columns, padded to the densest column ("ELL" layout).
+
+    Moves on a grid have one next state per state, so the prediction of the next
+    state is a scatter of ``width = 1`` entry per state: a fixed-length loop the
+    compiler vectorises, rather than rows of varying length.
 
     Args:
         B: ``(S, S, U)``.
 
     Returns:
-        ``indptr`` ``(U, S + 1)``, ``indices`` ``(nnz,)``, ``data`` ``(nnz,)`` where the
-        nonzeros of row ``i`` of control ``u`` are ``indptr[u, i]:indptr[u, i + 1]``.
+        ``rows`` ``(U, width, S)`` int64 and ``values`` ``(U, width, S)``: state ``j``
+        moves to ``rows[u, k, j]`` with probability ``values[u, k, j]`` (padding has
+        probability 0).
     """
     num_states, _, num_controls = B.shape
-    indptr = np.zeros((num_controls, num_states + 1), dtype=np.int64)
-    indices, data = [], []
-    offset = 0
+    width = max(1, int((B != 0).sum(axis=0).max()))
+    rows = np.zeros((num_controls, width, num_states), dtype=np.int64)
+    values = np.zeros((num_controls, width, num_states), dtype=dtype)
     for u in range(num_controls):
-        rows, cols = np.nonzero(B[:, :, u])  # row-major order: sorted by row
-        indptr[u, 0] = offset
-        indptr[u, 1:] = offset + np.cumsum(np.bincount(rows, minlength=num_states))
-        indices.append(cols)
-        data.append(B[rows, cols, u])
-        offset += len(rows)
-    return (
-        indptr,
-        np.concatenate(indices).astype(np.int64),
-        np.concatenate(data).astype(dtype),
-    )
+        for j in range(num_states):
+            nonzero = np.flatnonzero(B[:, j, u])
+            rows[u, : nonzero.size, j] = nonzero
+            values[u, : nonzero.size, j] = B[nonzero, j, u]
+    return rows, values
 
 
 def _single_factor_posterior(
-    qs_prev, actions, D, indptr, indices, data, A_rows, obs_rows, qs_out, free_energy_out
+    qs_prev, actions, D, next_rows, next_values, A_rows, obs_rows, qs_out, free_energy_out
 ):  # pragma: no cover - compiled
     """Posterior over states after one observation, for every agent.
 
@@ -59,7 +58,7 @@ def _single_factor_posterior(
         qs_prev: ``(N, S)`` beliefs at the previous step.
         actions: ``(N,)`` control taken since, or -1 to use the prior ``D`` instead.
         D: ``(S,)``.
-        indptr, indices, data: :func:`sparse_transitions` of B.
+        next_rows, next_values: :func:`sparse_transitions` of B.
         A_rows: ``(sum_m O_m, S)`` the A matrices of all modalities stacked by outcome.
         obs_rows: ``(N, M)`` row of ``A_rows`` observed per modality (offset + outcome).
         qs_out: ``(N, S)`` posterior (written).
@@ -67,31 +66,35 @@ def _single_factor_posterior(
     """
     n_agents, n_states = qs_out.shape
     n_modalities = obs_rows.shape[1]
+    width = next_rows.shape[1]
     eps = qs_out.dtype.type(EPS)
     zero = qs_out.dtype.type(0.0)
     for n in numba.prange(n_agents):
         a = actions[n]
+        row = qs_out[n]
         if a >= 0:
-            row_start = indptr[a]
-            for i in range(n_states):
-                prior = zero
-                for k in range(row_start[i], row_start[i + 1]):
-                    prior += data[k] * qs_prev[n, indices[k]]
-                qs_out[n, i] = prior + eps
+            previous = qs_prev[n]
+            row[:] = zero
+            for k in range(width):
+                targets = next_rows[a, k]
+                weights = next_values[a, k]
+                for j in range(n_states):
+                    row[targets[j]] += weights[j] * previous[j]
         else:
             for i in range(n_states):
-                qs_out[n, i] = D[i] + eps
+                row[i] = D[i]
+        likelihood = A_rows[obs_rows[n, 0]]
         total = zero
         for i in range(n_states):
-            lik = A_rows[obs_rows[n, 0], i]
+            lik = likelihood[i]
             for m in range(1, n_modalities):
                 lik *= A_rows[obs_rows[n, m], i]
-            joint = qs_out[n, i] * (lik + eps)
-            qs_out[n, i] = joint
+            joint = (row[i] + eps) * (lik + eps)
+            row[i] = joint
             total += joint
         inverse = qs_out.dtype.type(1.0) / total
         for i in range(n_states):
-            qs_out[n, i] *= inverse
+            row[i] *= inverse
         free_energy_out[n] = -np.log(total)
 
 
