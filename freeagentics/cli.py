@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import time
+from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -11,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from freeagentics.agents import Cohort, CohortConfig
+from freeagentics.errors import FreeAgenticsError
 from freeagentics.models.builders import explorer_model, locator_model
 from freeagentics.models.process import GenerativeProcess
 
@@ -77,6 +81,210 @@ def demo(
     counts = np.bincount(actions[:, 0], minlength=gm.num_controls[0])
     table.add_row("last actions", ", ".join(f"{n} {c}" for n, c in zip(names, counts, strict=True)))
     console.print(table)
+
+
+# ---------------------------------------------------------------------- scenarios
+err_console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    """Report a user error on stderr (no traceback); raise the returned Exit."""
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+    return typer.Exit(code)
+
+
+def _parse_seeds(text: str) -> list[int]:
+    """``"0-7"``, ``"1,3,5"`` or ``"0-3,10"`` → the seeds, in order."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        try:
+            first = int(low)
+            last = int(high) if dash else first
+        except ValueError:
+            raise _fail(f"--seeds: expected a range 0-7 or a list 1,3,5, got {text!r}") from None
+        if first < 0 or last < first:
+            raise _fail(f"--seeds: {part.strip()!r} is not a range of seeds >= 0")
+        seeds.extend(range(first, last + 1))
+    return seeds
+
+
+def _parse_sets(assignments: list[str]) -> dict[str, list]:
+    """``["coalitions.strength=2,4,8", ...]`` → ``{"coalitions.strength": [2, 4, 8], ...}``."""
+    from freeagentics.simulation.scenario import parse_override_values
+
+    sets: dict[str, list] = {}
+    for item in assignments:
+        key, eq, values = item.partition("=")
+        if not eq or not key.strip() or not values.strip():
+            raise _fail(f"--set: expected KEY=VALUE[,VALUE...], got {item!r}")
+        sets[key.strip()] = parse_override_values(values)
+    return sets
+
+
+def _load(scenario: Path, ticks: int | None, seed: int | None, sets: dict[str, list]):
+    from freeagentics.simulation.scenario import load_scenario
+
+    changes = {k: v[0] for k, v in sets.items()}
+    if ticks is not None:
+        changes["scenario.ticks"] = ticks
+    if seed is not None:
+        changes["scenario.seed"] = seed
+    try:
+        return load_scenario(scenario).with_overrides(changes)
+    except FreeAgenticsError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("run")
+def run_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (.toml or .json).")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Per-tick results: .csv, or .parquet (needs pyarrow)."),
+    ],
+    ticks: Annotated[
+        int | None, typer.Option(min=1, help="Ticks to run (default: the scenario's).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed (default: the scenario's).")] = None,
+    checkpoint_every: Annotated[
+        int | None,
+        typer.Option(min=1, help="Also checkpoint every K ticks (results' name with .ckpt)."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a setting: KEY=VALUE, e.g. coalitions.strength=8."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run a scenario and write one row of metrics per tick."""
+    from freeagentics.simulation.runner import run_scenario
+
+    sets = _parse_sets(set_ or [])
+    for key, values in sets.items():
+        if len(values) != 1:
+            raise _fail(f"--set {key}: run takes one value per key (use sweep for several)")
+    loaded = _load(scenario, ticks, seed, sets)
+    try:
+        result = run_scenario(loaded, out, progress=progress, checkpoint_every=checkpoint_every)
+    except FreeAgenticsError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{out}: {exc.strerror or exc}", code=1) from None
+    table = Table(title=f"{result.name}: {result.ticks_run}/{result.ticks_requested} ticks")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("wall time", f"{result.wall_s:.2f} s")
+    for key, value in result.final.items():
+        if key.endswith("_mean") or key in ("agents", "coalition_members", "knowledge_nodes"):
+            table.add_row(f"final {key.replace('_', ' ')}", f"{value:.4g}")
+    console.print(table)
+    console.print(f"results: {result.path}", soft_wrap=True)
+    if result.checkpoint is not None:
+        console.print(f"checkpoint: {result.checkpoint}", soft_wrap=True)
+    if result.interrupted:
+        err_console.print(f"interrupted after {result.ticks_run} ticks; rows so far written")
+        raise typer.Exit(130)
+
+
+@app.command("sweep")
+def sweep_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (.toml or .json).")],
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="Folder for the result files and summary.csv.")
+    ],
+    seeds: Annotated[str, typer.Option(help="Seeds: a range 0-7, a list 1,3,5, or 0-3,9.")] = "0",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="KEY=V1,V2,... (repeatable); every combination is run."),
+    ] = None,
+    processes: Annotated[
+        int, typer.Option(min=1, help="Runs at a time, each in its own process.")
+    ] = 1,
+    ticks: Annotated[
+        int | None, typer.Option(min=1, help="Ticks per run (default: the scenario's).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Result files: csv or parquet.")] = "csv",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run a scenario for every seed and combination of --set values, in parallel."""
+    from freeagentics.simulation.runner import sweep
+
+    seed_list = _parse_seeds(seeds)
+    sets = _parse_sets(set_ or [])
+    base = _load(scenario, ticks, None, {})
+    combos = [dict(zip(sets, values, strict=True)) for values in itertools.product(*sets.values())]
+    try:
+        result = sweep(
+            base,
+            seed_list,
+            combos,
+            out_dir,
+            processes,
+            fmt=f".{fmt.lstrip('.')}",
+            progress=progress,
+        )
+    except FreeAgenticsError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{out_dir}: {exc.strerror or exc}", code=1) from None
+    table = Table(title=f"sweep of {base.name}: {len(result.runs)} runs")
+    for name in ("run", "seed", "overrides", "ticks", "wall", "status"):
+        table.add_column(name, justify="left" if name in ("overrides", "status") else "right")
+    for run in result.runs:
+        r = run.result
+        status = run.error or ("interrupted" if r and r.interrupted else "ok")
+        table.add_row(
+            str(run.index),
+            str(run.seed),
+            ", ".join(f"{k}={v}" for k, v in run.overrides.items()) or "-",
+            str(r.ticks_run) if r else "-",
+            f"{r.wall_s:.1f} s" if r else "-",
+            status,
+        )
+    console.print(table)
+    console.print(f"summary: {result.summary}", soft_wrap=True)
+    if result.failed:
+        raise _fail(f"{len(result.failed)} of {len(result.runs)} runs failed", code=1)
+    if result.interrupted:
+        err_console.print("interrupted; the rows of interrupted runs so far are written")
+        raise typer.Exit(130)
+
+
+db_app = typer.Typer(help="Database schema: apply and inspect migrations.")
+app.add_typer(db_app, name="db")
+DB_URL_HELP = "Database URL (default: $FREEAGENTICS_DATABASE_URL, else a SQLite file)."
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    url: str | None = typer.Option(None, help=DB_URL_HELP),
+    revision: str = typer.Option("head", help="Target revision."),
+) -> None:
+    """Create or migrate the schema to REVISION (default: the newest)."""
+    from freeagentics import storage  # imported here: other commands never need SQLAlchemy
+
+    url = url or storage.default_url()
+    at = storage.upgrade(url, revision)
+    console.print(f"database {_safe_url(url)} at revision [bold]{at}[/]")
+
+
+@db_app.command("current")
+def db_current(url: str | None = typer.Option(None, help=DB_URL_HELP)) -> None:
+    """Show the revision the database is at, and the newest available."""
+    from freeagentics import storage
+
+    url = url or storage.default_url()
+    at = storage.current(url)
+    console.print(
+        f"database {_safe_url(url)} at revision [bold]{at or 'none'}[/] (head {storage.head()})"
+    )
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
