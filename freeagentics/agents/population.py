@@ -5,8 +5,11 @@ agents' rows in the same relative order, so the global position of an agent is
 found by a binary search and every per-agent array of the population lines up with
 ``ids``. Removal keeps the order (``np.delete`` semantics), additions append.
 
-A bounded belief history keeps each agent's last ``history`` posteriors (float16,
-for display) in a ring: memory is ``N × history × S`` whatever the number of ticks.
+A bounded belief history keeps each agent's last ``history`` posteriors in a ring:
+memory is ``N × history × S`` 16-bit values whatever the number of ticks. Values
+are stored as bfloat16 (the top half of a float32: three significant digits, the
+full float32 range) because truncating bits is one cheap integer shift, where a
+float16 conversion crawls through the subnormal range most probabilities fall in.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class Group:
     Attributes:
         ids: ``(n,)`` int64 agent ids, ascending.
         slots: ``(n,)`` int64 world slot of each agent.
-        history: ``(n, H, S)`` float16 ring of recent beliefs (factor 0).
+        history: ``(n, H, S)`` uint16 ring of recent beliefs (factor 0) as bfloat16 bits.
     """
 
     kind: AgentKind
@@ -175,12 +178,22 @@ class Population:
         """Store this tick's beliefs in every agent's ring (slot ``tick % H``)."""
         for g in self.groups:
             if g.n:
-                g.history[:, tick % self.history_len, :] = g.cohort.qs[0]
+                g.history[:, tick % self.history_len, :] = _to_bfloat16(g.cohort.qs[0])
 
     def history_of(self, agent_id: int, tick: int) -> np.ndarray:
         """An agent's recent beliefs, oldest first: ``(min(H, tick + 1), S)`` float32."""
         ((g, rows, _),) = self.locate(np.array([agent_id]))
-        ring = g.history[rows[0]].astype(np.float32)
+        ring = _from_bfloat16(g.history[rows[0]])
         kept = min(self.history_len, tick + 1)
         order = [(tick - k) % self.history_len for k in range(kept - 1, -1, -1)]
         return ring[order]
+
+
+def _to_bfloat16(values: np.ndarray) -> np.ndarray:
+    """float values → bfloat16 bits (uint16), truncating the low half of each float32."""
+    return (np.ascontiguousarray(values, dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16)
+
+
+def _from_bfloat16(bits: np.ndarray) -> np.ndarray:
+    """bfloat16 bits (uint16) → float32."""
+    return (bits.astype(np.uint32) << 16).view(np.float32)

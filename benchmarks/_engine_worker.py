@@ -1,0 +1,95 @@
+"""B1 cell worker for freeagentics: one case, one population size, one fresh process.
+
+Run by ``benchmarks/engine.py`` as ``python -m benchmarks._engine_worker SPEC.json``.
+
+Memory: after importing, building the model and warming up (a cohort of one agent
+stepped a few times, twice over: the first loads or compiles the serial kernels, the
+second lets the allocator's pools settle, which adds ~10 MB once on deep-10; for populations at or
+above the parallel-kernel threshold, also one step of a cohort of that size, which
+compiles the parallel ones), the warm-up cohorts are deleted and the RSS is read: the
+baseline "0 agents". The RSS after the timed ticks of the N-agent cohort is
+"N agents". The generative process that feeds observations (one int64 state per
+agent) is counted with the agents.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks._cell import run_cell, settle, time_ticks
+from benchmarks._engine_cases import Case
+from freeagentics.agents import Cohort
+from freeagentics.models.process import GenerativeProcess
+
+
+def _parallel_threshold() -> int | None:
+    """Population size from which freeagentics switches to its parallel kernels."""
+    try:
+        from freeagentics.inference._kernels import PARALLEL_THRESHOLD
+    except ImportError:  # private detail: without it, skip the extra warm-up
+        return None
+    return int(PARALLEL_THRESHOLD)
+
+
+def _threading_layer() -> str:
+    import numba
+
+    try:
+        return str(numba.threading_layer())
+    except ValueError:
+        return "not initialised (serial kernels only)"
+
+
+def _warm_up(case: Case, model, n_agents: int, steps: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    cohort = Cohort(model, n_agents, case.config(), rng)
+    process = GenerativeProcess(model, n_agents, rng)
+    for _ in range(steps):
+        process.advance(cohort.step(process.observe()))
+
+
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    case = Case(spec["kind"], spec["size"])
+    n, seed = spec["n"], spec["seed"]
+    model = case.model()
+    for _ in range(2):  # the second round settles allocator pools
+        _warm_up(case, model, 1, 3, seed)
+    threshold = _parallel_threshold()
+    if threshold is not None and n >= threshold:
+        _warm_up(case, model, threshold, 1, seed)
+    rss_base = settle()
+
+    rng = np.random.default_rng(seed)
+    cohort = Cohort(model, n, case.config(), rng)
+    process = GenerativeProcess(model, n, rng)
+
+    def tick() -> float:
+        obs = process.observe()
+        start = time.perf_counter()
+        actions = cohort.step(obs)
+        elapsed = time.perf_counter() - start
+        process.advance(actions)
+        return elapsed
+
+    times = time_ticks(
+        tick,
+        warmup=spec["warmup"],
+        min_ticks=spec["min_ticks"],
+        max_ticks=spec["max_ticks"],
+        budget_s=spec["budget_s"],
+    )
+    rss_after = settle()
+    return {
+        "tick_times": times,
+        "rss_base": rss_base,
+        "rss_after": rss_after,
+        "dtype": case.config().dtype,
+        "numba_threading_layer": _threading_layer(),
+    }
+
+
+if __name__ == "__main__":
+    run_cell(measure)

@@ -1,0 +1,1 @@
+"""Workers that run peer Active Inference packages, each in its own process."""
