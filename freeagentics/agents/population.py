@@ -6,10 +6,8 @@ found by a binary search and every per-agent array of the population lines up wi
 ``ids``. Removal keeps the order (``np.delete`` semantics), additions append.
 
 A bounded belief history keeps each agent's last ``history`` posteriors in a ring:
-memory is ``N × history × S`` 16-bit values whatever the number of ticks. Values
-are stored as bfloat16 (the top half of a float32: three significant digits, the
-full float32 range) because truncating bits is one cheap integer shift, where a
-float16 conversion crawls through the subnormal range most probabilities fall in.
+memory is ``N × history × S`` 16-bit values (bfloat16, relative error at most 2⁻⁸)
+whatever the number of ticks.
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from freeagentics.agents._bfloat16 import from_bfloat16, store_bfloat16
 from freeagentics.agents.cohort import Cohort
 from freeagentics.agents.kinds import AgentKind
 from freeagentics.errors import ConfigurationError, UnknownIdError
@@ -75,7 +74,7 @@ class Population:
                     cohort,
                     np.empty(0, np.int64),
                     np.empty(0, np.int64),
-                    np.zeros((0, history, size), np.float16),
+                    np.zeros((0, history, size), np.uint16),
                 )
             )
         self._next_id = 0
@@ -178,22 +177,12 @@ class Population:
         """Store this tick's beliefs in every agent's ring (slot ``tick % H``)."""
         for g in self.groups:
             if g.n:
-                g.history[:, tick % self.history_len, :] = _to_bfloat16(g.cohort.qs[0])
+                store_bfloat16(g.cohort.qs[0], g.history[:, tick % self.history_len, :])
 
     def history_of(self, agent_id: int, tick: int) -> np.ndarray:
         """An agent's recent beliefs, oldest first: ``(min(H, tick + 1), S)`` float32."""
         ((g, rows, _),) = self.locate(np.array([agent_id]))
-        ring = _from_bfloat16(g.history[rows[0]])
+        ring = from_bfloat16(g.history[rows[0]])
         kept = min(self.history_len, tick + 1)
         order = [(tick - k) % self.history_len for k in range(kept - 1, -1, -1)]
         return ring[order]
-
-
-def _to_bfloat16(values: np.ndarray) -> np.ndarray:
-    """float values → bfloat16 bits (uint16), truncating the low half of each float32."""
-    return (np.ascontiguousarray(values, dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16)
-
-
-def _from_bfloat16(bits: np.ndarray) -> np.ndarray:
-    """bfloat16 bits (uint16) → float32."""
-    return (bits.astype(np.uint32) << 16).view(np.float32)
