@@ -50,11 +50,11 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import machine_info, print_table, write_json  # noqa: E402
-from freeagentics.knowledge import SqlKnowledgeGraph  # noqa: E402
-from freeagentics.storage import agents as agent_store  # noqa: E402
-from freeagentics.storage.engine import create_engine_for  # noqa: E402
-from freeagentics.storage.tables import (  # noqa: E402
+from benchmarks._common import machine_info, print_table, write_json
+from freeagentics.knowledge import SqlKnowledgeGraph
+from freeagentics.storage import agents as agent_store
+from freeagentics.storage.engine import create_engine_for
+from freeagentics.storage.tables import (
     agents,
     coalition_memberships,
     coalitions,
@@ -146,8 +146,9 @@ def node_chunks(sizes: Sizes, graph_id: int) -> Iterator[list[tuple]]:
         values = rng.integers(0, 100, len(ids))
         xs = rng.random(len(ids))
         rows = []
-        for nid, kind, value, x in zip(ids.tolist(), kinds.tolist(), values.tolist(), xs.tolist(),
-                                       strict=True):
+        for nid, kind, value, x in zip(
+            ids.tolist(), kinds.tolist(), values.tolist(), xs.tolist(), strict=True
+        ):
             if nid <= sizes.agents:
                 type, key = "agent", str(nid - 1)
             elif nid <= sizes.agents + sizes.coalitions:
@@ -171,8 +172,9 @@ def edge_chunks(sizes: Sizes, graph_id: int) -> Iterator[list[tuple]]:
         link = (src - 1 + rng.integers(1, n, len(src))) % n + 1
         w = rng.random(len(src)).round(4)
         rows = []
-        for s, a, b, c, weight in zip(src.tolist(), near.tolist(), saw.tolist(), link.tolist(),
-                                      w.tolist(), strict=True):
+        for s, a, b, c, weight in zip(
+            src.tolist(), near.tolist(), saw.tolist(), link.tolist(), w.tolist(), strict=True
+        ):
             rows.append((graph_id, s, a, "near", "{}", weight, 0, 0))
             rows.append((graph_id, s, b, "saw", "{}", weight, 0, 0))
             rows.append((graph_id, s, c, "link", "{}", weight, 0, 0))
@@ -201,8 +203,9 @@ class SqliteBackend(Backend):
             self._tmp = tempfile.TemporaryDirectory(prefix="fa-b3-")
             path = str(Path(self._tmp.name) / "b3.db")
         self.path = path
-        self.engine = create_engine_for(f"sqlite:///{path}", pool_size=10, max_overflow=10,
-                                        pool_timeout=120)
+        self.engine = create_engine_for(
+            f"sqlite:///{path}", pool_size=10, max_overflow=10, pool_timeout=120
+        )
 
     def bulk(self, table: sa.Table, chunks: Iterator[list[tuple]]) -> None:
         raw = self.engine.raw_connection()  # autocommit mode: we issue BEGIN/COMMIT
@@ -281,8 +284,10 @@ def load(backend: Backend, sizes: Sizes) -> tuple[int, dict[str, float]]:
     with engine.begin() as conn:
         conn.execute(
             sa.insert(simulations),
-            [{"id": SIM, "name": "b3", "config": {}}, {"id": BULK_SIM, "name": "b3-bulk",
-                                                         "config": {}}],
+            [
+                {"id": SIM, "name": "b3", "config": {}},
+                {"id": BULK_SIM, "name": "b3-bulk", "config": {}},
+            ],
         )
         conn.execute(sa.insert(agents), agent_rows(sizes.agents, SIM))
         conn.execute(
@@ -293,10 +298,13 @@ def load(backend: Backend, sizes: Sizes) -> tuple[int, dict[str, float]]:
             ],
         )
         conn.execute(sa.insert(coalition_memberships), memberships(sizes))
-        graph_id = int(conn.execute(
-            sa.insert(knowledge_graphs).values(simulation_id=SIM, name="b3",
-                                               next_node_id=sizes.nodes + 1)
-        ).inserted_primary_key[0])
+        graph_id = int(
+            conn.execute(
+                sa.insert(knowledge_graphs).values(
+                    simulation_id=SIM, name="b3", next_node_id=sizes.nodes + 1
+                )
+            ).inserted_primary_key[0]
+        )
         # build the secondary indexes once, after the rows are in
         for table in (knowledge_nodes, knowledge_edges):
             for index in _secondary_indexes(table, dialect):
@@ -353,7 +361,10 @@ class Workload:
         self.engine = backend.engine
         self.sizes = sizes
         self.store = SqlKnowledgeGraph(
-            self.engine, graph_id, max_nodes=10 * sizes.nodes, max_edges=10 * sizes.edges,
+            self.engine,
+            graph_id,
+            max_nodes=10 * sizes.nodes,
+            max_edges=10 * sizes.edges,
             cache_size=0,
         )
         self.rng = np.random.default_rng(3)
@@ -476,9 +487,7 @@ def records_for(backend: str, sizes: Sizes, results: dict, extra: dict) -> list[
     }
     out = []
     for case in CASES:
-        values, errors = (
-            results[case] if case == "concurrency" else (results[case], 0)
-        )
+        values, errors = results[case] if case == "concurrency" else (results[case], 0)
         avg, p95, mx = stats_ms(values)
         out.append(
             {
@@ -486,7 +495,7 @@ def records_for(backend: str, sizes: Sizes, results: dict, extra: dict) -> list[
                 "case": case,
                 "impl": f"freeagentics-{backend}",
                 "n": n[case],
-                "samples": int(len(values)),
+                "samples": len(values),
                 "latency_ms_avg": avg,
                 "latency_ms_p95": p95,
                 "latency_ms_max": mx,
@@ -544,22 +553,37 @@ def run_backend(name: str, args: argparse.Namespace, sizes: Sizes) -> list[dict]
         SqliteBackend(args.sqlite_path) if name == "sqlite" else PostgresBackend(args.postgres_url)
     )
     try:
-        print(f"[{name}] loading {sizes.agents:,} agents, {sizes.coalitions:,} coalitions, "
-              f"{sizes.nodes:,} nodes, {sizes.edges:,} edges ...", flush=True)
+        print(
+            f"[{name}] loading {sizes.agents:,} agents, {sizes.coalitions:,} coalitions, "
+            f"{sizes.nodes:,} nodes, {sizes.edges:,} edges ...",
+            flush=True,
+        )
         graph_id, timings = load(backend, sizes)
-        print(f"[{name}] loaded in {timings['load_s']:.1f} s ("
-              + ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in timings.items()
-                          if k != "load_s") + ")", flush=True)
+        print(
+            f"[{name}] loaded in {timings['load_s']:.1f} s ("
+            + ", ".join(
+                f"{k.removesuffix('_s')} {v:.1f} s" for k, v in timings.items() if k != "load_s"
+            )
+            + ")",
+            flush=True,
+        )
         work = Workload(backend, sizes, graph_id)
         q = args.quick
-        repeats = {"simple": 200 if q else 1000, "join": 200 if q else 1000,
-                   "kg": 200 if q else 1000, "bulk": 20 if q else 100}
+        repeats = {
+            "simple": 200 if q else 1000,
+            "join": 200 if q else 1000,
+            "kg": 200 if q else 1000,
+            "bulk": 20 if q else 100,
+        }
         results = measure(work, repeats, workers=50, ops=args.ops)
         if args.explain and name == "postgresql":
             print("EXPLAIN (ANALYZE, BUFFERS) of the knowledge-graph query:")
             print(explain(work))
-        extra = {"scale": args.scale, **{k: round(v, 3) for k, v in timings.items()},
-                 **machine_info()}
+        extra = {
+            "scale": args.scale,
+            **{k: round(v, 3) for k, v in timings.items()},
+            **machine_info(),
+        }
         return records_for(name, sizes, results, extra)
     finally:
         backend.close()
@@ -567,14 +591,22 @@ def run_backend(name: str, args: argparse.Namespace, sizes: Sizes) -> list[dict]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backends", nargs="+", choices=("sqlite", "postgresql"),
-                        default=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--backends", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"]
+    )
     parser.add_argument("--quick", action="store_true", help="1/100 of the data, fewer repeats")
-    parser.add_argument("--scale", type=float, default=None,
-                        help="fraction of the full data set (default 1, or 0.01 with --quick)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="fraction of the full data set (default 1, or 0.01 with --quick)",
+    )
     parser.add_argument("--ops", type=int, default=1000, help="concurrent operations")
-    parser.add_argument("--explain", action="store_true",
-                        help="print EXPLAIN (ANALYZE, BUFFERS) of the knowledge-graph query")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print EXPLAIN (ANALYZE, BUFFERS) of the knowledge-graph query",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the records here")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--sqlite-path", default=None, help="SQLite file (default: temporary)")

@@ -108,10 +108,9 @@ class Population:
         group.cohort.add_agents(slots.size)
         group.ids = np.concatenate([group.ids, ids])
         group.slots = np.concatenate([group.slots, slots])
-        fresh = np.broadcast_to(
-            group.cohort.D[0].astype(np.float16),
-            (slots.size, self.history_len, group.history.shape[2]),
-        )
+        prior = np.empty((1, group.history.shape[2]), np.uint16)
+        store_bfloat16(group.cohort.D[0][None], prior)
+        fresh = np.broadcast_to(prior[:, None, :], (slots.size, self.history_len, prior.shape[1]))
         group.history = np.concatenate([group.history, fresh])
         self._ids = None
         return ids

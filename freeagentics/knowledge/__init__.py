@@ -10,6 +10,7 @@
 from freeagentics.knowledge._cache import CacheInfo, QueryCache
 from freeagentics.knowledge._filters import OPERATORS
 from freeagentics.knowledge._memory import InMemoryKnowledgeGraph
+from freeagentics.knowledge._sql import SqlKnowledgeGraph
 from freeagentics.knowledge._store import (
     DEFAULT_PINNED_EDGE_TYPES,
     DEFAULT_PINNED_TYPES,
@@ -46,4 +47,5 @@ __all__ = [
     "PropertyValue",
     "QueryCache",
     "Sightings",
+    "SqlKnowledgeGraph",
 ]
