@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from freeagentics.errors import ConfigurationError
 from freeagentics.worlds import GridWorldConfig
 
@@ -28,8 +30,13 @@ class ObjectiveSpec:
     required: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        if len(self.target) != 2:
-            raise ConfigurationError(f"objective target must be (row, col), got {self.target!r}")
+        if len(self.target) != 2 or not all(
+            isinstance(x, int | np.integer) and not isinstance(x, bool) and x >= 0
+            for x in self.target
+        ):
+            raise ConfigurationError(
+                f"objective target must be (row, col) whole numbers >= 0, got {self.target!r}"
+            )
         _at_least("objective capacity", self.capacity, 1)
 
 
@@ -93,6 +100,22 @@ class SimulationConfig:
                     f"agents.{kind} must be a whole number >= 0, got {count!r}"
                 )
         total = sum(self.agents.values())
+        if total < 1:
+            raise ConfigurationError(
+                f"agents must hold at least one agent in all, got {self.agents}"
+            )
+        cells = self.world.height * self.world.width
+        if total > cells:
+            raise ConfigurationError(
+                f"agents: {total} agents do not fit a "
+                f"{self.world.height} x {self.world.width} world"
+            )
+        for spec in self.coalitions.objectives:
+            if spec.target[0] >= self.world.height or spec.target[1] >= self.world.width:
+                raise ConfigurationError(
+                    f"coalitions.objectives: target {spec.target} lies outside the "
+                    f"{self.world.height} x {self.world.width} world"
+                )
         if total != self.world.n_agents:
             object.__setattr__(self, "world", _with_agents(self.world, total))
         for name, low in (

@@ -33,7 +33,9 @@ class TickEvents:
         actions: ``(N,)`` int64 moves taken.
         energy: ``(N,)`` float32.
         coalition: ``(N,)`` int64 coalition id or -1.
-        metrics: per-agent ``(N,)`` arrays (belief entropy, free energy, ...).
+        metrics: per-agent ``(N,)`` arrays (belief entropy, free energy, ...), as
+            computed at ``metrics_tick`` (metrics are refreshed every ``metrics_every``
+            ticks; -1 before the first refresh, with no metrics).
         coalition_events: arrays of the coalition changes this tick (maybe empty).
         timings: seconds spent in each stage of the tick.
     """
@@ -47,6 +49,7 @@ class TickEvents:
     energy: np.ndarray
     coalition: np.ndarray
     metrics: dict[str, np.ndarray]
+    metrics_tick: int = -1
     coalition_events: dict[str, np.ndarray] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 

@@ -75,14 +75,10 @@ class _Recorder:
         self.metrics: dict[str, None] = {}  # ordered sets
         self.stages: dict[str, None] = {}
 
-    def fresh(self, tick: int) -> bool:
-        """Whether the simulation recomputed its metrics this tick (else they are stale)."""
-        c = self.sim.config
-        return tick % c.metrics_every == 0 or tick % c.knowledge_every == 0
-
     def record(self, events: TickEvents) -> Row:
         row: Row = {"tick": events.tick, "agents": int(events.ids.size)}
-        per_agent = dict(events.metrics) if self.fresh(events.tick) else {}
+        # metrics are refreshed every few ticks; stale ones are left out of the row
+        per_agent = dict(events.metrics) if events.metrics_tick == events.tick else {}
         per_agent["energy"] = events.energy
         for name, values in per_agent.items():
             self.metrics.setdefault(name)

@@ -8,10 +8,13 @@ Stages of a tick (each timed in ``TickEvents.timings``):
 3. ``world`` — the grid world applies all moves at once;
 4. ``coalitions`` — re-formation every ``reform_every`` ticks; members' preferences
    follow their coalition's objective;
-5. ``knowledge`` — every ``knowledge_every`` ticks the graph folds in agents'
+5. ``metrics`` — per-agent metrics, every ``metrics_every`` ticks (and on knowledge
+   ticks);
+6. ``knowledge`` — every ``knowledge_every`` ticks the graph folds in agents'
    summaries, resource sightings and memberships;
-6. ``metrics`` / ``events`` — per-agent metrics, the belief-history ring, and the
-   tick's event batch handed to subscribers through their bounded queues.
+7. ``history`` — the belief-history ring;
+8. ``events`` — the tick's event batch handed to subscribers through their bounded
+   queues.
 
 Everything random draws from generators spawned from ``config.seed``: the same seed
 gives the same trajectory, and :meth:`checkpoint` / :meth:`restore` continue it
@@ -90,6 +93,7 @@ class Simulation:
         self.knowledge = InMemoryKnowledgeGraph(max_nodes=config.knowledge_max_nodes)
         self._updater = self._make_updater()
         self.metrics: dict[str, np.ndarray] = {}
+        self._metrics_tick = -1  # tick the metrics were computed at
         self.last_timings: dict[str, float] = {}
         self.bus = EventBus()
         self._pause = threading.Event()
@@ -207,7 +211,6 @@ class Simulation:
         for g in self.population.groups:
             if not g.n:
                 continue
-            clock = time.perf_counter()
             index = np.searchsorted(ids, g.ids)
             pos = positions[g.slots]
             if g.kind.observer == "cell":
@@ -242,6 +245,7 @@ class Simulation:
             self._update_knowledge(result.energy)
         lap("knowledge")
         self.population.record_history(self.tick)
+        lap("history")
         slots = self.population.slots()
         events = TickEvents(
             tick=self.tick,
@@ -253,6 +257,7 @@ class Simulation:
             energy=result.energy[slots],
             coalition=self.coalitions.state.membership.copy(),
             metrics=self.metrics,
+            metrics_tick=self._metrics_tick,
             coalition_events=changes._asdict() if changes is not None else {},
             timings=timings,
         )
