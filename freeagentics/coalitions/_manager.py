@@ -276,6 +276,10 @@ class CoalitionManager:
 
     # ---------------------------------------------------------------- re-formation
 
+    def request_reform(self) -> None:
+        """Make the next :meth:`maybe_reform` re-form, whatever the schedule."""
+        self._next_reform = None
+
     def maybe_reform(
         self,
         tick: int,

@@ -240,6 +240,7 @@ class Simulation:
             or self.tick % self.config.knowledge_every == 0
         ):
             self.metrics = self._collect_metrics()
+            self._metrics_tick = self.tick
         lap("metrics")
         if self.tick % self.config.knowledge_every == 0:
             self._update_knowledge(result.energy)
