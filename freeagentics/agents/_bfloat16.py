@@ -13,10 +13,11 @@ import numpy as np
 __all__ = ["from_bfloat16", "store_bfloat16"]
 
 
-@numba.njit(parallel=True, cache=True)
+# serial on purpose: the loop is memory-bound, and waking a thread pool costs more
+@numba.njit(cache=True)
 def _store(bits, out):  # pragma: no cover - compiled
     n_rows, n_cols = bits.shape
-    for n in numba.prange(n_rows):
+    for n in range(n_rows):
         for i in range(n_cols):
             b = bits[n, i]
             # round to nearest, ties to even, then keep the upper half

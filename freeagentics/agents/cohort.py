@@ -15,7 +15,8 @@ import numpy as np
 from freeagentics.agents._config import CohortConfig
 from freeagentics.agents._engines import select_engine
 from freeagentics.errors import ConfigurationError, ObservationError
-from freeagentics.inference import entropy, log_stable, normalise, update_pA, update_pB
+from freeagentics.inference import log_stable, normalise, update_pA, update_pB
+from freeagentics.inference._kernels import for_size
 from freeagentics.inference._maths import log_preferences
 from freeagentics.models import GenerativeModel
 
@@ -297,8 +298,15 @@ class Cohort:
         masked = np.where(chosen, self.q_pi, -1)
         best = np.argmax(masked, axis=-1)
         return {
-            "belief_entropy": sum(entropy(q) for q in self.qs),
+            "belief_entropy": sum(_row_entropy(q) for q in self.qs),
             "free_energy": self.free_energy,
-            "policy_entropy": entropy(self.q_pi),
+            "policy_entropy": _row_entropy(self.q_pi),
             "expected_free_energy": -self.G[np.arange(self.n), best],
         }
+
+
+def _row_entropy(p: np.ndarray) -> np.ndarray:
+    """Entropy of each row ``(N, K)`` → ``(N,)``, in one fused pass."""
+    out = np.empty(p.shape[0], dtype=p.dtype)
+    for_size("row_entropy", p.shape[0])(np.ascontiguousarray(p), out)
+    return out

@@ -209,11 +209,23 @@ def _compile(function):
     )
 
 
+def _row_entropy(p, out):  # pragma: no cover - compiled
+    """Shannon entropy of each row of ``p`` ``(N, K)`` into ``out`` ``(N,)`` (nats)."""
+    eps = p.dtype.type(EPS)
+    for n in numba.prange(p.shape[0]):
+        row = p[n]
+        total = p.dtype.type(0.0)
+        for k in range(row.shape[0]):
+            total -= row[k] * np.log(row[k] + eps)
+        out[n] = total
+
+
 #: name -> (serial, parallel) compiled kernel
 KERNELS = {
     "single_factor_posterior": _compile(_single_factor_posterior),
     "policy_scores": _compile(_policy_scores),
     "marginal_argmax": _compile(_marginal_argmax),
+    "row_entropy": _compile(_row_entropy),
 }
 
 

@@ -85,7 +85,7 @@ class SimulationConfig:
     radius: int = 4
     history: int = 4
     coalitions: CoalitionSettings = field(default_factory=CoalitionSettings)
-    knowledge_every: int = 5
+    knowledge_every: int = 10
     knowledge_max_nodes: int = 250_000
     metrics_every: int = 1
     waypoint_range: int = 16
