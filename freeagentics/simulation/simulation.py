@@ -89,6 +89,8 @@ class Simulation:
             g.code: self.world.positions[g.slots].astype(np.int32) for g in self.population.groups
         }
         self._resources: ResourceIndex | None = None
+        self._resources_built = -1
+        self._resource_targets: dict[int, tuple[int, np.ndarray]] = {}
         self.coalitions = self._make_coalitions(np.random.default_rng(seeds[3]))
         self.knowledge = InMemoryKnowledgeGraph(max_nodes=config.knowledge_max_nodes)
         self._updater = self._make_updater()
@@ -164,6 +166,7 @@ class Simulation:
             [self._waypoints[group.code], self.world.positions[slots].astype(np.int32)]
         )
         self.coalitions.on_agents_added(count)
+        self._resource_targets.clear()
         return ids
 
     def remove_agents(self, ids) -> None:
@@ -178,6 +181,7 @@ class Simulation:
         slots = self.population.remove(ids)
         self.world.remove_agents(slots)
         self.coalitions.on_agents_removed(rows, self.tick)
+        self._resource_targets.clear()
         self._apply_preferences()
 
     # ------------------------------------------------------------------ the tick
@@ -194,6 +198,7 @@ class Simulation:
 
         positions = self.world.positions
         ids = self.population.ids
+        agent_positions = positions[self.population.slots()]  # (N, 2) in id order
         membership = self.coalitions.state.membership
         objective_target = self._objective_targets()
         need_resources = any(g.kind.target == "resource" for g in self.population.groups if g.n)
@@ -201,6 +206,7 @@ class Simulation:
             self._resources is None or self.tick % self.config.resource_index_every == 0
         ):
             self._resources = ResourceIndex(self.world.resources)
+            self._resources_built = self.tick
         world_obs = (
             self.world.observe()
             if any(g.kind.observer == "cell" for g in self.population.groups)
@@ -216,9 +222,7 @@ class Simulation:
             if g.kind.observer == "cell":
                 obs = world_obs[g.slots, :1].astype(np.int64)
             else:
-                target = self._targets(
-                    g, pos, membership[index], positions[self.population.slots()]
-                )
+                target = self._targets(g, pos, membership[index], agent_positions)
                 member_target = objective_target[index]
                 has_objective = member_target[:, 0] >= 0
                 target[has_objective] = member_target[has_objective]
@@ -273,7 +277,12 @@ class Simulation:
         """Target cell of each agent of group ``g`` by its kind's rule ``(n, 2)``."""
         rule = g.kind.target
         if rule == "resource":
-            return self._resources.nearest(pos)
+            # nearest resource, looked up again whenever the index is rebuilt
+            cached = self._resource_targets.get(g.code)
+            if cached is None or cached[0] != self._resources_built or len(cached[1]) != len(pos):
+                cached = (self._resources_built, self._resources.nearest(pos))
+                self._resource_targets[g.code] = cached
+            return cached[1].copy()
         if rule == "coalition":
             centres = coalition_centres(self.coalitions.state.membership, all_positions)
             own = centres[np.searchsorted(self.population.ids, g.ids)]
