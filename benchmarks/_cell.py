@@ -83,6 +83,41 @@ def time_ticks(
     return times
 
 
+def timed_cell(tick: Callable[[], float], spec: dict[str, Any], rss_base: int) -> dict[str, Any]:
+    """Time ``tick`` as ``spec`` asks (warm-up, tick counts, budget) and read RSS after.
+
+    Returns the fields every worker reports: ``tick_times``, ``rss_base``, ``rss_after``.
+    """
+    times = time_ticks(
+        tick,
+        warmup=spec["warmup"],
+        min_ticks=spec["min_ticks"],
+        max_ticks=spec["max_ticks"],
+        budget_s=spec["budget_s"],
+    )
+    return {"tick_times": times, "rss_base": rss_base, "rss_after": settle()}
+
+
+def peer_cell(
+    make_ticker: Callable[[dict[str, Any], int, int], Callable[[], float]],
+    spec: dict[str, Any],
+    warm_ticks: int,
+) -> dict[str, Any]:
+    """Measure a peer on the model in ``spec``: warm up twice with one agent (the
+    second round settles allocator pools), read the baseline RSS, then time N agents.
+
+    ``make_ticker(model, n, seed)`` returns a function doing one timed tick.
+    """
+    model = load_model_npz(spec["model_path"])
+    for _ in range(2):
+        warm = make_ticker(model, 1, spec["seed"])
+        for _ in range(warm_ticks):
+            warm()
+        del warm
+    rss_base = settle()
+    return timed_cell(make_ticker(model, spec["n"], spec["seed"]), spec, rss_base)
+
+
 class SampledProcess:
     """True states of ``n`` agents under a single-factor model, and their observations.
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._cell import run_cell, settle, time_ticks
+from benchmarks._cell import run_cell, settle, timed_cell
 from benchmarks._engine_cases import Case
 from freeagentics.agents import Cohort
 from freeagentics.models.process import GenerativeProcess
@@ -74,18 +74,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         process.advance(actions)
         return elapsed
 
-    times = time_ticks(
-        tick,
-        warmup=spec["warmup"],
-        min_ticks=spec["min_ticks"],
-        max_ticks=spec["max_ticks"],
-        budget_s=spec["budget_s"],
-    )
-    rss_after = settle()
     return {
-        "tick_times": times,
-        "rss_base": rss_base,
-        "rss_after": rss_after,
+        **timed_cell(tick, spec, rss_base),
         "dtype": case.config().dtype,
         "numba_threading_layer": _threading_layer(),
     }

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._cell import SampledProcess, load_model_npz, run_cell, settle, time_ticks
+from benchmarks._cell import SampledProcess, peer_cell, run_cell
 
 
 def _object_array(arrays: list[np.ndarray]) -> np.ndarray:
@@ -81,26 +81,8 @@ def _ticker(model: dict[str, Any], n: int, seed: int):
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     import pymdp
 
-    model = load_model_npz(spec["model_path"])
-    for _ in range(2):  # the second round settles allocator pools
-        warm = _ticker(model, 1, spec["seed"])
-        for _ in range(2):
-            warm()
-        del warm
-    rss_base = settle()
-    tick = _ticker(model, spec["n"], spec["seed"])
-    times = time_ticks(
-        tick,
-        warmup=spec["warmup"],
-        min_ticks=spec["min_ticks"],
-        max_ticks=spec["max_ticks"],
-        budget_s=spec["budget_s"],
-    )
-    rss_after = settle()
     return {
-        "tick_times": times,
-        "rss_base": rss_base,
-        "rss_after": rss_after,
+        **peer_cell(_ticker, spec, warm_ticks=2),
         "dtype": "float64",
         "pymdp_path": pymdp.__file__,
     }

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._cell import SampledProcess, load_model_npz, run_cell, settle, time_ticks
+from benchmarks._cell import SampledProcess, peer_cell, run_cell
 
 
 def _build(jnp, Agent, model: dict[str, Any], n: int):
@@ -125,26 +125,8 @@ def _ticker(model: dict[str, Any], n: int, seed: int):
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     import jax
 
-    model = load_model_npz(spec["model_path"])
-    for _ in range(2):  # the second round settles allocator pools
-        warm = _ticker(model, 1, spec["seed"])
-        for _ in range(3):
-            warm()
-        del warm
-    rss_base = settle()
-    tick = _ticker(model, spec["n"], spec["seed"])
-    times = time_ticks(
-        tick,
-        warmup=spec["warmup"],
-        min_ticks=spec["min_ticks"],
-        max_ticks=spec["max_ticks"],
-        budget_s=spec["budget_s"],
-    )
-    rss_after = settle()
     return {
-        "tick_times": times,
-        "rss_base": rss_base,
-        "rss_after": rss_after,
+        **peer_cell(_ticker, spec, warm_ticks=3),
         "dtype": "float64" if jax.config.jax_enable_x64 else "float32",
         "jax_version": jax.__version__,
         "jax_backend": jax.default_backend(),
