@@ -51,6 +51,7 @@ class Cohort:
         self.B = tuple(b.astype(dt) for b in model.B)
         self.D = tuple(d.astype(dt) for d in model.D)
         self.log_E = log_stable(model.E.astype(dt))
+        self._num_obs = np.array(model.num_obs, dtype=np.int64)
         self._shared_scores = log_preferences(tuple(c.astype(dt) for c in model.C), self._utility)
         self.C_agents: list[np.ndarray] | None = None  # per-agent (N, O_m) when set
         self._scores_cache: np.ndarray | None = None
@@ -207,23 +208,24 @@ class Cohort:
             raise ObservationError(
                 f"observations have shape {obs.shape}, expected {expected} (agents, modalities)"
             )
-        if not np.issubdtype(obs.dtype, np.integer):
+        if obs.dtype.kind not in "iu":
             raise ObservationError(
                 f"observations must be integer outcome indices, got dtype {obs.dtype}"
             )
-        for m, size in enumerate(self.model.num_obs):
-            bad = (obs[:, m] < 0) | (obs[:, m] >= size)
-            if bad.any():
-                n = int(np.argmax(bad))
-                raise ObservationError(
-                    f"agent {n} observed outcome {int(obs[n, m])} in modality {m}, "
-                    f"which has outcomes 0..{size - 1}"
-                )
+        bad = (obs < 0) | (obs >= self._num_obs)
+        if bad.any():
+            n, m = (int(i) for i in np.argwhere(bad)[0])
+            raise ObservationError(
+                f"agent {n} observed outcome {int(obs[n, m])} in modality {m}, "
+                f"which has outcomes 0..{self.model.num_obs[m] - 1}"
+            )
         return obs.astype(np.int64, copy=False)
 
     def infer_states(self, obs) -> list[np.ndarray]:
         """Update beliefs from one observation per agent (``(N, M)`` int); returns ``qs``."""
-        obs = self._check_obs(obs)
+        return self._infer_states(self._check_obs(obs))
+
+    def _infer_states(self, obs: np.ndarray) -> list[np.ndarray]:
         self._qs_before = self.qs
         self.qs, self.free_energy = self.engine.posterior(self, obs)
         return self.qs
@@ -271,7 +273,7 @@ class Cohort:
         """
         obs = self._check_obs(obs)
         previous_actions = self.actions
-        self.infer_states(obs)
+        self._infer_states(obs)
         if self.config.learn_A or self.config.learn_B:
             self._materialise_params()
             self.learn(obs, previous_actions)
