@@ -26,7 +26,7 @@ from freeagentics.inference import (
     policy_posterior,
     select_actions,
 )
-from freeagentics.inference._kernels import for_size, sparse_transitions
+from freeagentics.inference._kernels import KernelSet, sparse_transitions
 from freeagentics.inference._prefix_plan import PrefixPlan
 
 if TYPE_CHECKING:
@@ -145,6 +145,7 @@ class FusedEngine:
         self._gamma = np.empty(0, cohort.dtype)
         self._workspace: dict[str, np.ndarray] = {}
         self._generic = GeneralEngine()
+        self._kernels = KernelSet()
 
     def posterior(self, cohort: Cohort, obs: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         current = cohort.qs[0]
@@ -152,7 +153,7 @@ class FusedEngine:
         qs = spare if spare is not None and spare.shape == current.shape else np.empty_like(current)
         self._spare = current  # double buffer: the cohort's previous beliefs become scratch
         free_energy = np.empty(cohort.n, cohort.dtype)
-        for_size("single_factor_posterior", cohort.n)(
+        self._kernels("single_factor_posterior", cohort.n)(
             current,
             cohort.actions[:, 0],
             cohort.D[0],
@@ -180,6 +181,7 @@ class FusedEngine:
             G,
             q_pi,
             self._workspace,
+            self._kernels,
         )
         return G, q_pi
 
@@ -188,7 +190,7 @@ class FusedEngine:
         if cfg.action_selection != "deterministic" or cfg.sampling != "marginal":
             return self._generic.actions(cohort, step)
         actions = np.empty((cohort.n, 1), np.int64)
-        for_size("marginal_argmax", cohort.n)(
+        self._kernels("marginal_argmax", cohort.n)(
             cohort.q_pi,
             cohort.model.policies[:, step, 0],
             cohort.model.num_controls[0],

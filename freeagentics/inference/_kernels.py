@@ -7,10 +7,12 @@ where waking threads would cost more than the work (:func:`for_size` picks).
 
 from __future__ import annotations
 
+import time
+
 import numba
 import numpy as np
 
-__all__ = ["KERNELS", "for_size", "sparse_transitions"]
+__all__ = ["KERNELS", "KernelSet", "for_size", "sparse_transitions"]
 
 #: below this many agents the serial kernels win
 PARALLEL_THRESHOLD = 4096
@@ -229,7 +231,55 @@ KERNELS = {
 }
 
 
-def for_size(name: str, n_agents: int):
-    """The compiled kernel ``name`` suited to ``n_agents`` agents."""
-    serial, parallel = KERNELS[name]
-    return parallel if n_agents >= PARALLEL_THRESHOLD else serial
+class _Choice:
+    """Serial or parallel for one kernel at large sizes, chosen by measuring both.
+
+    Threads pay off on an idle machine and lose when the other core is busy (a
+    parallel pass then waits for the slowest thread), so neither choice is right
+    everywhere: each variant runs ``TRIALS`` times, the faster median wins, and the
+    contest is held again every ``RECHECK`` calls.
+    """
+
+    TRIALS = 3
+    RECHECK = 500
+
+    def __init__(self, serial, parallel):
+        self.variants = (serial, parallel)
+        self.samples: tuple[list[float], list[float]] = ([], [])
+        self.winner: int | None = None
+        self.calls = 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        if self.winner is not None and self.calls % self.RECHECK == 0:
+            self.winner, self.samples = None, ([], [])
+        if self.winner is not None:
+            return self.variants[self.winner](*args)
+        which = 0 if len(self.samples[0]) <= len(self.samples[1]) else 1
+        start = time.perf_counter()
+        result = self.variants[which](*args)
+        self.samples[which].append(time.perf_counter() - start)
+        if min(len(x) for x in self.samples) >= self.TRIALS:
+            serial, parallel = (sorted(x)[len(x) // 2] for x in self.samples)
+            self.winner = 1 if parallel < serial else 0
+        return result
+
+
+class KernelSet:
+    """Kernels for one caller (e.g. one cohort): serial for small populations; for large
+    ones, whichever of serial and parallel measures faster for this caller's size."""
+
+    def __init__(self) -> None:
+        self._choices: dict[str, _Choice] = {}
+
+    def __call__(self, name: str, n_agents: int):
+        if n_agents < PARALLEL_THRESHOLD:
+            return KERNELS[name][0]
+        choice = self._choices.get(name)
+        if choice is None:
+            choice = self._choices[name] = _Choice(*KERNELS[name])
+        return choice
+
+
+#: for callers without a set of their own
+for_size = KernelSet()

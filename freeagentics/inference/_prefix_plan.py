@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from freeagentics.inference._kernels import for_size
+from freeagentics.inference._kernels import KernelSet, for_size
 from freeagentics.inference._maths import entropy
 
 __all__ = ["PrefixPlan"]
@@ -67,6 +67,7 @@ class PrefixPlan:
         G_out: np.ndarray,
         q_pi_out: np.ndarray,
         workspace: dict[str, np.ndarray] | None = None,
+        kernels: KernelSet = for_size,
     ) -> None:
         """Write ``G`` and ``q_pi`` (``(N, P)`` each) for beliefs ``qs`` ``(N, S)``.
 
@@ -75,6 +76,7 @@ class PrefixPlan:
                 None to leave utility out.
             gamma: ``(N,)``; log_E: ``(P,)``.
             workspace: reusable scratch buffers (kept between calls by the caller).
+            kernels: the caller's kernel set (it learns serial vs parallel per caller).
         """
         n = qs.shape[0]
         ws = workspace if workspace is not None else {}
@@ -82,7 +84,7 @@ class PrefixPlan:
         use_utility = scores is not None
         if scores is None:
             scores = np.zeros((1, self.obs_offsets[-1]), dtype=qs.dtype)
-        for_size("policy_scores", n)(
+        kernels("policy_scores", n)(
             qs,
             self.matrix,
             self.width,
