@@ -21,7 +21,7 @@ $(PEER_PYMDP1)/.installed: | $(VENV)/.installed
 peers: $(PEER_PYMDP1)/.installed
 
 run: $(VENV)/.installed
-	$(VENV)/bin/freeagentics demo
+	$(VENV)/bin/freeagentics serve
 
 test: $(VENV)/.installed $(PEER_PYMDP1)/.installed
 	FREEAGENTICS_PYMDP1_PATH=$(PEER_PYMDP1) $(PY) -m pytest

@@ -251,6 +251,33 @@ def sweep_command(
         raise typer.Exit(130)
 
 
+@app.command("serve")
+def serve_command(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    demo: bool = typer.Option(True, "--demo/--no-demo", help="Create and start a demo simulation."),
+    migrate: bool = typer.Option(
+        True, "--migrate/--no-migrate", help="Migrate the database schema at start."
+    ),
+) -> None:
+    """Start the HTTP/WebSocket server (settings from FREEAGENTICS_* variables)."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from freeagentics.server.app import INSECURE_WARNING, create_app
+    from freeagentics.server.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise _fail(f"invalid server settings: {exc}") from None
+    settings = settings.model_copy(update={"demo": demo, "auto_migrate": migrate})
+    if settings.development:
+        err_console.print(f"[bold red]WARNING: {INSECURE_WARNING}[/]")
+    console.print(f"FreeAgentics server on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
 db_app = typer.Typer(help="Database schema: apply and inspect migrations.")
 app.add_typer(db_app, name="db")
 DB_URL_HELP = "Database URL (default: $FREEAGENTICS_DATABASE_URL, else a SQLite file)."

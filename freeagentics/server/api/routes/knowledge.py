@@ -1,0 +1,156 @@
+"""The knowledge graph of a simulation: filter nodes, neighbours, k-hop, shortest path."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Query
+
+from freeagentics.errors import ConfigurationError
+from freeagentics.knowledge import MAX_HOPS, Edge, Node
+from freeagentics.server.api.params import MAX_ID, Limit, NodeId, Offset, SimId
+from freeagentics.server.api.schemas import (
+    EdgeOut,
+    ErrorOut,
+    GraphStatsOut,
+    KHopOut,
+    NeighboursOut,
+    NodeOut,
+    NodePage,
+    PathOut,
+)
+from freeagentics.server.deps import ServiceDep, Viewer
+
+__all__ = ["router"]
+
+ERRORS = {401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+router = APIRouter(prefix="/simulations/{sim_id}/knowledge", tags=["knowledge"], responses=ERRORS)
+
+Direction = Annotated[Literal["out", "in", "both"], Query(description="Edge direction")]
+EdgeType = Annotated[str | None, Query(min_length=1, max_length=64)]
+WHERE_HELP = 'JSON object of filters, e.g. {"kind": "explorer", "energy__gt": 3}'
+
+
+def _where(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigurationError(f"where: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"where: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _node(node: Node) -> NodeOut:
+    return NodeOut(
+        id=node.id,
+        type=node.type,
+        key=node.key,
+        properties=dict(node.properties),
+        created_tick=node.created_tick,
+        updated_tick=node.updated_tick,
+    )
+
+
+def _edge(edge: Edge) -> EdgeOut:
+    return EdgeOut(
+        src=edge.src,
+        dst=edge.dst,
+        type=edge.type,
+        properties=dict(edge.properties),
+        weight=edge.weight,
+    )
+
+
+@router.get("/nodes", response_model=NodePage)
+def find_nodes(
+    sim_id: SimId,
+    service: ServiceDep,
+    _: Viewer,
+    type: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    where: Annotated[str | None, Query(max_length=4_096, description=WHERE_HELP)] = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> NodePage:
+    """Nodes of a type matching property filters, ascending id."""
+    filters = _where(where)
+    found = service.knowledge(
+        sim_id, lambda kg: kg.find_nodes(type, filters, limit=limit, offset=offset)
+    )
+    return NodePage(items=[_node(n) for n in found], offset=offset, limit=limit)
+
+
+@router.get("/nodes/{node_id}", response_model=NodeOut)
+def get_node(sim_id: SimId, node_id: NodeId, service: ServiceDep, _: Viewer) -> NodeOut:
+    """One node."""
+    return _node(service.knowledge(sim_id, lambda kg: kg.get_node(node_id)))
+
+
+@router.get("/nodes/{node_id}/neighbours", response_model=NeighboursOut)
+def neighbours(
+    sim_id: SimId,
+    node_id: NodeId,
+    service: ServiceDep,
+    _: Viewer,
+    edge_type: EdgeType = None,
+    direction: Direction = "out",
+) -> NeighboursOut:
+    """Nodes one edge away, and the edges."""
+
+    def query(kg: Any) -> tuple[list[int], list[Edge]]:
+        return kg.neighbours(node_id, edge_type, direction), kg.edges(node_id, edge_type, direction)
+
+    ids, edges = service.knowledge(sim_id, query)
+    return NeighboursOut(node=node_id, neighbours=ids, edges=[_edge(e) for e in edges])
+
+
+@router.get("/nodes/{node_id}/k-hop", response_model=KHopOut)
+def k_hop(
+    sim_id: SimId,
+    node_id: NodeId,
+    service: ServiceDep,
+    _: Viewer,
+    k: Annotated[int, Query(ge=0, le=MAX_HOPS)] = 2,
+    edge_type: EdgeType = None,
+    direction: Direction = "out",
+) -> KHopOut:
+    """Breadth-first distance of every node within ``k`` hops."""
+    found = service.knowledge(sim_id, lambda kg: kg.k_hop(node_id, k, edge_type, direction))
+    return KHopOut(node=node_id, k=k, distances={str(n): d for n, d in found.items()})
+
+
+@router.get("/path", response_model=PathOut)
+def shortest_path(
+    sim_id: SimId,
+    service: ServiceDep,
+    _: Viewer,
+    src: Annotated[int, Query(ge=1, le=MAX_ID)],
+    dst: Annotated[int, Query(ge=1, le=MAX_ID)],
+    edge_type: EdgeType = None,
+    direction: Direction = "out",
+    max_depth: Annotated[int, Query(ge=0, le=MAX_HOPS)] = MAX_HOPS,
+) -> PathOut:
+    """The fewest-hop path from ``src`` to ``dst`` (``path: null`` when there is none)."""
+    path = service.knowledge(
+        sim_id,
+        lambda kg: kg.shortest_path(src, dst, edge_type, direction=direction, max_depth=max_depth),
+    )
+    return PathOut(src=src, dst=dst, path=path)
+
+
+@router.get("/stats", response_model=GraphStatsOut)
+def stats(sim_id: SimId, service: ServiceDep, _: Viewer) -> GraphStatsOut:
+    """Node and edge counts by type, and capacity."""
+    s = service.knowledge(sim_id, lambda kg: kg.stats())
+    return GraphStatsOut(
+        tick=s.tick,
+        nodes=s.nodes,
+        edges=s.edges,
+        max_nodes=s.max_nodes,
+        max_edges=s.max_edges,
+        nodes_by_type=dict(s.nodes_by_type),
+        edges_by_type=dict(s.edges_by_type),
+    )

@@ -1,0 +1,40 @@
+"""Models: validate a named spec or GMN text and report the first problem by its path."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from freeagentics.errors import ModelError, SpecError
+from freeagentics.server.api.schemas import (
+    ErrorOut,
+    ModelErrorOut,
+    ModelSummary,
+    ValidateModel,
+    ValidationOut,
+)
+from freeagentics.server.deps import Viewer
+from freeagentics.server.services import compile_model
+
+__all__ = ["router"]
+
+ERRORS = {401: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+router = APIRouter(prefix="/models", tags=["models"], responses=ERRORS)
+
+
+@router.post("/validate", response_model=ValidationOut)
+def validate(body: ValidateModel, _: Viewer) -> ValidationOut:
+    """``valid: true`` with the model's sizes, or ``valid: false`` naming the problem's path."""
+    try:
+        model = compile_model(body.spec, body.gmn, body.policy_len)
+    except SpecError as exc:
+        return ValidationOut(valid=False, error=ModelErrorOut(path=exc.path, message=str(exc)))
+    except ModelError as exc:
+        return ValidationOut(valid=False, error=ModelErrorOut(path=exc.array, message=str(exc)))
+    summary = ModelSummary(
+        num_states=list(model.num_states),
+        num_obs=list(model.num_obs),
+        num_controls=list(model.num_controls),
+        num_policies=model.num_policies,
+        policy_len=model.policy_len,
+    )
+    return ValidationOut(valid=True, summary=summary)

@@ -1,0 +1,124 @@
+"""Simulations: create, list, inspect, start, pause, resume, step, stop, delete, checkpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response, status
+
+from freeagentics.server.api.params import SimId
+from freeagentics.server.api.schemas import (
+    CheckpointOut,
+    CreateSimulation,
+    ErrorOut,
+    RestoreRequest,
+    SimulationOut,
+    StepRequest,
+)
+from freeagentics.server.deps import Admin, Operator, ServiceDep, Viewer
+from freeagentics.server.services import KindDefinition
+
+__all__ = ["router"]
+
+ERRORS = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    409: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+router = APIRouter(prefix="/simulations", tags=["simulations"], responses=ERRORS)
+Status = Query(None, alias="status", pattern="^(created|running|paused|completed|failed)$")
+
+
+@router.post("", response_model=SimulationOut, status_code=status.HTTP_201_CREATED)
+def create_simulation(body: CreateSimulation, service: ServiceDep, _: Operator) -> SimulationOut:
+    """Create a simulation from a scenario and optional custom kinds (model specs)."""
+    kinds = [
+        KindDefinition(
+            name=k.name,
+            count=k.count,
+            spec=k.spec,
+            gmn=k.gmn,
+            policy_len=k.policy_len,
+            observer=k.observer,
+            target=k.target,
+            capabilities=tuple(k.capabilities),
+        )
+        for k in body.kinds
+    ]
+    sim_id = service.create(body.scenario, name=body.name, kinds=kinds)
+    if body.start:
+        return SimulationOut(**service.start(sim_id))
+    return SimulationOut(**service.get(sim_id))
+
+
+@router.get("", response_model=list[SimulationOut])
+def list_simulations(
+    service: ServiceDep, _: Viewer, status_filter: str | None = Status
+) -> list[SimulationOut]:
+    """Every simulation the server holds, optionally with one status."""
+    return [SimulationOut(**s) for s in service.list(status=status_filter)]
+
+
+@router.get("/{sim_id}", response_model=SimulationOut)
+def get_simulation(sim_id: SimId, service: ServiceDep, _: Viewer) -> SimulationOut:
+    """One simulation's status, tick and population."""
+    return SimulationOut(**service.get(sim_id))
+
+
+@router.post("/{sim_id}/start", response_model=SimulationOut)
+def start(sim_id: SimId, service: ServiceDep, _: Operator) -> SimulationOut:
+    """Step in the background at the server's tick rate."""
+    return SimulationOut(**service.start(sim_id))
+
+
+@router.post("/{sim_id}/pause", response_model=SimulationOut)
+def pause(sim_id: SimId, service: ServiceDep, _: Operator) -> SimulationOut:
+    """Stop stepping after the tick in progress."""
+    return SimulationOut(**service.pause(sim_id))
+
+
+@router.post("/{sim_id}/resume", response_model=SimulationOut)
+def resume(sim_id: SimId, service: ServiceDep, _: Operator) -> SimulationOut:
+    """Continue a paused simulation."""
+    return SimulationOut(**service.resume(sim_id))
+
+
+@router.post("/{sim_id}/step", response_model=SimulationOut)
+def step(sim_id: SimId, body: StepRequest, service: ServiceDep, _: Operator) -> SimulationOut:
+    """Run ``n`` ticks now (the simulation must not be running)."""
+    return SimulationOut(**service.step(sim_id, body.n))
+
+
+@router.post("/{sim_id}/stop", response_model=SimulationOut)
+def stop(sim_id: SimId, service: ServiceDep, _: Operator) -> SimulationOut:
+    """End the simulation for good; it stays inspectable."""
+    return SimulationOut(**service.stop(sim_id))
+
+
+@router.delete("/{sim_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def delete(sim_id: SimId, service: ServiceDep, _: Admin) -> Response:
+    """Stop the simulation and delete everything stored about it."""
+    service.delete(sim_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{sim_id}/checkpoints", response_model=CheckpointOut, status_code=status.HTTP_201_CREATED
+)
+def checkpoint(sim_id: SimId, service: ServiceDep, _: Operator) -> CheckpointOut:
+    """Store the simulation's exact state in the database."""
+    return CheckpointOut(**service.checkpoint(sim_id))
+
+
+@router.get("/{sim_id}/checkpoints", response_model=list[CheckpointOut])
+def list_checkpoints(sim_id: SimId, service: ServiceDep, _: Viewer) -> list[CheckpointOut]:
+    """The simulation's checkpoints, oldest first."""
+    return [CheckpointOut(**c) for c in service.checkpoints(sim_id)]
+
+
+@router.post("/{sim_id}/restore", response_model=SimulationOut)
+def restore(
+    sim_id: SimId, service: ServiceDep, _: Admin, body: RestoreRequest | None = None
+) -> SimulationOut:
+    """Continue from a checkpoint (default: the latest); WebSocket subscribers carry over."""
+    return SimulationOut(**service.restore(sim_id, body.checkpoint_id if body else None))

@@ -1,0 +1,296 @@
+"""Request and response bodies of the REST API, with the bounds that reject bad input."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "AddAgents",
+    "AddedAgents",
+    "AgentDetail",
+    "AgentPage",
+    "AgentSummary",
+    "CheckpointOut",
+    "CoalitionDetail",
+    "CoalitionOut",
+    "CreateSimulation",
+    "EdgeOut",
+    "ErrorOut",
+    "FormationOut",
+    "GraphStatsOut",
+    "Health",
+    "KHopOut",
+    "KindSpec",
+    "ModelErrorOut",
+    "ModelSummary",
+    "NeighboursOut",
+    "NodeOut",
+    "NodePage",
+    "PathOut",
+    "PrincipalOut",
+    "RemoveAgents",
+    "RemovedAgents",
+    "RestoreRequest",
+    "SimulationOut",
+    "StepRequest",
+    "TokenOut",
+    "TokenRequest",
+    "ValidateModel",
+    "ValidationOut",
+]
+
+MAX_AGENTS_PER_REQUEST = 10_000
+MAX_GMN_CHARS = 200_000
+
+
+class _Strict(BaseModel):
+    """Request bodies refuse unknown fields, so a typo is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    """Every error response: a message naming the problem, its kind, and details."""
+
+    detail: str
+    type: str
+    errors: list[dict[str, Any]] | None = None
+
+
+# ---------------------------------------------------------------------- models
+class _ModelSource(_Strict):
+    spec: dict[str, Any] | None = Field(None, description="A named model spec (JSON form).")
+    gmn: str | None = Field(None, max_length=MAX_GMN_CHARS, description="GMN text.")
+    policy_len: int = Field(1, ge=1, le=4, description="Planning horizon for GMN models.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _ModelSource:
+        if (self.spec is None) == (self.gmn is None):
+            raise ValueError("give exactly one of 'spec' or 'gmn'")
+        return self
+
+
+class ValidateModel(_ModelSource):
+    """A model to validate: a named spec or GMN text."""
+
+
+class ModelSummary(BaseModel):
+    num_states: list[int]
+    num_obs: list[int]
+    num_controls: list[int]
+    num_policies: int
+    policy_len: int
+
+
+class ModelErrorOut(BaseModel):
+    path: str | None
+    message: str
+
+
+class ValidationOut(BaseModel):
+    valid: bool
+    error: ModelErrorOut | None = None
+    summary: ModelSummary | None = None
+
+
+# ---------------------------------------------------------------------- simulations
+class KindSpec(_ModelSource):
+    """A custom agent kind defined by a model, and how many agents of it to start with."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    count: int = Field(0, ge=0, le=MAX_AGENTS_PER_REQUEST)
+    observer: Literal["compass", "cell"] = "compass"
+    target: Literal["waypoint", "resource", "coalition", "none"] = "waypoint"
+    capabilities: list[float] = Field(default=[1.0, 0.0, 0.0], min_length=3, max_length=3)
+
+
+class CreateSimulation(_Strict):
+    """A simulation from a scenario (the structure of a scenario file) and custom kinds."""
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    scenario: dict[str, Any] | None = Field(
+        None, description="Sections scenario, world, agents, coalitions, simulation."
+    )
+    kinds: list[KindSpec] = Field(default_factory=list, max_length=8)
+    start: bool = Field(False, description="Start stepping at once.")
+
+
+class SimulationOut(BaseModel):
+    id: int
+    name: str
+    status: str
+    tick: int
+    agents: int
+    kinds: dict[str, int]
+    coalitions: int
+    world: list[int]
+    error: str | None = None
+
+
+class StepRequest(_Strict):
+    n: int = Field(1, ge=1, le=1_000, description="Ticks to run now.")
+
+
+class RestoreRequest(_Strict):
+    checkpoint_id: int | None = Field(None, ge=1, description="Default: the latest.")
+
+
+class CheckpointOut(BaseModel):
+    id: int
+    tick: int
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+
+
+# ---------------------------------------------------------------------- agents
+class AddAgents(_Strict):
+    kind: str = Field(min_length=1, max_length=32)
+    count: int = Field(1, ge=1, le=MAX_AGENTS_PER_REQUEST)
+
+
+class AddedAgents(BaseModel):
+    ids: list[int]
+
+
+class RemoveAgents(_Strict):
+    ids: list[int] = Field(min_length=1, max_length=MAX_AGENTS_PER_REQUEST)
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> RemoveAgents:
+        if any(i < 0 or i >= 2**62 for i in self.ids):
+            raise ValueError("ids must be agent ids, whole numbers >= 0")
+        return self
+
+
+class RemovedAgents(BaseModel):
+    removed: int
+
+
+class AgentSummary(BaseModel):
+    id: int
+    kind: str
+    position: list[int]
+    energy: float
+    coalition: int
+
+
+class AgentPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[AgentSummary]
+
+
+class AgentDetail(BaseModel):
+    id: int
+    kind: str
+    tick: int
+    position: list[int]
+    energy: float
+    coalition: int
+    role: str
+    beliefs: list[list[float]]
+    q_pi: list[float]
+    G: list[float]
+    metrics: dict[str, float]
+    history: list[list[float]]
+
+
+# ---------------------------------------------------------------------- coalitions
+class CoalitionOut(BaseModel):
+    id: int
+    objective: int
+    leader: int | None
+    size: int
+    created_tick: int
+
+
+class CoalitionDetail(CoalitionOut):
+    members: list[int]
+    target: list[float] | None
+
+
+class FormationOut(BaseModel):
+    tick: int
+    events: int
+    coalitions: list[CoalitionOut]
+
+
+# ---------------------------------------------------------------------- knowledge
+class NodeOut(BaseModel):
+    id: int
+    type: str
+    key: str
+    properties: dict[str, bool | int | float | str]
+    created_tick: int
+    updated_tick: int
+
+
+class NodePage(BaseModel):
+    items: list[NodeOut]
+    offset: int
+    limit: int
+
+
+class EdgeOut(BaseModel):
+    src: int
+    dst: int
+    type: str
+    properties: dict[str, bool | int | float | str]
+    weight: float
+
+
+class NeighboursOut(BaseModel):
+    node: int
+    neighbours: list[int]
+    edges: list[EdgeOut]
+
+
+class KHopOut(BaseModel):
+    node: int
+    k: int
+    distances: dict[str, int] = Field(description="Node id (as a string) -> hops.")
+
+
+class PathOut(BaseModel):
+    src: int
+    dst: int
+    path: list[int] | None
+
+
+class GraphStatsOut(BaseModel):
+    tick: int
+    nodes: int
+    edges: int
+    max_nodes: int
+    max_edges: int
+    nodes_by_type: dict[str, int]
+    edges_by_type: dict[str, int]
+
+
+# ---------------------------------------------------------------------- auth and health
+class TokenRequest(_Strict):
+    ttl_seconds: int | None = Field(None, ge=60, le=7 * 24 * 3600)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    role: str
+
+
+class PrincipalOut(BaseModel):
+    name: str
+    role: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    mode: str
+    database: str | None = None
+    simulations: int | None = None

@@ -1,0 +1,109 @@
+"""The application factory: :func:`create_app` wires settings, storage, service and routes.
+
+Creating the app opens the database (migrating it when ``auto_migrate``) and builds the
+:class:`~freeagentics.server.services.SimulationService` at ``app.state.service``; the
+WebSocket layer adds its hub (``app.state.hub``) to the app's lifespan. Starting the
+app creates and starts the demo simulation (when ``demo``); stopping it stops every
+simulation and flushes their storage writers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from freeagentics import __version__
+from freeagentics.server.api import api_router
+from freeagentics.server.errors import install_exception_handlers
+from freeagentics.server.metrics import ServerMetrics, metrics_router
+from freeagentics.server.middleware import install_middleware
+from freeagentics.server.services import SimulationService
+from freeagentics.server.settings import Settings
+from freeagentics.storage import create_engine_for, default_url, upgrade
+
+__all__ = ["DEMO_SCENARIO", "INSECURE_WARNING", "create_app", "demo_scenario"]
+
+log = logging.getLogger("freeagentics.server")
+
+INSECURE_WARNING = (
+    "DEVELOPMENT MODE: INSECURE. Anonymous callers act as admin and the secret key may be "
+    "the published default. Set FREEAGENTICS_MODE=production and FREEAGENTICS_SECRET_KEY "
+    "before exposing this server."
+)
+
+DEMO_SCENARIO: dict[str, Any] = {
+    "scenario": {"name": "demo", "seed": 0},
+    "world": {"height": 32, "width": 32, "resources": [{"name": "food", "density": 0.05}]},
+    "coalitions": {"auto_objectives": 3, "objective_capacity": 8},
+}
+
+
+def demo_scenario(agents: int) -> dict[str, Any]:
+    """The demo: explorers, collectors and coordinators sharing ``agents`` 2:2:1."""
+    coordinators = max(1, agents // 5)
+    explorers = max(1, (agents - coordinators) // 2)
+    collectors = max(0, agents - coordinators - explorers)
+    side = max(32, int((agents * 4) ** 0.5) + 1)
+    return {
+        **DEMO_SCENARIO,
+        "world": {**DEMO_SCENARIO["world"], "height": side, "width": side},
+        "agents": {"explorer": explorers, "collector": collectors, "coordinator": coordinators},
+    }
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the demo simulation; at shutdown stop every simulation and flush storage."""
+    settings: Settings = app.state.settings
+    service: SimulationService = app.state.service
+    if settings.development:
+        log.warning(INSECURE_WARNING)
+    if settings.demo:
+        sim_id = service.create(demo_scenario(settings.demo_agents), name="demo")
+        service.start(sim_id)
+    try:
+        yield
+    finally:
+        service.close()
+        service.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The FastAPI app for ``settings`` (default: read from the environment)."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="FreeAgentics",
+        version=__version__,
+        description="Multi-agent Active Inference: simulations, agents, coalitions, knowledge."
+        + (f"\n\n**{INSECURE_WARNING}**" if settings.development else ""),
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    metrics = ServerMetrics()
+    app.state.metrics = metrics
+    engine = create_engine_for(settings.database_url or default_url())
+    if settings.auto_migrate:
+        upgrade(engine)
+    service = SimulationService(
+        engine,
+        tick_rate_hz=settings.tick_rate_hz,
+        max_simulations=settings.max_simulations,
+        history_limit=settings.history_limit,
+        on_tick_seconds=metrics.tick_seconds.observe,
+        on_db_write_seconds=metrics.db_write_seconds.observe,
+    )
+    app.state.service = service
+    metrics.watch(service.gauges)
+    install_exception_handlers(app)
+    install_middleware(app, settings)
+    app.include_router(api_router)
+    app.include_router(metrics_router)
+
+    from freeagentics.server.ws import install_websockets
+
+    install_websockets(app)
+    return app

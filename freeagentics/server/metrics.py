@@ -1,0 +1,118 @@
+"""Prometheus metrics of the server, in a registry of its own, served at ``/metrics``.
+
+Updated where things happen (tick durations by the runners, database writes by the
+service, WebSocket connections and messages by the hub's ``MetricsSync``), and read at
+scrape time where a value already lives elsewhere (agents by kind, queue depths).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["ServerMetrics", "metrics_router"]
+
+TICK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+WRITE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+
+
+class _LiveGauges(Collector):
+    """Agents by kind and queue depths, read from the service at scrape time."""
+
+    def __init__(self, read: Callable[[], dict[str, Any]]):
+        self._read = read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        values = self._read()
+        agents = GaugeMetricFamily(
+            "freeagentics_agents", "Agents alive, by kind, over all simulations.", labels=["kind"]
+        )
+        for kind, n in sorted(values["agents_by_kind"].items()):
+            agents.add_metric([kind], n)
+        yield agents
+        queues = GaugeMetricFamily(
+            "freeagentics_queue_depth", "Items waiting in internal queues.", labels=["queue"]
+        )
+        for queue, depth in sorted(values["queues"].items()):
+            queues.add_metric([queue], depth)
+        yield queues
+        yield GaugeMetricFamily(
+            "freeagentics_db_last_batch_write_seconds",
+            "Duration of the storage writers' latest batch write.",
+            value=values["last_write_seconds"],
+        )
+
+
+class ServerMetrics:
+    """The metrics of one app, in their own registry; the hub updates ``ws_*``/``messages_*``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        ProcessCollector(registry=r)  # process_resident_memory_bytes and friends
+        PlatformCollector(registry=r)
+        self.tick_seconds = Histogram(
+            "freeagentics_tick_duration_seconds",
+            "Duration of one simulation tick.",
+            buckets=TICK_BUCKETS,
+            registry=r,
+        )
+        self.db_write_seconds = Histogram(
+            "freeagentics_db_write_seconds",
+            "Duration of database writes made by the server.",
+            buckets=WRITE_BUCKETS,
+            registry=r,
+        )
+        self.ws_connections = Gauge(
+            "freeagentics_websocket_connections", "Open WebSocket connections.", registry=r
+        )
+        self.ws_queue_depth = Gauge(
+            "freeagentics_websocket_queue_depth",
+            "Frames waiting in WebSocket send queues, all clients.",
+            registry=r,
+        )
+        self.messages_sent = Counter(
+            "freeagentics_messages_sent", "WebSocket messages sent.", ["topic"], registry=r
+        )
+        self.messages_dropped = Counter(
+            "freeagentics_messages_dropped",
+            "WebSocket messages dropped (replaced latest-wins).",
+            ["topic"],
+            registry=r,
+        )
+
+    def watch(self, read: Callable[[], dict[str, Any]]) -> None:
+        """Export the gauges ``read()`` returns (see ``SimulationService.gauges``)."""
+        self.registry.register(_LiveGauges(read))
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
+
+
+metrics_router = APIRouter(tags=["metrics"])
+
+
+@metrics_router.get(
+    "/metrics",
+    response_class=Response,
+    summary="Prometheus metrics",
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+)
+def metrics(request: Request) -> Response:
+    """Every metric in the Prometheus text format."""
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

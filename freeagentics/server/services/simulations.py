@@ -1,0 +1,445 @@
+"""The service that owns the server's simulations: create, run, inspect, store, restore.
+
+Simulations are identified by their id in the ``simulations`` table. Each runs in a
+:class:`~freeagentics.server.services._managed.ManagedSimulation` (its own lock, runner
+thread and :class:`~freeagentics.storage.StorageWriter`). Statuses follow the table:
+``created`` → ``running`` ⇄ ``paused`` → ``completed`` (stopped), or ``failed``.
+Unknown ids raise :class:`~freeagentics.errors.UnknownIdError`; requests that do not
+fit the current status raise :class:`ConflictError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from freeagentics.errors import ConfigurationError, UnknownIdError
+from freeagentics.server.services import _views
+from freeagentics.server.services._errors import ConflictError
+from freeagentics.server.services._kinds import KindDefinition, build_kind
+from freeagentics.server.services._managed import ManagedSimulation
+from freeagentics.simulation import Simulation, Subscription, TickEvents
+from freeagentics.simulation.scenario import scenario_from_mapping
+from freeagentics.storage import checkpoints as checkpoint_store
+from freeagentics.storage import simulations as simulation_store
+from freeagentics.storage.tables import simulations as simulations_table
+from freeagentics.storage.writer import StorageWriter
+
+__all__ = ["ConflictError", "SimulationService"]
+
+Observer = Callable[[float], None]
+
+#: Largest values a request may ask for: what one server process can hold.
+SCALE_LIMITS = {
+    "world cells (world.height x world.width)": 4_000_000,
+    "agents": 200_000,
+    "simulation.history": 256,
+    "simulation.radius": 16,
+    "world.observation_radius": 8,
+    "simulation.knowledge_max_nodes": 2_000_000,
+    "coalitions.history": 1_000_000,
+    "coalitions.auto_objectives": 1_000,
+}
+
+
+def _check_scale(config: Any) -> None:
+    """Refuse scenarios too large for the server (a :class:`ConfigurationError` naming why)."""
+    values = {
+        "world cells (world.height x world.width)": config.world.height * config.world.width,
+        "agents": config.n_agents,
+        "simulation.history": config.history,
+        "simulation.radius": config.radius,
+        "world.observation_radius": config.world.observation_radius,
+        "simulation.knowledge_max_nodes": config.knowledge_max_nodes,
+        "coalitions.history": config.coalitions.history,
+        "coalitions.auto_objectives": config.coalitions.auto_objectives,
+    }
+    for name, value in values.items():
+        if value > SCALE_LIMITS[name]:
+            raise ConfigurationError(
+                f"{name}: {value} is more than this server allows ({SCALE_LIMITS[name]})"
+            )
+
+
+class SimulationService:
+    """Every simulation the server runs, persisted through ``engine``.
+
+    Args:
+        engine: a migrated database.
+        tick_rate_hz: ticks per second of a started simulation.
+        max_simulations: simulations held at once; creating one more is a conflict.
+        history_limit: most belief-history entries an agent view returns.
+        on_tick_seconds: called with each tick's duration (metrics).
+        on_db_write_seconds: called with the duration of each database write of the service.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        tick_rate_hz: float = 10.0,
+        max_simulations: int = 32,
+        history_limit: int = 256,
+        on_tick_seconds: Observer | None = None,
+        on_db_write_seconds: Observer | None = None,
+    ):
+        self.engine = engine
+        self.tick_rate_hz = tick_rate_hz
+        self.max_simulations = max_simulations
+        self.history_limit = history_limit
+        self._on_tick_seconds = on_tick_seconds
+        self._on_db_write_seconds = on_db_write_seconds
+        self._sims: dict[int, ManagedSimulation] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ plumbing
+    def _write(self, work: Callable[[sa.Connection], Any]) -> Any:
+        start = time.perf_counter()
+        with self.engine.begin() as conn:
+            result = work(conn)
+        if self._on_db_write_seconds is not None:
+            self._on_db_write_seconds(time.perf_counter() - start)
+        return result
+
+    def _managed(self, sim_id: int) -> ManagedSimulation:
+        try:
+            return self._sims[sim_id]
+        except KeyError:
+            raise UnknownIdError(f"no simulation with id {sim_id}") from None
+
+    def _record_status(self, managed: ManagedSimulation) -> None:
+        self._write(lambda c: simulation_store.update(c, managed.id, status=managed.status))
+
+    def _summary(self, managed: ManagedSimulation) -> dict[str, Any]:
+        with managed.lock:
+            sim = managed.sim
+            return {
+                "id": managed.id,
+                "name": managed.name,
+                "status": managed.status,
+                "tick": sim.tick,
+                "agents": sim.population.n,
+                "kinds": _views.kind_counts(sim),
+                "coalitions": int(sim.coalitions.state.active_ids().size),
+                "world": list(sim.world.shape),
+                "error": managed.error,
+            }
+
+    # ------------------------------------------------------------------ lifecycle
+    def create(
+        self,
+        scenario: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        kinds: Sequence[KindDefinition] = (),
+    ) -> int:
+        """Build a simulation from a scenario mapping (and custom kinds); return its id."""
+        with self._lock:
+            if len(self._sims) >= self.max_simulations:
+                raise ConflictError(
+                    f"the server holds {len(self._sims)} simulations, its limit; delete one first"
+                )
+        parsed = scenario_from_mapping(scenario or {}, default_name=name or "simulation")
+        _check_scale(parsed.config)
+        built = [build_kind(k, i) for i, k in enumerate(kinds)]
+        config = parsed.config
+        if built:
+            clash = sorted({k.name for k in built} & set(config.agents))
+            if clash:
+                raise ConfigurationError(f"kinds: {clash} already counted in the scenario's agents")
+            counts = {**config.agents, **{k.name: k.count for k in kinds}}
+            config = dataclasses.replace(config, agents=counts)
+        _check_scale(config)
+        sim = Simulation(config, kinds=built)
+        label = name or parsed.name
+        sim_id = self._write(
+            lambda c: simulation_store.create(c, config, name=label, status="created")
+        )
+        writer = StorageWriter(self.engine, sim_id, policy="coalesce")
+        managed = ManagedSimulation(
+            sim_id,
+            label,
+            sim,
+            writer,
+            self.tick_rate_hz,
+            on_tick_seconds=self._on_tick_seconds,
+            on_status=self._record_status,
+        )
+        with self._lock:
+            self._sims[sim_id] = managed
+        return sim_id
+
+    def get(self, sim_id: int) -> dict[str, Any]:
+        """Summary of one simulation."""
+        return self._summary(self._managed(sim_id))
+
+    def list(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        """Summaries of every simulation held, ascending id (optionally one status)."""
+        with self._lock:
+            held = [self._sims[k] for k in sorted(self._sims)]
+        out = [self._summary(m) for m in held]
+        return [s for s in out if status is None or s["status"] == status]
+
+    def ids(self) -> list[int]:
+        """Ids of the simulations held."""
+        with self._lock:
+            return sorted(self._sims)
+
+    def _transition(self, sim_id: int, allowed: tuple[str, ...], status: str) -> dict[str, Any]:
+        managed = self._managed(sim_id)
+        with managed.lock:
+            if managed.status not in allowed:
+                raise ConflictError(
+                    f"simulation {sim_id} is {managed.status}; this needs one of {list(allowed)}"
+                )
+            managed.set_status(status)
+        self._record_status(managed)
+        return self._summary(managed)
+
+    def start(self, sim_id: int) -> dict[str, Any]:
+        """Step the simulation in the background at the service's tick rate."""
+        summary = self._transition(sim_id, ("created", "paused"), "running")
+        self._managed(sim_id).launch()
+        return summary
+
+    def pause(self, sim_id: int) -> dict[str, Any]:
+        """Stop stepping after the tick in progress; :meth:`resume` continues."""
+        return self._transition(sim_id, ("running",), "paused")
+
+    def resume(self, sim_id: int) -> dict[str, Any]:
+        """Continue a paused simulation."""
+        summary = self._transition(sim_id, ("paused",), "running")
+        self._managed(sim_id).launch()
+        return summary
+
+    def stop(self, sim_id: int) -> dict[str, Any]:
+        """End the simulation for good (it stays inspectable); its ticks are flushed."""
+        summary = self._transition(sim_id, ("created", "running", "paused"), "completed")
+        managed = self._managed(sim_id)
+        managed.join()
+        managed.writer.flush(timeout=10)
+        return summary
+
+    def step(self, sim_id: int, n: int) -> dict[str, Any]:
+        """Run ``n`` ticks now, on the caller's thread (not while running)."""
+        if n < 1:
+            raise ConfigurationError(f"n must be >= 1, got {n}")
+        managed = self._managed(sim_id)
+        with managed.lock:
+            if managed.status not in ("created", "paused"):
+                raise ConflictError(
+                    f"simulation {sim_id} is {managed.status}; pause it before stepping"
+                )
+            for _ in range(n):
+                managed.step()
+        return self._summary(managed)
+
+    def delete(self, sim_id: int) -> None:
+        """Stop the simulation, and remove it and everything stored about it."""
+        managed = self._managed(sim_id)
+        managed.set_status("completed")
+        managed.join()
+        managed.writer.close(timeout=10)
+        with managed.lock:
+            managed.sim.bus.close()
+        with self._lock:
+            self._sims.pop(sim_id, None)
+        self._write(
+            lambda c: c.execute(simulations_table.delete().where(simulations_table.c.id == sim_id))
+        )
+
+    def close(self) -> None:
+        """Stop every runner and flush every writer (server shutdown)."""
+        with self._lock:
+            held = list(self._sims.values())
+        for managed in held:
+            if managed.status in ("running", "paused"):
+                managed.set_status("completed")
+                managed.join()
+                self._record_status(managed)
+            managed.writer.close(timeout=10)
+            with managed.lock:
+                managed.sim.bus.close()
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self, sim_id: int) -> dict[str, Any]:
+        """Store the simulation's exact state in the database; returns the checkpoint record."""
+        managed = self._managed(sim_id)
+        with tempfile.TemporaryDirectory(prefix="freeagentics-ckpt-") as folder:
+            path = Path(folder) / "simulation.ckpt"
+            with managed.lock:
+                managed.sim.checkpoint(path)
+                tick = managed.sim.tick
+            checkpoint_id = self._write(
+                lambda c: checkpoint_store.save(c, sim_id, tick, path, inline=True)
+            )
+        return self._checkpoint_record(sim_id, checkpoint_id)
+
+    def _checkpoint_record(self, sim_id: int, checkpoint_id: int) -> dict[str, Any]:
+        for record in self.checkpoints(sim_id):
+            if record["id"] == checkpoint_id:
+                return record
+        raise UnknownIdError(f"simulation {sim_id} has no checkpoint {checkpoint_id}")
+
+    def checkpoints(self, sim_id: int) -> list[dict[str, Any]]:
+        """The simulation's stored checkpoints, oldest first."""
+        self._managed(sim_id)
+        with self.engine.connect() as conn:
+            records = checkpoint_store.query(conn, sim_id)
+        return [
+            {
+                "id": r.id,
+                "tick": r.tick,
+                "size_bytes": r.size_bytes,
+                "sha256": r.sha256,
+                "created_at": r.created_at,
+            }
+            for r in records
+        ]
+
+    def restore(self, sim_id: int, checkpoint_id: int | None = None) -> dict[str, Any]:
+        """Continue the simulation from one of its checkpoints (default: the latest)."""
+        managed = self._managed(sim_id)
+        with self.engine.connect() as conn:
+            if checkpoint_id is None:
+                checkpoint_id = checkpoint_store.latest(conn, sim_id).id
+            elif checkpoint_id not in {r.id for r in checkpoint_store.query(conn, sim_id)}:
+                raise UnknownIdError(f"simulation {sim_id} has no checkpoint {checkpoint_id}")
+            data = checkpoint_store.load(conn, checkpoint_id)
+        with tempfile.TemporaryDirectory(prefix="freeagentics-restore-") as folder:
+            path = Path(folder) / "simulation.ckpt"
+            path.write_bytes(data)
+            restored = Simulation.restore(path)
+        managed.replace(restored)
+        return self._summary(managed)
+
+    # ------------------------------------------------------------------ agents
+    def add_agents(self, sim_id: int, kind: str, count: int) -> list[int]:
+        """Add ``count`` agents of ``kind`` (running or not); returns their ids."""
+        managed = self._managed(sim_id)
+        with managed.lock:
+            self._require_live(managed)
+            return [int(i) for i in managed.sim.add_agents(kind, count)]
+
+    def remove_agents(self, sim_id: int, ids: Sequence[int]) -> int:
+        """Remove agents by id (all or none); returns how many were removed."""
+        managed = self._managed(sim_id)
+        with managed.lock:
+            self._require_live(managed)
+            unique = np.unique(np.asarray(ids, dtype=np.int64))
+            if unique.size >= managed.sim.population.n:
+                raise ConflictError("removing every agent would leave an empty simulation")
+            managed.sim.remove_agents(unique)
+            return int(unique.size)
+
+    @staticmethod
+    def _require_live(managed: ManagedSimulation) -> None:
+        if managed.status in ("completed", "failed"):
+            raise ConflictError(f"simulation {managed.id} is {managed.status}")
+
+    def agents(
+        self,
+        sim_id: int,
+        *,
+        kind: str | None = None,
+        coalition: int | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """One page of the simulation's agents, filtered by kind and coalition."""
+        managed = self._managed(sim_id)
+        with managed.lock:
+            return _views.agent_page(
+                managed.sim, kind=kind, coalition=coalition, offset=offset, limit=limit
+            )
+
+    def agent_detail(self, sim_id: int, agent_id: int, history: int = 16) -> dict[str, Any]:
+        """Beliefs, q_pi, G, metrics and up to ``history`` recent beliefs of one agent."""
+        managed = self._managed(sim_id)
+        with managed.lock:
+            return _views.agent_detail(managed.sim, agent_id, min(history, self.history_limit))
+
+    # ------------------------------------------------------------------ coalitions
+    def coalitions(self, sim_id: int) -> list[dict[str, Any]]:
+        """The active coalitions."""
+        managed = self._managed(sim_id)
+        with managed.lock:
+            return _views.coalition_list(managed.sim)
+
+    def coalition(self, sim_id: int, coalition_id: int) -> dict[str, Any]:
+        """One active coalition and its members."""
+        managed = self._managed(sim_id)
+        with managed.lock:
+            return _views.coalition_detail(managed.sim, coalition_id)
+
+    def trigger_formation(self, sim_id: int) -> dict[str, Any]:
+        """Re-form coalitions now: one tick runs with a re-formation; returns its changes."""
+        managed = self._managed(sim_id)
+        with managed.lock:
+            self._require_live(managed)
+            managed.sim.coalitions.request_reform()
+            events = managed.step()
+            changes = events.coalition_events
+            kinds = changes.get("kind", np.empty(0, np.int8))
+            return {
+                "tick": events.tick,
+                "events": len(kinds),
+                "coalitions": _views.coalition_list(managed.sim),
+            }
+
+    # ------------------------------------------------------------------ knowledge graph
+    def knowledge(self, sim_id: int, query: Callable[[Any], Any]) -> Any:
+        """Run ``query(store)`` against the simulation's knowledge graph under its lock."""
+        managed = self._managed(sim_id)
+        with managed.lock:
+            return query(managed.sim.knowledge)
+
+    # ------------------------------------------------------------------ events and metrics
+    def subscribe_ticks(
+        self,
+        sim_id: int,
+        callback: Callable[[TickEvents], None],
+        maxsize: int = 16,
+        policy: str = "latest",
+    ) -> Subscription:
+        """Deliver each tick's events of a simulation to ``callback`` off the tick's thread.
+
+        The subscription survives :meth:`restore`; end it with :meth:`unsubscribe_ticks`.
+        """
+        managed = self._managed(sim_id)
+        with managed.lock:
+            return managed.sim.bus.subscribe(callback, maxsize=maxsize, policy=policy)
+
+    def unsubscribe_ticks(self, sim_id: int, subscription: Subscription) -> None:
+        """End a subscription (a no-op when the simulation is gone)."""
+        managed = self._sims.get(sim_id)
+        if managed is None:
+            subscription.close()
+            return
+        managed.sim.bus.unsubscribe(subscription)
+
+    def gauges(self) -> dict[str, Any]:
+        """Agents by kind, queue depths and last write latency across simulations."""
+        kinds: dict[str, int] = {}
+        queues = {"storage_writer": 0, "event_subscribers": 0}
+        last_write = 0.0
+        with self._lock:
+            held = list(self._sims.values())
+        for managed in held:
+            with managed.lock:
+                for kind, n in _views.kind_counts(managed.sim).items():
+                    kinds[kind] = kinds.get(kind, 0) + n
+                subs = managed.sim.bus.subscriptions
+            queues["storage_writer"] += managed.writer.queue_depth
+            queues["event_subscribers"] += sum(s.depth for s in subs)
+            last_write = max(last_write, managed.writer.last_write_seconds or 0.0)
+        return {"agents_by_kind": kinds, "queues": queues, "last_write_seconds": last_write}

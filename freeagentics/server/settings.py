@@ -1,0 +1,85 @@
+"""Server settings: one pydantic-settings class read from ``FREEAGENTICS_*`` variables.
+
+Outside development the settings refuse the default secret (and any secret too short
+to sign tokens safely), so a production server can never run with a key that ships
+in the source.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_SECRET", "MIN_SECRET_LENGTH", "ROLE_NAMES", "Settings"]
+
+#: The secret that ships in the source; accepted only in development mode.
+DEFAULT_SECRET = "freeagentics-development-secret-do-not-use"
+#: Shortest secret accepted outside development (HS256 wants at least 256 bits).
+MIN_SECRET_LENGTH = 32
+#: Role names accepted in ``api_keys`` and in token claims.
+ROLE_NAMES = ("viewer", "operator", "admin")
+
+
+class Settings(BaseSettings):
+    """Every knob of the HTTP/WebSocket server, read from the environment.
+
+    ``FREEAGENTICS_MODE=production`` turns on every check; ``development`` (the
+    default) lets anonymous callers act as admin and says so loudly.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FREEAGENTICS_", extra="ignore")
+
+    mode: Literal["development", "production"] = "development"
+    secret_key: str = DEFAULT_SECRET
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    token_ttl_seconds: int = Field(3600, ge=1, le=7 * 24 * 3600)
+    api_keys: dict[str, str] = Field(default_factory=dict)
+    database_url: str | None = None
+    auto_migrate: bool = True
+    demo: bool = True
+    demo_agents: int = Field(100, ge=1, le=100_000)
+    cors_origins: list[str] = Field(default_factory=list)
+    max_request_bytes: int = Field(1_048_576, ge=1_024)
+    rate_limit_per_minute: int = Field(600, ge=1)
+    redis_url: str | None = None
+    ws_queue_size: int = Field(64, ge=1)
+    ws_max_lag_frames: int = Field(256, ge=1)
+    frame_rate_hz: float = Field(10.0, gt=0, le=1_000)
+    tick_rate_hz: float = Field(10.0, gt=0, le=10_000)
+    max_simulations: int = Field(32, ge=1)
+    history_limit: int = Field(256, ge=1)
+
+    @property
+    def development(self) -> bool:
+        """True in development mode, where anonymous callers are admins."""
+        return self.mode == "development"
+
+    @field_validator("api_keys")
+    @classmethod
+    def _known_roles(cls, keys: dict[str, str]) -> dict[str, str]:
+        for key, role in keys.items():
+            if role not in ROLE_NAMES:
+                raise ValueError(
+                    f"api_keys: key ending {key[-4:]!r} has role {role!r}; "
+                    f"choose from {list(ROLE_NAMES)}"
+                )
+            if len(key) < 16:
+                raise ValueError(f"api_keys: key ending {key[-4:]!r} is shorter than 16 characters")
+        return keys
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.development:
+            return self
+        if self.secret_key == DEFAULT_SECRET:
+            raise ValueError(
+                "secret_key: the default secret is refused outside development; "
+                "set FREEAGENTICS_SECRET_KEY"
+            )
+        if len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"secret_key: must be at least {MIN_SECRET_LENGTH} characters outside development"
+            )
+        return self

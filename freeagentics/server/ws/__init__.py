@@ -1,0 +1,75 @@
+"""The WebSocket layer: topics, per-client bounded queues, frames encoded once per topic.
+
+:func:`install_websockets` adds the ``/ws`` route to an app and, for the app's
+lifetime, a :class:`Hub` at ``app.state.hub`` fed by ``app.state.service`` (and by
+other server processes through Redis when ``settings.redis_url`` is set). The protocol
+is described in :mod:`~freeagentics.server.ws.protocol`, the frames in
+:mod:`~freeagentics.server.ws.frames`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from freeagentics.server.ws.client import CLOSE_ABUSIVE, CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED, Client
+from freeagentics.server.ws.endpoint import settings_of, websocket_endpoint
+from freeagentics.server.ws.frames import Topic
+from freeagentics.server.ws.hub import Hub
+from freeagentics.server.ws.metrics import MetricsSync
+from freeagentics.server.ws.source import ServiceSource
+
+__all__ = [
+    "CLOSE_ABUSIVE",
+    "CLOSE_TOO_SLOW",
+    "CLOSE_UNAUTHORIZED",
+    "Client",
+    "Hub",
+    "ServiceSource",
+    "Topic",
+    "install_websockets",
+]
+
+
+def install_websockets(app: FastAPI, path: str = "/ws") -> None:
+    """Add the WebSocket route, and the hub to the app's lifespan (call before it starts).
+
+    The hub is made after the app's own lifespan has set ``app.state.service``, and is
+    closed (clients kicked, tick subscriptions and Redis released) before it ends.
+    """
+    app.add_api_websocket_route(path, websocket_endpoint)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app_: Any) -> AsyncIterator[Any]:
+        async with inner(app_) as state:
+            settings = settings_of(app)
+            hub = Hub(
+                ServiceSource(app.state.service),
+                frame_rate_hz=settings.frame_rate_hz,
+                queue_size=settings.ws_queue_size,
+                max_lag=settings.ws_max_lag_frames,
+            )
+            app.state.hub = hub
+            server_metrics = getattr(app.state, "metrics", None)
+            sync = MetricsSync(hub, server_metrics) if server_metrics is not None else None
+            if sync is not None:
+                sync.start()
+            fanout = None
+            if settings.redis_url:
+                from freeagentics.server.ws.redis_fanout import RedisFanout
+
+                fanout = await RedisFanout.start(hub, settings.redis_url)
+            try:
+                yield state
+            finally:
+                if fanout is not None:
+                    await fanout.close()
+                hub.close()
+                if sync is not None:
+                    await sync.stop()
+
+    app.router.lifespan_context = lifespan

@@ -1,0 +1,193 @@
+"""One connected client: its bounded send queue (latest-wins per topic) and writer task.
+
+Frames wait in one queue of at most ``maxsize`` entries. While there is room every frame
+is kept; when the queue is full the oldest queued frame of the same topic is dropped
+for the newest (latest-wins), or, with none of that topic queued, the oldest frame of any
+topic. ``lag`` counts frames dropped since the queue was last empty; past ``max_lag`` the
+client is disconnected with :data:`CLOSE_TOO_SLOW`. Replies (acks, pongs, errors) wait
+in a separate queue that is never thinned, sent before frames so that round-trip
+latency does not queue behind broadcasts; a client that lets replies pile up past
+``maxsize`` is too slow as well.
+
+All methods except :meth:`Client.run` are called on the event loop's thread and never
+block: the hub's fan-out costs one append per subscriber whatever the network does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from freeagentics.server.ws.frames import Payload
+
+__all__ = ["CLOSE_ABUSIVE", "CLOSE_TOO_SLOW", "CLOSE_UNAUTHORIZED", "Client"]
+
+#: the client did not keep up with its frames (RFC 6455 private-use range)
+CLOSE_TOO_SLOW = 4008
+#: credentials missing or invalid on connect
+CLOSE_UNAUTHORIZED = 4001
+#: policy violation: too many malformed messages in a row
+CLOSE_ABUSIVE = 1008
+
+_ids = itertools.count(1)
+
+
+class Client:
+    """A connected socket as the hub sees it.
+
+    Args:
+        send: sends one encoded payload (``str`` as a text frame, ``bytes`` as binary).
+        close: closes the socket with a code and reason.
+        maxsize: frames the queue may hold.
+        max_lag: frames that may be dropped before the queue empties again.
+        principal: who authenticated (:class:`~freeagentics.server.auth.Principal`).
+        on_closing: called when the writer starts closing the socket after a kick (the
+            hub forgets the client then, not after a close handshake that a stalled
+            peer may never answer).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_close",
+        "_on_closing",
+        "_frames",
+        "_replies",
+        "_send",
+        "_task",
+        "_wake",
+        "close_code",
+        "close_reason",
+        "dropped",
+        "dropped_by_topic",
+        "id",
+        "lag",
+        "max_lag",
+        "maxsize",
+        "principal",
+        "sent",
+        "sent_by_topic",
+        "topics",
+    )
+
+    def __init__(
+        self,
+        send: Callable[[Payload], Awaitable[Any]],
+        close: Callable[[int, str], Awaitable[Any]],
+        *,
+        maxsize: int = 64,
+        max_lag: int = 256,
+        principal: Any = None,
+        on_closing: Callable[[Client], Any] | None = None,
+    ):
+        self.id = next(_ids)
+        self._send, self._close, self._on_closing = send, close, on_closing
+        self.maxsize, self.max_lag = maxsize, max_lag
+        self.principal = principal
+        self._frames: deque[tuple[str, str, Payload]] = deque()  # (key, topic kind, payload)
+        self._replies: deque[Payload] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.lag = self.sent = self.dropped = 0
+        #: frames sent per topic kind ("reply" for acks, pongs and errors)
+        self.sent_by_topic: dict[str, int] = {}
+        #: frames dropped per topic kind (latest-wins, or left queued at disconnect)
+        self.dropped_by_topic: dict[str, int] = {}
+        self.close_code: int | None = None
+        self.close_reason = ""
+        #: topic key -> format, maintained by the hub
+        self.topics: dict[str, str] = {}
+
+    @property
+    def depth(self) -> int:
+        """Frames and replies waiting to be sent."""
+        return len(self._frames) + len(self._replies)
+
+    @property
+    def closing(self) -> bool:
+        return self.close_code is not None
+
+    def offer(self, key: str, kind: str, payload: Payload) -> None:
+        """Queue a frame of topic ``key`` (of ``kind``), thinning latest-wins when full."""
+        if self.close_code is not None:
+            return
+        frames = self._frames
+        if len(frames) >= self.maxsize:
+            for i, (queued, _, _) in enumerate(frames):
+                if queued == key:
+                    del frames[i]
+                    dropped_kind = kind
+                    break
+            else:
+                dropped_kind = frames.popleft()[1]
+            self._count_drop(dropped_kind)
+            self.lag += 1
+            if self.lag > self.max_lag:
+                self.kick(CLOSE_TOO_SLOW, f"too slow: {self.lag} frames dropped while behind")
+                return
+        frames.append((key, kind, payload))
+        self._wake.set()
+
+    def _count_drop(self, kind: str) -> None:
+        self.dropped += 1
+        self.dropped_by_topic[kind] = self.dropped_by_topic.get(kind, 0) + 1
+
+    def reply(self, payload: Payload) -> None:
+        """Queue a reply to the client's own message (never dropped)."""
+        if self.close_code is not None:
+            return
+        if len(self._replies) >= self.maxsize:
+            self.kick(CLOSE_TOO_SLOW, f"too slow: {len(self._replies)} replies unread")
+            return
+        self._replies.append(payload)
+        self._wake.set()
+
+    def kick(self, code: int, reason: str) -> None:
+        """Ask the writer to close the socket with ``code`` (first reason wins)."""
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason[:120]  # close reasons ≤ 123 B
+            for _, kind, _ in self._frames:
+                self._count_drop(kind)
+            self._frames.clear()
+            self._replies.clear()
+            self._wake.set()
+            task = self._task
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()  # a send stuck on a full socket must not delay the close
+
+    def start(self) -> asyncio.Task:
+        """Start the writer task (:meth:`run`)."""
+        self._task = asyncio.create_task(self.run())
+        return self._task
+
+    async def run(self) -> None:
+        """Send queued payloads until the client is kicked or the socket fails."""
+        frames, replies, wake, send = self._frames, self._replies, self._wake, self._send
+        counts = self.sent_by_topic
+        try:
+            while self.close_code is None:
+                if replies:
+                    kind = "reply"
+                    await send(replies.popleft())
+                elif frames:
+                    _, kind, payload = frames.popleft()
+                    await send(payload)
+                else:
+                    self.lag = 0  # caught up: dropped frames are forgiven
+                    wake.clear()
+                    await wake.wait()
+                    continue
+                self.sent += 1
+                counts[kind] = counts.get(kind, 0) + 1
+        except asyncio.CancelledError:
+            if self.close_code is None:
+                raise  # cancelled from outside (the endpoint ending), not kicked
+        except Exception:  # the socket went away; the endpoint's reader sees it too
+            if self.close_code is None:
+                self.close_code, self.close_reason = 1006, "send failed"
+            return
+        if self._on_closing is not None:
+            self._on_closing(self)
+        await self._close(self.close_code, self.close_reason)

@@ -1,0 +1,253 @@
+"""The ``/ws`` route: authenticate, then read client messages while a writer task sends.
+
+Credentials come from the ``Authorization: Bearer`` header, an ``X-API-Key`` header,
+``?token=`` / ``?api_key=`` in the URL (browsers cannot set headers on a WebSocket),
+or, when the handshake carried none and anonymous access is refused, an ``auth``
+message within :data:`AUTH_TIMEOUT_S`. Bad credentials close the socket with
+:data:`~freeagentics.server.ws.client.CLOSE_UNAUTHORIZED` and the reason. Viewers may
+subscribe; commands need an operator, checked per command (a refused command is
+acknowledged with ``ok: false``, and the connection stays).
+
+Malformed messages are answered with an ``error`` frame naming the problem; only
+:data:`MAX_STRIKES` of them in a row close the connection (1008, policy violation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import msgpack
+import orjson
+from fastapi import WebSocket
+
+from freeagentics.errors import UnknownIdError
+from freeagentics.server.auth import AuthError, Principal, Role, authenticate, require
+from freeagentics.server.settings import Settings
+from freeagentics.server.ws.client import CLOSE_ABUSIVE, CLOSE_UNAUTHORIZED, Client
+from freeagentics.server.ws.commands import CommandError, run_command
+from freeagentics.server.ws.frames import Payload, Topic
+from freeagentics.server.ws.hub import Hub
+from freeagentics.server.ws.protocol import (
+    AuthMessage,
+    CommandMessage,
+    MalformedMessage,
+    PingMessage,
+    SubscribeMessage,
+    UnsubscribeMessage,
+    parse,
+)
+
+__all__ = [
+    "AUTH_TIMEOUT_S",
+    "MAX_COMMANDS_IN_FLIGHT",
+    "MAX_STRIKES",
+    "settings_of",
+    "websocket_endpoint",
+]
+
+AUTH_TIMEOUT_S = 10.0
+MAX_STRIKES = 10
+#: commands one client may have running at once; more are refused, not queued
+MAX_COMMANDS_IN_FLIGHT = 4
+#: past websockets' own close timeout (10 s), after which it drops the connection itself
+_CLOSE_TIMEOUT_S = 15.0
+
+
+def settings_of(app: Any) -> Settings:
+    """The app's settings (``app.state.settings``), or the environment's."""
+    settings = getattr(app.state, "settings", None)
+    if settings is None:
+        settings = app.state.settings = Settings()
+    return settings
+
+
+def _jsonable(value: Any) -> Any:
+    """A command's result as plain data (service results are dicts of builtins)."""
+    return orjson.loads(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=str))
+
+
+class _Session:
+    """One connection's reader side: parses messages, answers them through the client."""
+
+    def __init__(self, websocket: WebSocket, hub: Hub, settings: Any):
+        self.websocket, self.hub, self.settings = websocket, hub, settings
+        self.client: Client | None = None
+        self.strikes = 0
+        self.in_flight = 0
+        self.tasks: set[asyncio.Task] = set()
+
+    # ------------------------------------------------------------------ replies
+    def reply(self, binary: bool, doc: dict[str, Any]) -> None:
+        payload: Payload = msgpack.packb(doc) if binary else orjson.dumps(doc).decode()
+        assert self.client is not None
+        self.client.reply(payload)
+
+    def ack(self, binary: bool, id: Any, result: Any = None, error: CommandError | None = None):
+        doc: dict[str, Any] = {"type": "ack", "id": id, "ok": error is None}
+        if error is None:
+            if result is not None:
+                doc["result"] = result
+        else:
+            doc["code"], doc["error"] = error.code, error.message
+        self.reply(binary, doc)
+
+    # ------------------------------------------------------------------ socket plumbing
+    async def send(self, payload: Payload) -> None:
+        if isinstance(payload, str):
+            await self.websocket.send({"type": "websocket.send", "text": payload})
+        else:
+            await self.websocket.send({"type": "websocket.send", "bytes": payload})
+
+    async def close(self, code: int, reason: str) -> None:
+        # a client that stopped reading may never finish the close handshake
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.websocket.close(code, reason), _CLOSE_TIMEOUT_S)
+
+    async def receive(self) -> str | bytes | None:
+        message = await self.websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        return text if text is not None else (message.get("bytes") or b"")
+
+    # ------------------------------------------------------------------ authentication
+    def credentials(self) -> tuple[str | None, str | None]:
+        headers, query = self.websocket.headers, self.websocket.query_params
+        authorization = headers.get("authorization")
+        if not authorization and query.get("token"):
+            authorization = f"Bearer {query['token']}"
+        return authorization, headers.get("x-api-key") or query.get("api_key")
+
+    async def first_message_auth(self) -> Principal:
+        """Wait for an ``auth`` message; raises :class:`AuthError`."""
+        try:
+            data = await asyncio.wait_for(self.receive(), AUTH_TIMEOUT_S)
+        except TimeoutError:
+            raise AuthError(f"no credentials within {AUTH_TIMEOUT_S:.0f} s") from None
+        if data is None:
+            raise AuthError("disconnected before authenticating")
+        try:
+            message = parse(data)
+        except MalformedMessage as exc:
+            raise AuthError(f"first message must be auth: {exc.message}") from None
+        if not isinstance(message, AuthMessage):
+            raise AuthError(f"first message must be auth, not {message.type}")
+        authorization = f"Bearer {message.token}" if message.token else None
+        principal = authenticate(authorization, message.api_key, self.settings)
+        self.pending_auth_ack = (isinstance(data, bytes), message.id)
+        return principal
+
+    # ------------------------------------------------------------------ the connection
+    async def serve(self) -> None:
+        self.pending_auth_ack: tuple[bool, Any] | None = None
+        authorization, api_key = self.credentials()
+        await self.websocket.accept()
+        try:
+            if authorization or api_key:
+                principal = authenticate(authorization, api_key, self.settings)
+            else:
+                try:
+                    principal = authenticate(None, None, self.settings)
+                except AuthError:
+                    principal = await self.first_message_auth()
+        except AuthError as exc:
+            await self.close(CLOSE_UNAUTHORIZED, f"unauthorized: {exc.message}")
+            return
+        self.client = client = self.hub.connect(self.send, self.close, principal)
+        writer = client.start()
+        reader = asyncio.create_task(self.read())
+        if self.pending_auth_ack is not None:
+            binary, id = self.pending_auth_ack
+            self.ack(binary, id, {"name": principal.name, "role": principal.role.name.lower()})
+        try:
+            # the writer ends when the client is kicked (and the close sent); a client that
+            # stopped reading never answers the close, so its reader is not waited for
+            await asyncio.wait((reader, writer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.hub.disconnect(client)  # releases subscriptions, queue and feeds
+            for task in (reader, writer, *self.tasks):
+                task.cancel()
+
+    async def read(self) -> None:
+        while True:
+            data = await self.receive()
+            if data is None:
+                return
+            await self.handle(data)
+
+    async def handle(self, data: str | bytes) -> None:
+        binary = isinstance(data, bytes)
+        try:
+            message = parse(data)
+        except MalformedMessage as exc:
+            self.strikes += 1
+            doc = {"type": "error", "id": exc.id, "code": exc.code, "error": exc.message}
+            self.reply(binary, doc)
+            if self.strikes >= MAX_STRIKES:
+                assert self.client is not None
+                self.client.kick(CLOSE_ABUSIVE, f"{self.strikes} malformed messages in a row")
+            return
+        self.strikes = 0
+        if isinstance(message, PingMessage):
+            self.reply(binary, {"type": "pong", "id": message.id, "t": time.time()})
+        elif isinstance(message, SubscribeMessage | UnsubscribeMessage):
+            self.topic_message(binary, message)
+        elif isinstance(message, CommandMessage):
+            self.command(binary, message)
+        else:  # a second auth: credentials are fixed for the connection's life
+            error = CommandError("bad_argument", "already authenticated")
+            self.ack(binary, message.id, error=error)
+
+    def topic_message(self, binary: bool, message: SubscribeMessage | UnsubscribeMessage) -> None:
+        assert self.client is not None
+        topic = Topic(message.topic, str(message.sim_id), message.agent_id)
+        try:
+            require(self.client.principal, Role.VIEWER)
+            if isinstance(message, SubscribeMessage):
+                self.hub.subscribe(self.client, topic, message.format)
+            elif not self.hub.unsubscribe(self.client, topic):
+                raise CommandError("bad_argument", f"not subscribed to {topic.key}")
+        except AuthError as exc:
+            self.ack(binary, message.id, error=CommandError("forbidden", exc.message))
+        except UnknownIdError as exc:
+            self.ack(binary, message.id, error=CommandError("unknown_id", str(exc)))
+        except CommandError as exc:
+            self.ack(binary, message.id, error=exc)
+        else:
+            self.ack(binary, message.id, {"topic": topic.key})
+
+    def command(self, binary: bool, message: CommandMessage) -> None:
+        assert self.client is not None
+        try:
+            require(self.client.principal, Role.OPERATOR)
+        except AuthError as exc:
+            self.ack(binary, message.id, error=CommandError("forbidden", exc.message))
+            return
+        if self.in_flight >= MAX_COMMANDS_IN_FLIGHT:
+            error = CommandError("busy", f"{self.in_flight} commands still running; wait for acks")
+            self.ack(binary, message.id, error=error)
+            return
+        self.in_flight += 1
+        task = asyncio.create_task(self.run(binary, message))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def run(self, binary: bool, message: CommandMessage) -> None:
+        service = self.websocket.app.state.service
+        try:
+            result = await run_command(service, message.action, message.sim_id, message.args)
+        except CommandError as exc:
+            self.ack(binary, message.id, error=exc)
+        else:
+            self.ack(binary, message.id, _jsonable(result))
+        finally:
+            self.in_flight -= 1
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """Serve one WebSocket connection (see the module docstring)."""
+    state = websocket.app.state
+    await _Session(websocket, state.hub, settings_of(websocket.app)).serve()

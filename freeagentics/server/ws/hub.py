@@ -1,0 +1,352 @@
+"""The hub: topics, the client registry, and fan-out of frames encoded once per topic.
+
+A simulation's tick batches reach the hub through a :class:`TickSource` subscription
+that exists only while some client (here, or in another process via Redis) wants one
+of its topics. The batch is turned into frames on the source's consumer thread (off
+the simulation's tick and off the event loop), each topic encoded once per format that
+has a subscriber, and the payloads are handed to the loop, which appends the same
+object to every subscriber's queue. Nothing here waits on a socket.
+
+Frames are rate-limited to ``frame_rate_hz`` per simulation; coalition frames that carry
+changes are never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from freeagentics.errors import UnknownIdError
+from freeagentics.server.ws import frames
+from freeagentics.server.ws.client import Client
+from freeagentics.server.ws.frames import Format, Payload, Topic
+from freeagentics.simulation._events import TickEvents
+
+__all__ = ["Hub", "Relay", "TickSource"]
+
+
+def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
+    for kind, n in counts.items():
+        totals[kind] = totals.get(kind, 0) + n
+
+
+class TickSource(Protocol):
+    """Where tick batches come from (the simulation service, or a fake in tests)."""
+
+    def subscribe(self, sim_id: str, callback: Callable[[TickEvents], None]) -> Any:
+        """Start delivering ``sim_id``'s batches; :class:`UnknownIdError` if it is not here."""
+
+    def unsubscribe(self, sim_id: str, handle: Any) -> None:
+        """Stop the delivery started by :meth:`subscribe` and release its thread."""
+
+    def knowledge(self, sim_id: str) -> tuple[int, int, int] | None:
+        """The knowledge graph's ``(version, nodes, edges)``, or None when there is none."""
+
+
+class Relay(Protocol):
+    """Cross-process fan-out (see :mod:`freeagentics.server.ws.redis_fanout`)."""
+
+    def publish(self, key: str, payload: bytes) -> None: ...
+
+    def want(self, key: str) -> None: ...
+
+    def unwant(self, key: str) -> None: ...
+
+
+@dataclass(eq=False)
+class _TopicState:
+    topic: Topic
+    subscribers: dict[str, set[Client]] = field(
+        default_factory=lambda: {f: set() for f in frames.FORMATS}
+    )
+    remote_interest: bool = False  # another process wants it (we own the simulation)
+    remote_source: bool = False  # another process owns the simulation; frames come by relay
+
+    @property
+    def empty(self) -> bool:
+        return not self.remote_interest and not any(self.subscribers.values())
+
+
+@dataclass(eq=False)
+class _Feed:
+    """One simulation's subscription and the topics drawn from it."""
+
+    handle: Any
+    topics: tuple[_TopicState, ...] = ()
+    last_frame: float = float("-inf")
+    knowledge_version: int = -1
+
+
+class Hub:
+    """Topics, clients and fan-out. Create it inside the running event loop.
+
+    Args:
+        source: where tick batches come from.
+        frame_rate_hz: most frames per second and simulation.
+        queue_size, max_lag: each client's queue bound and lag limit (:class:`Client`).
+        relay: set by :func:`~freeagentics.server.ws.redis_fanout.attach` to share frames
+            with other processes.
+    """
+
+    def __init__(
+        self,
+        source: TickSource,
+        *,
+        frame_rate_hz: float = 10.0,
+        queue_size: int = 64,
+        max_lag: int = 256,
+    ):
+        self.source = source
+        self.min_interval = 1.0 / frame_rate_hz
+        self.queue_size, self.max_lag = queue_size, max_lag
+        self.relay: Relay | None = None
+        self.loop = asyncio.get_running_loop()
+        self.clients: set[Client] = set()
+        self._topics: dict[str, _TopicState] = {}
+        self._feeds: dict[str, _Feed] = {}
+        # totals of clients already gone, so the metrics are monotonic counters
+        self.sent_closed = self.dropped_closed = 0
+        self.sent_by_topic_closed: dict[str, int] = {}
+        self.dropped_by_topic_closed: dict[str, int] = {}
+        self.frames_published = 0
+        #: how many clients left with each close code (1000: they or the server said bye)
+        self.close_codes: dict[int, int] = {}
+
+    # ------------------------------------------------------------------ clients
+    def connect(self, send, close, principal: Any = None) -> Client:
+        """Register a client; the caller runs :meth:`Client.run` and later :meth:`disconnect`."""
+        client = Client(
+            send,
+            close,
+            maxsize=self.queue_size,
+            max_lag=self.max_lag,
+            principal=principal,
+            on_closing=self.disconnect,
+        )
+        self.clients.add(client)
+        return client
+
+    def disconnect(self, client: Client) -> None:
+        """Forget ``client``: its subscriptions, queue and (if it was the last) feeds."""
+        if client not in self.clients:
+            return
+        for key in list(client.topics):
+            self._leave(client, key)
+        self.clients.discard(client)
+        code = client.close_code if client.close_code is not None else 1000
+        self.close_codes[code] = self.close_codes.get(code, 0) + 1
+        client.kick(1000, "bye")  # empties its queues
+        self.sent_closed += client.sent
+        self.dropped_closed += client.dropped
+        _add(self.sent_by_topic_closed, client.sent_by_topic)
+        _add(self.dropped_by_topic_closed, client.dropped_by_topic)
+
+    @property
+    def sent_total(self) -> int:
+        return self.sent_closed + sum(c.sent for c in self.clients)
+
+    def sent_by_topic(self) -> dict[str, int]:
+        """Messages sent per topic kind (and ``reply``), clients gone included."""
+        totals = dict(self.sent_by_topic_closed)
+        for client in self.clients:
+            _add(totals, client.sent_by_topic)
+        return totals
+
+    def dropped_by_topic(self) -> dict[str, int]:
+        """Frames dropped per topic kind, clients gone included."""
+        totals = dict(self.dropped_by_topic_closed)
+        for client in self.clients:
+            _add(totals, client.dropped_by_topic)
+        return totals
+
+    @property
+    def dropped_total(self) -> int:
+        return self.dropped_closed + sum(c.dropped for c in self.clients)
+
+    @property
+    def queue_depth(self) -> int:
+        return sum(c.depth for c in self.clients)
+
+    def topic_count(self) -> int:
+        return len(self._topics)
+
+    def feed_count(self) -> int:
+        return len(self._feeds)
+
+    # ------------------------------------------------------------------ subscriptions
+    def subscribe(self, client: Client, topic: Topic, fmt: Format) -> None:
+        """Add ``client`` to ``topic`` in ``fmt`` (a second subscribe changes the format).
+
+        Raises :class:`UnknownIdError` when no simulation ``topic.sim_id`` exists here
+        and no relay could bring it from another process.
+        """
+        key = topic.key
+        if key in client.topics:
+            self._topics[key].subscribers[client.topics[key]].discard(client)
+        else:
+            self._ensure_topic(topic, local=True)
+        self._topics[key].subscribers[fmt].add(client)
+        client.topics[key] = fmt
+
+    def unsubscribe(self, client: Client, topic: Topic) -> bool:
+        """Remove ``client`` from ``topic``; False when it was not subscribed."""
+        if topic.key not in client.topics:
+            return False
+        self._leave(client, topic.key)
+        return True
+
+    def _leave(self, client: Client, key: str) -> None:
+        fmt = client.topics.pop(key)
+        state = self._topics[key]
+        state.subscribers[fmt].discard(client)
+        self._maybe_release(state)
+
+    def _ensure_topic(self, topic: Topic, *, local: bool) -> _TopicState:
+        state = self._topics.get(topic.key)
+        if state is not None:
+            return state
+        try:
+            feed = self._feed(topic.sim_id)
+        except UnknownIdError:
+            if not local or self.relay is None:
+                raise
+            state = _TopicState(topic, remote_source=True)
+            self._topics[topic.key] = state
+            self.relay.want(topic.key)
+            return state
+        state = _TopicState(topic)
+        self._topics[topic.key] = state
+        feed.topics = (*feed.topics, state)
+        return state
+
+    def _feed(self, sim_id: str) -> _Feed:
+        feed = self._feeds.get(sim_id)
+        if feed is None:
+            feed = _Feed(handle=None)
+            feed.handle = self.source.subscribe(sim_id, lambda ev: self._on_tick(feed, ev))
+            self._feeds[sim_id] = feed
+        return feed
+
+    def _maybe_release(self, state: _TopicState) -> None:
+        if not state.empty:
+            return
+        topic = state.topic
+        del self._topics[topic.key]
+        if state.remote_source:
+            if self.relay is not None:
+                self.relay.unwant(topic.key)
+            return
+        feed = self._feeds[topic.sim_id]
+        feed.topics = tuple(s for s in feed.topics if s is not state)
+        if not feed.topics:
+            del self._feeds[topic.sim_id]
+            self._release_feed(topic.sim_id, feed.handle)
+
+    def _release_feed(self, sim_id: str, handle: Any) -> None:
+        # unsubscribing joins the consumer thread: keep that wait off the loop
+        self.loop.run_in_executor(None, self.source.unsubscribe, sim_id, handle)
+
+    # ------------------------------------------------------------------ remote interest
+    def add_remote_interest(self, topic: Topic) -> bool:
+        """Another process wants ``topic``: produce it here if the simulation is ours."""
+        state = self._topics.get(topic.key)
+        if state is not None and state.remote_source:
+            return False
+        try:
+            state = self._ensure_topic(topic, local=False)
+        except UnknownIdError:
+            return False
+        state.remote_interest = True
+        return True
+
+    def drop_remote_interest(self, key: str) -> None:
+        """No other process wants ``key`` any more."""
+        state = self._topics.get(key)
+        if state is not None and state.remote_interest:
+            state.remote_interest = False
+            self._maybe_release(state)
+
+    def remote_interests(self) -> list[str]:
+        return [k for k, s in self._topics.items() if s.remote_interest]
+
+    # ------------------------------------------------------------------ frames
+    def _on_tick(self, feed: _Feed, events: TickEvents) -> None:
+        """Build and encode this tick's frames (consumer thread), then fan out on the loop."""
+        now = time.monotonic()
+        due = now - feed.last_frame >= self.min_interval
+        batch: list[tuple[str, dict[str, Payload], bytes | None]] = []
+        for state in feed.topics:  # a tuple swapped whole by the loop: safe to iterate here
+            topic = state.topic
+            if not due and not (topic.kind == "coalitions" and events.coalition_events):
+                continue
+            doc = self._document(feed, topic, events)
+            if doc is None:
+                continue
+            formats = [f for f, subs in state.subscribers.items() if subs]
+            payloads = {f: frames.encode(doc, f) for f in formats}
+            remote = None
+            if state.remote_interest:
+                remote = payloads.get("msgpack") or frames.encode(doc, "msgpack")
+            batch.append((topic.key, payloads, remote))
+        if due:
+            feed.last_frame = now
+        if batch:
+            with contextlib.suppress(RuntimeError):  # the loop closed under us: shutting down
+                self.loop.call_soon_threadsafe(self._deliver, batch)
+
+    def _document(self, feed: _Feed, topic: Topic, events: TickEvents) -> dict | None:
+        if topic.kind != "knowledge":
+            return frames.build(topic, events)
+        stats = self.source.knowledge(topic.sim_id)
+        if stats is None or stats[0] == feed.knowledge_version:
+            return None  # the graph did not change since the last frame
+        feed.knowledge_version = stats[0]
+        data = {"version": stats[0], "nodes": stats[1], "edges": stats[2]}
+        return frames.envelope(topic, events.tick, data)
+
+    def _deliver(self, batch: list[tuple[str, dict[str, Payload], bytes | None]]) -> None:
+        for key, payloads, remote in batch:
+            self.fanout(key, payloads)
+            if remote is not None and self.relay is not None:
+                self.relay.publish(key, remote)
+
+    def fanout(self, key: str, payloads: dict[str, Payload]) -> int:
+        """Queue ``payloads[format]`` for every subscriber of ``key``; returns how many."""
+        state = self._topics.get(key)
+        if state is None:
+            return 0
+        count = 0
+        kind = state.topic.kind
+        for fmt, subs in state.subscribers.items():
+            payload = payloads.get(fmt)
+            if payload is None or not subs:
+                continue
+            for client in tuple(subs):  # offer may kick, and kicking never edits subs
+                client.offer(key, kind, payload)
+            count += len(subs)
+        self.frames_published += 1
+        return count
+
+    def deliver_remote(self, key: str, payload: bytes) -> None:
+        """A MessagePack frame of ``key`` arrived from another process: relay it here."""
+        state = self._topics.get(key)
+        if state is None or not state.remote_source:
+            return
+        payloads: dict[str, Payload] = {"msgpack": payload}
+        if state.subscribers["json"]:
+            payloads["json"] = frames.encode(frames.decode_msgpack(payload), "json")
+        self.fanout(key, payloads)
+
+    # ------------------------------------------------------------------ shutdown
+    def close(self) -> None:
+        """Kick every client and release every feed."""
+        for client in list(self.clients):
+            client.kick(1001, "server shutting down")
+        for sim_id, feed in list(self._feeds.items()):
+            self.source.unsubscribe(sim_id, feed.handle)
+        self._feeds.clear()
+        self._topics.clear()

@@ -1,0 +1,59 @@
+"""Keeps the server's WebSocket metrics (:class:`~freeagentics.server.metrics.ServerMetrics`)
+up to date from the hub's plain counters.
+
+The hub counts in integers (no metric call per message); :class:`MetricsSync` moves the
+increments into the Prometheus counters and sets the gauges once per ``period_s``:
+``freeagentics_websocket_connections``, ``freeagentics_websocket_queue_depth``,
+``freeagentics_messages_sent_total{topic}`` and ``freeagentics_messages_dropped_total{topic}``
+(``topic`` is the topic kind, or ``reply`` for acks, pongs and errors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from freeagentics.server.ws.hub import Hub
+
+__all__ = ["MetricsSync"]
+
+
+class MetricsSync:
+    """Copies ``hub``'s counters into ``metrics`` (a ``ServerMetrics``)."""
+
+    def __init__(self, hub: Hub, metrics: Any, period_s: float = 1.0):
+        self.hub, self.metrics, self.period_s = hub, metrics, period_s
+        self._sent: dict[str, int] = {}
+        self._dropped: dict[str, int] = {}
+        self._task: asyncio.Task | None = None
+
+    def update(self) -> None:
+        """One copy: counter increments since the last, gauges as they are now."""
+        m = self.metrics
+        m.ws_connections.set(len(self.hub.clients))
+        m.ws_queue_depth.set(self.hub.queue_depth)
+        for counter, totals, seen in (
+            (m.messages_sent, self.hub.sent_by_topic(), self._sent),
+            (m.messages_dropped, self.hub.dropped_by_topic(), self._dropped),
+        ):
+            for kind, total in totals.items():
+                delta = total - seen.get(kind, 0)
+                if delta > 0:
+                    counter.labels(kind).inc(delta)
+                seen[kind] = total
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.period_s)
+            self.update()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.update()

@@ -1,0 +1,223 @@
+"""The hub without sockets: encode once, latest-wins, slow-client disconnect, release."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+import weakref
+
+import numpy as np
+import orjson
+
+from freeagentics.server.ws import CLOSE_TOO_SLOW, Client, Hub, ServiceSource, Topic
+from freeagentics.server.ws.frames import decode_msgpack
+
+
+class Socket:
+    """A fake socket: records what is sent; ``stall`` makes every send hang."""
+
+    def __init__(self, stall: bool = False):
+        self.sent: list = []
+        self.closed: tuple[int, str] | None = None
+        self.stall = stall
+
+    async def send(self, payload) -> None:
+        if self.stall:
+            await asyncio.Event().wait()
+        self.sent.append(payload)
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+
+def connect(hub: Hub, socket: Socket) -> tuple[Client, asyncio.Task]:
+    client = hub.connect(socket.send, socket.close)
+    return client, client.start()
+
+
+async def settle(rounds: int = 20) -> None:
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+def test_each_topic_is_encoded_once_and_the_same_object_goes_to_every_subscriber(service, events):
+    async def main():
+        hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
+        sockets = [Socket() for _ in range(3)]
+        clients = [connect(hub, s)[0] for s in sockets]
+        world = Topic("world", "1")
+        hub.subscribe(clients[0], world, "json")
+        hub.subscribe(clients[1], world, "json")
+        hub.subscribe(clients[2], world, "msgpack")
+        service.emit(1, events(7))
+        await settle()
+        return sockets
+
+    a, b, c = asyncio.run(main())
+    assert len(a.sent) == len(b.sent) == len(c.sent) == 1
+    assert a.sent[0] is b.sent[0]  # one encoding, shared
+    assert isinstance(a.sent[0], str) and isinstance(c.sent[0], bytes)
+    as_json, as_msgpack = orjson.loads(a.sent[0]), decode_msgpack(c.sent[0])
+    assert as_json["tick"] == as_msgpack["tick"] == 7
+    assert as_json["data"]["n"] == as_msgpack["data"]["n"] == 5
+
+
+def test_messagepack_world_frame_round_trips_typed_arrays(service, events):
+    async def main():
+        hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
+        socket = Socket()
+        client, _ = connect(hub, socket)
+        hub.subscribe(client, Topic("world", "1"), "msgpack")
+        service.emit(1, events(3, n=6))
+        await settle()
+        return socket.sent
+
+    (payload,) = asyncio.run(main())
+    frame = decode_msgpack(payload)
+    data = frame["data"]
+    pos = data["positions"]
+    assert pos["dtype"] == "int16" and pos["shape"] == [6, 2]
+    positions = np.frombuffer(pos["data"], "<i2").reshape(pos["shape"])
+    np.testing.assert_array_equal(positions, events(3, n=6).positions)
+    kinds = np.frombuffer(data["kinds"]["data"], np.uint8)
+    assert [data["kind_names"][k] for k in kinds] == ["explorer", "collector"] * 3
+    np.testing.assert_array_equal(
+        np.frombuffer(data["coalition"]["data"], "<i4"), [0, 0, -1, -1, -1, -1]
+    )
+
+
+def test_full_queue_replaces_the_oldest_frame_of_the_same_topic():
+    async def main():
+        client = Client(Socket().send, Socket().close, maxsize=3, max_lag=100)
+        for name in ("a1", "b1", "a2"):
+            client.offer(name[0], name[0], name)
+        client.offer("a", "a", "a3")  # full: a1 goes, b1 stays
+        order = [p for _, _, p in client._frames]
+        client.offer("c", "c", "c1")  # full, no c queued: the oldest (b1) goes
+        return order, [p for _, _, p in client._frames], client
+
+    order, after, client = asyncio.run(main())
+    assert order == ["b1", "a2", "a3"]
+    assert after == ["a2", "a3", "c1"]
+    assert client.dropped == 2 and client.dropped_by_topic == {"a": 1, "b": 1}
+
+
+def test_slow_client_is_disconnected_while_fast_client_gets_every_frame_and_ticks_stay_fast(
+    service, events
+):
+    ticks = 300
+
+    async def main():
+        hub = Hub(ServiceSource(service), frame_rate_hz=1e6, queue_size=8, max_lag=50)
+        fast, slow = Socket(), Socket(stall=True)
+        fast_client, _ = connect(hub, fast)
+        slow_client, _ = connect(hub, slow)
+        world = Topic("world", "1")
+        hub.subscribe(fast_client, world, "msgpack")
+        hub.subscribe(slow_client, world, "msgpack")
+        tick_times = []
+        for t in range(1, ticks + 1):
+            start = time.perf_counter()
+            service.emit(1, events(t))
+            tick_times.append(time.perf_counter() - start)
+            await settle(4)
+        await settle()
+        return fast, slow, slow_client, tick_times, hub
+
+    fast, slow, slow_client, tick_times, hub = asyncio.run(main())
+    assert [decode_msgpack(p)["tick"] for p in fast.sent] == list(range(1, ticks + 1))
+    assert slow.closed is not None and slow.closed[0] == CLOSE_TOO_SLOW
+    assert "too slow" in slow.closed[1]
+    assert slow_client.dropped > 50
+    # the publisher's cost does not depend on the stalled client (encode + one append each)
+    assert max(tick_times) < 0.05, max(tick_times)
+
+
+def test_disconnect_releases_queues_topics_and_the_tick_subscription(service, events):
+    async def main():
+        hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
+        socket = Socket(stall=True)
+        client, task = connect(hub, socket)
+        for topic in (Topic("world", "1"), Topic("agent", "1", 3), Topic("metrics", "1")):
+            hub.subscribe(client, topic, "json")
+        assert service.callbacks and hub.feed_count() == 1 and hub.topic_count() == 3
+        for t in range(10):
+            service.emit(1, events(t))
+        await settle()
+        assert client.depth > 0
+        ref = weakref.ref(client)
+        hub.disconnect(client)
+        task.cancel()
+        await settle()
+        await asyncio.sleep(0.05)  # the unsubscribe runs in the default executor
+        del client, task
+        return hub, ref
+
+    hub, ref = asyncio.run(main())
+    gc.collect()
+    assert ref() is None  # nothing (hub, feed, source) holds the client any more
+    assert not hub.clients and hub.topic_count() == 0 and hub.feed_count() == 0
+    assert not service.callbacks and service.unsubscribed == [1]
+
+
+def test_unknown_simulation_is_refused_and_leaves_nothing_behind(service):
+    async def main():
+        hub = Hub(ServiceSource(service))
+        client, _ = connect(hub, Socket())
+        try:
+            hub.subscribe(client, Topic("world", "99"), "json")
+        except KeyError as exc:
+            return hub, client, exc
+        raise AssertionError("subscribe to an unknown simulation succeeded")
+
+    hub, client, exc = asyncio.run(main())
+    assert "99" in str(exc)
+    assert hub.topic_count() == 0 and hub.feed_count() == 0 and not client.topics
+
+
+def test_frames_are_rate_limited_but_coalition_changes_are_not(service, events):
+    async def main():
+        hub = Hub(ServiceSource(service), frame_rate_hz=1.0)
+        socket = Socket()
+        client, _ = connect(hub, socket)
+        hub.subscribe(client, Topic("world", "1"), "json")
+        hub.subscribe(client, Topic("coalitions", "1"), "json")
+        for t in range(1, 6):
+            change = {"kind": np.array([1]), "coalition": np.array([t])} if t % 2 else None
+            service.emit(1, events(t, coalition_events=change))
+        await settle()
+        return [orjson.loads(p) for p in socket.sent]
+
+    frames = asyncio.run(main())
+    world = [f["tick"] for f in frames if f["topic"] == "world"]
+    coalitions = [f["tick"] for f in frames if f["topic"] == "coalitions"]
+    assert world == [1]
+    assert coalitions == [1, 3, 5]
+    assert frames[-1]["data"]["changes"] == {"kind": [1], "coalition": [5]}
+    assert frames[-1]["data"]["sizes"] == {"0": 2}
+
+
+def test_agent_metrics_and_knowledge_topics(service, events):
+    async def main():
+        hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
+        socket = Socket()
+        client, _ = connect(hub, socket)
+        for topic in (Topic("agent", "1", 3), Topic("metrics", "1"), Topic("knowledge", "1")):
+            hub.subscribe(client, topic, "json")
+        service.emit(1, events(1))
+        service.emit(1, events(2))  # knowledge unchanged: no second knowledge frame
+        await settle()
+        return [orjson.loads(p) for p in socket.sent]
+
+    frames = asyncio.run(main())
+    by_topic: dict[str, list] = {}
+    for f in frames:
+        by_topic.setdefault(f["topic"], []).append(f)
+    agent = by_topic["agent"][0]
+    assert agent["agent_id"] == 3 and agent["data"]["position"] == [4, 6]
+    assert (
+        agent["data"]["kind"] == "collector" and agent["data"]["metrics"]["belief_entropy"] == 0.5
+    )
+    assert by_topic["metrics"][0]["data"]["means"]["belief_entropy"] == 0.5
+    assert [f["data"] for f in by_topic["knowledge"]] == [{"version": 1, "nodes": 10, "edges": 20}]

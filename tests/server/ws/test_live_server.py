@@ -1,0 +1,148 @@
+"""The WebSocket layer in the real app (create_app, SQLite) behind a real uvicorn server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+import threading
+import time
+
+import msgpack
+import orjson
+import pytest
+import uvicorn
+import websockets
+
+from freeagentics.server.app import create_app
+from freeagentics.server.settings import Settings
+from freeagentics.server.ws import CLOSE_TOO_SLOW
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    db = tmp_path_factory.mktemp("ws-live") / "db.sqlite"
+    settings = Settings(
+        database_url=f"sqlite:///{db}",
+        demo=True,
+        demo_agents=2000,
+        tick_rate_hz=50,
+        frame_rate_hz=50,
+        ws_queue_size=4,
+        ws_max_lag_frames=8,
+    )
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, ws="websockets", log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    port = srv.servers[0].sockets[0].getsockname()[1]
+    yield f"ws://127.0.0.1:{port}/ws", app
+    srv.should_exit = True
+    thread.join(timeout=30)
+
+
+def test_permessage_deflate_is_negotiated_when_offered(server):
+    url, _ = server
+
+    async def main():
+        async with websockets.connect(url, compression="deflate") as ws:
+            offered = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        async with websockets.connect(url, compression=None) as ws:
+            plain = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        return offered, plain
+
+    offered, plain = asyncio.run(main())
+    assert "permessage-deflate" in offered
+    assert plain == ""
+
+
+def test_frames_and_command_acks_from_the_running_demo(server):
+    url, app = server
+    sim_id = app.state.service.ids()[0]
+
+    async def main():
+        async with websockets.connect(url) as ws:
+            await ws.send(
+                orjson.dumps(
+                    {"type": "subscribe", "id": "s", "topic": "world", "sim_id": sim_id}
+                ).decode()
+            )
+            frames, ack = [], None
+            while len(frames) < 3:
+                doc = orjson.loads(await ws.recv())
+                if doc["type"] == "ack":
+                    ack = doc
+                else:
+                    frames.append(doc)
+            await ws.send(
+                msgpack.packb({"type": "command", "id": 42, "action": "pause", "sim_id": sim_id})
+            )
+            while True:
+                reply = await ws.recv()
+                if isinstance(reply, bytes):
+                    return ack, frames, msgpack.unpackb(reply)
+
+    ack, frames, paused = asyncio.run(main())
+    assert ack == {"type": "ack", "id": "s", "ok": True, "result": {"topic": f"world/{sim_id}"}}
+    ticks = [f["tick"] for f in frames]
+    assert ticks == sorted(ticks) and len(set(ticks)) == 3
+    data = frames[-1]["data"]
+    assert data["n"] == 2000 and len(base64.b64decode(data["positions"]["data"])) == 2000 * 2 * 2
+    assert paused["id"] == 42 and paused["ok"] is True and paused["result"]["status"] == "paused"
+    app.state.service.resume(sim_id)
+
+
+@pytest.mark.slow
+def test_a_client_that_stops_reading_is_closed_4008_while_another_keeps_up(server):
+    url, app = server
+    sim_id = app.state.service.ids()[0]
+    port = int(url.split(":")[2].split("/")[0])
+    # a raw socket with a tiny receive buffer that never reads after the handshake
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    stalled.sendall(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    assert b"101" in stalled.recv(4096).split(b"\r\n")[0]
+    body = orjson.dumps(
+        {"type": "subscribe", "topic": "world", "sim_id": sim_id, "format": "msgpack"}
+    )
+    mask = os.urandom(4)
+    stalled.sendall(
+        bytes([0x81, 0x80 | len(body)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(body))
+    )
+
+    async def keep_up():
+        async with websockets.connect(url, max_size=None) as ws:
+            await ws.send(
+                orjson.dumps({"type": "subscribe", "topic": "world", "sim_id": sim_id}).decode()
+            )
+            hub = app.state.hub
+            start, received = time.monotonic(), 0
+            while time.monotonic() - start < 60:
+                await asyncio.wait_for(ws.recv(), 5)
+                received += 1
+                if hub.close_codes.get(CLOSE_TOO_SLOW) and len(hub.clients) == 1:
+                    after = received
+                    for _ in range(10):  # the client that keeps up still gets every frame
+                        await asyncio.wait_for(ws.recv(), 5)
+                        received += 1
+                    return received - after, list(hub.clients)
+            raise AssertionError("the stalled client was never disconnected")
+
+    more, clients = asyncio.run(keep_up())
+    stalled.close()
+    assert more == 10
+    (reader,) = clients
+    assert reader.dropped == 0
