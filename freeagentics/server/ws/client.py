@@ -52,8 +52,8 @@ class Client:
     __slots__ = (
         "__weakref__",
         "_close",
-        "_on_closing",
         "_frames",
+        "_on_closing",
         "_replies",
         "_send",
         "_task",

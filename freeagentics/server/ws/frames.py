@@ -163,8 +163,8 @@ _BUILDERS: dict[str, Callable[[TickEvents, Topic], dict[str, Any] | None]] = {
 def build(topic: Topic, events: TickEvents) -> dict[str, Any] | None:
     """The frame document of ``topic`` for one tick, or None when it has nothing to say.
 
-    ``knowledge`` frames are built by :func:`knowledge_frame` (the tick batch does not
-    carry the graph).
+    ``knowledge`` frames are built by the hub from the graph's counts (the tick batch
+    does not carry the graph).
     """
     data = _BUILDERS[topic.kind](events, topic)
     if data is None:

@@ -77,7 +77,7 @@ class _Feed:
 
     handle: Any
     topics: tuple[_TopicState, ...] = ()
-    last_frame: float = float("-inf")
+    next_frame: float = float("-inf")
     knowledge_version: int = -1
 
 
@@ -276,8 +276,11 @@ class Hub:
     # ------------------------------------------------------------------ frames
     def _on_tick(self, feed: _Feed, events: TickEvents) -> None:
         """Build and encode this tick's frames (consumer thread), then fan out on the loop."""
-        now = time.monotonic()
-        due = now - feed.last_frame >= self.min_interval
+        now, interval = time.monotonic(), self.min_interval
+        # a quarter-interval of slack: ticks at the frame rate arriving a little early still
+        # count; the schedule advances a full interval per frame, so the average rate holds
+        slack = interval / 4
+        due = now >= feed.next_frame - slack
         batch: list[tuple[str, dict[str, Payload], bytes | None]] = []
         for state in feed.topics:  # a tuple swapped whole by the loop: safe to iterate here
             topic = state.topic
@@ -292,8 +295,8 @@ class Hub:
             if state.remote_interest:
                 remote = payloads.get("msgpack") or frames.encode(doc, "msgpack")
             batch.append((topic.key, payloads, remote))
-        if due:
-            feed.last_frame = now
+        if due:  # resynchronise after a pause rather than bursting to catch up
+            feed.next_frame = max(feed.next_frame + interval, now + interval - slack)
         if batch:
             with contextlib.suppress(RuntimeError):  # the loop closed under us: shutting down
                 self.loop.call_soon_threadsafe(self._deliver, batch)

@@ -125,7 +125,7 @@ def test_slow_client_is_disconnected_while_fast_client_gets_every_frame_and_tick
         await settle()
         return fast, slow, slow_client, tick_times, hub
 
-    fast, slow, slow_client, tick_times, hub = asyncio.run(main())
+    fast, slow, slow_client, tick_times, _ = asyncio.run(main())
     assert [decode_msgpack(p)["tick"] for p in fast.sent] == list(range(1, ticks + 1))
     assert slow.closed is not None and slow.closed[0] == CLOSE_TOO_SLOW
     assert "too slow" in slow.closed[1]

@@ -1,0 +1,338 @@
+"""B4 -- WebSocket: connections held, messages delivered per second, round trip, slow client.
+
+Starts the real server (``create_app`` under uvicorn, SQLite, the demo simulation
+ticking at 10 Hz, frames at 10 Hz) as a subprocess, then for each connection count N
+runs client processes (:mod:`benchmarks._ws_worker`, ``websockets`` library) that open
+N connections in all, each subscribed to the world topic in MessagePack. Once every
+worker is connected they count frames for ``--duration`` seconds while some
+connections ping with their own ids (true round trip through the server's queue).
+Records per N:
+
+* ``broadcast``: frames delivered per second (counted by the clients) and server RSS
+  growth per connection (``bytes_per_connection``, psutil on the server process:
+  RSS with N connections minus RSS before any);
+* ``round-trip``: ping → pong latency avg / p99 over the pinging connections;
+* ``slow-client`` (one N): the same with one extra connection that subscribes and
+  never reads; the others' figures are compared with the plain run, and the server's
+  ``freeagentics_messages_dropped_total`` shows it was thinned and closed.
+
+Usage::
+
+    python benchmarks/websocket.py --quick --json b4.json     # 200 connections, ~1 min
+    python benchmarks/websocket.py                            # 100, 1 000, 10 000
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import (
+    REPO_ROOT,
+    fmt_bytes,
+    fmt_number,
+    machine_info,
+    print_table,
+    run_worker,
+    write_json,
+)
+
+CONNECTIONS_PER_WORKER = 2500
+WORKER_MEMORY = 3 << 30
+
+
+def _raise_fd_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The app under uvicorn in a subprocess, with a fresh SQLite database."""
+
+    def __init__(self, agents: int, ws_impl: str):
+        self.tmp = tempfile.TemporaryDirectory(prefix="fa-b4-")
+        self.port = _free_port()
+        env = {
+            **os.environ,
+            "FREEAGENTICS_DATABASE_URL": f"sqlite:///{self.tmp.name}/b4.sqlite",
+            "FREEAGENTICS_DEMO": "true",
+            "FREEAGENTICS_DEMO_AGENTS": str(agents),
+            "FREEAGENTICS_TICK_RATE_HZ": "10",
+            "FREEAGENTICS_FRAME_RATE_HZ": "10",
+            "FREEAGENTICS_RATE_LIMIT_PER_MINUTE": "100000",
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "freeagentics.server.app:create_app",
+            "--factory",
+            "--port",
+            str(self.port),
+            "--ws",
+            ws_impl,
+            "--backlog",
+            "8192",
+            "--log-level",
+            "warning",
+        ]
+        self.log = Path(self.tmp.name) / "server.log"
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=out, preexec_fn=_raise_fd_limit
+            )
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                sims = httpx.get(f"{self.base}/api/v1/simulations", timeout=2).json()
+                break
+            except (httpx.HTTPError, ValueError) as exc:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    log = self.log.read_text()[-2000:]
+                    raise RuntimeError(f"server did not start: {log}") from exc
+                time.sleep(0.2)
+        items = sims.get("items", sims) if isinstance(sims, dict) else sims
+        self.sim_id = items[0]["id"] if items else 1
+        self.ps = psutil.Process(self.proc.pid)
+        self.url = f"ws://127.0.0.1:{self.port}/ws"
+
+    def rss(self) -> int:
+        return self.ps.memory_info().rss
+
+    def metric(self, name: str) -> float:
+        text = httpx.get(f"{self.base}/metrics", timeout=10).text
+        total = 0.0
+        for line in text.splitlines():
+            if re.match(rf"{name}(\{{.*\}})? ", line):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.tmp.cleanup()
+
+
+def run_clients(
+    server: Server, n: int, *, duration: float, pingers: int, slow: bool
+) -> dict[str, Any]:
+    """Hold ``n`` connections over several worker processes; their merged counts."""
+    workers = max(1, math.ceil(n / CONNECTIONS_PER_WORKER))
+    shares = [n // workers + (i < n % workers) for i in range(workers)]
+    sync = tempfile.TemporaryDirectory(prefix="fa-b4-sync-")
+    ramp_timeout = 30 + n / 50
+    specs = [
+        {
+            "index": i,
+            "url": server.url,
+            "sim_id": server.sim_id,
+            "connections": share,
+            "ramp_batch": 100,
+            "pingers": pingers // workers + (i < pingers % workers),
+            "ping_interval_s": 0.1,
+            "slow": slow and i == 0,
+            "duration_s": duration,
+            "sync_dir": sync.name,
+            "ready_timeout_s": ramp_timeout,
+        }
+        for i, share in enumerate(shares)
+    ]
+    rss_before = server.rss()
+    peak_rss = [rss_before]
+
+    def go_when_ready() -> None:
+        deadline = time.monotonic() + ramp_timeout
+        while len(list(Path(sync.name).glob("ready-*"))) < workers:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        time.sleep(1.0)  # let the last subscriptions settle
+        peak_rss[0] = server.rss()
+        (Path(sync.name) / "go").write_text(str(time.time() + 0.5))
+
+    starter = threading.Thread(target=go_when_ready, daemon=True)
+    starter.start()
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [
+            pool.submit(
+                run_worker,
+                "benchmarks._ws_worker",
+                spec,
+                timeout_s=ramp_timeout + duration + 60,
+                memory_budget=WORKER_MEMORY,
+            )
+            for spec in specs
+        ]
+        results = [f.result() for f in futures]
+    starter.join()
+    sync.cleanup()
+    failed = [r for r in results if "connected" not in r]
+    if failed:
+        raise RuntimeError(f"client workers failed: {failed}")
+    latencies = np.array([x for r in results for x in r["latencies"]]) * 1e3
+    connected = sum(r["connected"] for r in results)
+    return {
+        "connected": connected,
+        "messages_per_s": sum(r["messages"] / r["elapsed_s"] for r in results),
+        "latency_ms_avg": float(latencies.mean()) if latencies.size else None,
+        "latency_ms_p99": float(np.percentile(latencies, 99)) if latencies.size else None,
+        "latency_ms_max": float(latencies.max()) if latencies.size else None,
+        "pings": int(latencies.size),
+        "errors": sum(r["errors"] for r in results) + (n - connected),
+        "closed": [r["closed"] for r in results],
+        "ramp_s": max(r["ramp_s"] for r in results),
+        "bytes_per_connection": (peak_rss[0] - rss_before) / max(connected, 1),
+        "rss_mb": peak_rss[0] / 2**20,
+    }
+
+
+def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
+    info = machine_info()
+    records: list[dict[str, Any]] = []
+    base = {"benchmark": "B4", "impl": "freeagentics", "ws_impl": args.ws, **info}
+    server = Server(args.agents, args.ws)
+    try:
+        time.sleep(1.0)  # the demo's first ticks and frames
+        plain_at_slow_n: dict[str, Any] | None = None
+        for n in args.connections:
+            got = run_clients(server, n, duration=args.duration, pingers=args.pingers, slow=False)
+            expected = n * 10.0  # every connection gets the 10 Hz world frame
+            common = {**base, "n": n, "errors": got["errors"], "ramp_s": got["ramp_s"]}
+            records.append(
+                {
+                    **common,
+                    "case": "broadcast",
+                    "messages_per_s": got["messages_per_s"],
+                    "delivered_fraction": got["messages_per_s"] / expected,
+                    "bytes_per_connection": got["bytes_per_connection"],
+                    "rss_mb": got["rss_mb"],
+                }
+            )
+            records.append(
+                {
+                    **common,
+                    "case": "round-trip",
+                    "latency_ms_avg": got["latency_ms_avg"],
+                    "latency_ms_p99": got["latency_ms_p99"],
+                    "latency_ms_max": got["latency_ms_max"],
+                    "pings": got["pings"],
+                }
+            )
+            if n == args.slow_n:
+                plain_at_slow_n = got
+            print(f"[B4] n={n}: {got['connected']} connected, {got['messages_per_s']:.0f} msg/s")
+        dropped_before = server.metric("freeagentics_messages_dropped_total")
+        got = run_clients(
+            server, args.slow_n, duration=args.duration, pingers=args.pingers, slow=True
+        )
+        time.sleep(1.5)  # the metrics sync runs once a second
+        dropped = server.metric("freeagentics_messages_dropped_total") - dropped_before
+        record = {
+            **base,
+            "case": "slow-client",
+            "n": args.slow_n,
+            "messages_per_s": got["messages_per_s"],
+            "latency_ms_avg": got["latency_ms_avg"],
+            "latency_ms_p99": got["latency_ms_p99"],
+            "errors": got["errors"],
+            "slow_client_frames_dropped": dropped,
+        }
+        if plain_at_slow_n is not None:
+            record["messages_per_s_without_slow_client"] = plain_at_slow_n["messages_per_s"]
+            record["latency_ms_p99_without_slow_client"] = plain_at_slow_n["latency_ms_p99"]
+        records.append(record)
+    finally:
+        server.stop()
+    return records
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def print_results(records: list[dict[str, Any]]) -> None:
+    rows = []
+    for r in records:
+        note = ""
+        if r["case"] == "broadcast":
+            note = f"{r['delivered_fraction']:.0%} of 10 Hz × n; ramp {r['ramp_s']:.1f} s"
+        elif r["case"] == "slow-client" and "messages_per_s_without_slow_client" in r:
+            note = (
+                f"without it: {fmt_number(r['messages_per_s_without_slow_client'])} msg/s, "
+                f"p99 {_ms(r['latency_ms_p99_without_slow_client'])} ms; "
+                f"{r['slow_client_frames_dropped']:.0f} of its frames dropped"
+            )
+        rows.append(
+            [
+                r["case"],
+                str(r["n"]),
+                fmt_number(r.get("messages_per_s")),
+                _ms(r.get("latency_ms_avg")),
+                _ms(r.get("latency_ms_p99")),
+                fmt_bytes(r.get("bytes_per_connection")),
+                str(r.get("errors", 0)),
+                note,
+            ]
+        )
+    columns = ["case", "n", "msg/s", "rtt avg ms", "rtt p99 ms", "RSS/conn", "errors", "note"]
+    print_table("B4 websocket", columns, rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="200 connections, short runs")
+    parser.add_argument("--connections", type=int, nargs="+", default=None)
+    parser.add_argument("--slow-n", type=int, default=None, help="n of the slow-client case")
+    parser.add_argument("--duration", type=float, default=None, help="seconds counted per n")
+    parser.add_argument("--pingers", type=int, default=100, help="connections that ping")
+    parser.add_argument("--agents", type=int, default=100, help="agents in the demo simulation")
+    parser.add_argument("--ws", default="websockets", help="uvicorn's WebSocket implementation")
+    parser.add_argument("--json", type=Path, default=None, help="write the records here")
+    args = parser.parse_args(argv)
+    if args.connections is None:
+        args.connections = [200] if args.quick else [100, 1000, 10_000]
+    if args.slow_n is None:
+        args.slow_n = 200 if args.quick else 1000
+    if args.duration is None:
+        args.duration = 5.0 if args.quick else 10.0
+    args.pingers = min(args.pingers, min(args.connections))
+    _raise_fd_limit()
+    records = measure(args)
+    print_results(records)
+    if args.json is not None:
+        write_json(args.json, records)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
