@@ -14,7 +14,16 @@ from freeagentics.simulation import Simulation
 from freeagentics.simulation.runner import run_scenario, sweep
 from freeagentics.simulation.scenario import scenario_from_mapping
 
-STAGES = ("observe", "inference", "world", "coalitions", "metrics", "knowledge", "history", "events")
+STAGES = (
+    "observe",
+    "inference",
+    "world",
+    "coalitions",
+    "metrics",
+    "knowledge",
+    "history",
+    "events",
+)
 METRICS = ("belief_entropy", "free_energy", "policy_entropy", "expected_free_energy", "energy")
 
 
