@@ -222,12 +222,44 @@ def _row_entropy(p, out):  # pragma: no cover - compiled
         out[n] = total
 
 
+_LN2 = float(np.log(2.0))
+
+
+def _row_entropy_approx(p, out):  # pragma: no cover - compiled
+    """:func:`_row_entropy` for float32 rows, with a vectorisable logarithm.
+
+    ``ln x`` from the float's exponent and ``2·atanh(s)``, ``s = (m-1)/(m+1)`` for its
+    mantissa ``m`` in [1, 2), to the s⁷ term: absolute error below 2e-5 per logarithm,
+    far below what an entropy reported as a metric needs, and the loop vectorises
+    where a call to ``log`` per element does not.
+    """
+    bits = p.view(np.uint32)
+    for n in numba.prange(p.shape[0]):
+        row, raw = p[n], bits[n]
+        total = np.float32(0.0)
+        for k in range(row.shape[0]):
+            b = raw[k]
+            exponent = np.float32(np.int32((b >> np.uint32(23)) & np.uint32(0xFF)) - np.int32(127))
+            mantissa = np.float32(1.0) + np.float32(b & np.uint32(0x7FFFFF)) * np.float32(
+                1.0 / 8388608.0
+            )
+            s = (mantissa - np.float32(1.0)) / (mantissa + np.float32(1.0))
+            s2 = s * s
+            series = s * (
+                np.float32(2.0)
+                + s2 * (np.float32(2.0 / 3.0) + s2 * (np.float32(0.4) + s2 * np.float32(2.0 / 7.0)))
+            )
+            total -= row[k] * (exponent * np.float32(_LN2) + series)
+        out[n] = total
+
+
 #: name -> (serial, parallel) compiled kernel
 KERNELS = {
     "single_factor_posterior": _compile(_single_factor_posterior),
     "policy_scores": _compile(_policy_scores),
     "marginal_argmax": _compile(_marginal_argmax),
     "row_entropy": _compile(_row_entropy),
+    "row_entropy_approx": _compile(_row_entropy_approx),
 }
 
 
