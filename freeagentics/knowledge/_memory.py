@@ -18,28 +18,25 @@ arguments and invalidated by a version counter that every write bumps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from freeagentics.errors import ConfigurationError, UnknownIdError
 from freeagentics.knowledge._args import (
-    check_direction,
     check_hops,
     check_id,
     check_ids,
     check_keys,
     check_name,
     check_page,
-    check_properties,
-    check_property_columns,
     check_tick,
-    check_weights,
 )
-from freeagentics.knowledge._cache import MISS, CacheInfo, QueryCache
+from freeagentics.knowledge._cache import QueryCache
 from freeagentics.knowledge._filters import matches, parse_where
-from freeagentics.knowledge._store import DEFAULT_PINNED_EDGE_TYPES, DEFAULT_PINNED_TYPES, Columns
+from freeagentics.knowledge._frontend import StoreFrontEnd
+from freeagentics.knowledge._store import DEFAULT_PINNED_EDGE_TYPES, DEFAULT_PINNED_TYPES
 from freeagentics.knowledge._types import (
     MAX_HOPS,
     CapacityError,
@@ -118,7 +115,7 @@ def _unlink(adjacency: dict, a: int, type: str, b: int) -> _EdgeRec:
     return rec
 
 
-class InMemoryKnowledgeGraph:
+class InMemoryKnowledgeGraph(StoreFrontEnd):
     """A bounded typed property graph in memory, implementing :class:`KnowledgeStore`.
 
     Args:
@@ -167,26 +164,6 @@ class InMemoryKnowledgeGraph:
     # --- configuration and clock -------------------------------------------------
 
     @property
-    def max_nodes(self) -> int:
-        return self._max_nodes
-
-    @property
-    def max_edges(self) -> int:
-        return self._max_edges
-
-    @property
-    def pinned_types(self) -> frozenset[str]:
-        return self._pinned_types
-
-    @property
-    def pinned_edge_types(self) -> frozenset[str]:
-        return self._pinned_edge_types
-
-    @property
-    def tick(self) -> int:
-        return self._tick
-
-    @property
     def version(self) -> int:
         """Write counter: changes whenever the graph may have changed."""
         return self._version
@@ -197,9 +174,6 @@ class InMemoryKnowledgeGraph:
             raise ConfigurationError(f"tick cannot go back from {self._tick} to {tick}")
         self._tick = tick
 
-    def cache_info(self) -> CacheInfo:
-        return self._cache.info()
-
     # --- nodes -------------------------------------------------------------------
 
     def _require(self, node_id: Any) -> int:
@@ -207,25 +181,6 @@ class InMemoryKnowledgeGraph:
         if node_id not in self._nodes:
             raise UnknownIdError(f"node id {node_id} does not exist")
         return node_id
-
-    def upsert_node(
-        self, type: str, key: str, properties: Mapping[str, PropertyValue] | None = None
-    ) -> int:
-        type = check_name(type, "node type")
-        keys = check_keys([key])
-        props = check_properties(properties)
-        return self._upsert_nodes(type, keys, tuple(props), [tuple(props.values())])[0]
-
-    def upsert_nodes(
-        self,
-        type: str,
-        keys: np.ndarray | Sequence[str | int],
-        properties: Columns | None = None,
-    ) -> np.ndarray:
-        type = check_name(type, "node type")
-        keys = check_keys(keys)
-        names, rows = check_property_columns(properties, len(keys))
-        return np.asarray(self._upsert_nodes(type, keys, names, rows), dtype=np.int64)
 
     def _upsert_nodes(
         self, type: str, keys: list[str], names: tuple[str, ...], rows: list[tuple]
@@ -363,42 +318,6 @@ class InMemoryKnowledgeGraph:
 
     # --- edges -------------------------------------------------------------------
 
-    def upsert_edge(
-        self,
-        src: int,
-        dst: int,
-        type: str,
-        properties: Mapping[str, PropertyValue] | None = None,
-        weight: float = 1.0,
-    ) -> None:
-        type = check_name(type, "edge type")
-        src, dst = check_id(src, "src"), check_id(dst, "dst")
-        props = check_properties(properties)
-        weights = check_weights(weight, 1)
-        self._upsert_edges([src], [dst], type, tuple(props), [tuple(props.values())], weights)
-
-    def upsert_edges(
-        self,
-        srcs: np.ndarray | Sequence[int],
-        dsts: np.ndarray | Sequence[int],
-        type: str,
-        properties: Columns | None = None,
-        weights: np.ndarray | Sequence[float] | float = 1.0,
-    ) -> None:
-        type = check_name(type, "edge type")
-        srcs, dsts = self._pairs(srcs, dsts)
-        names, rows = check_property_columns(properties, len(srcs))
-        self._upsert_edges(srcs, dsts, type, names, rows, check_weights(weights, len(srcs)))
-
-    @staticmethod
-    def _pairs(srcs: Any, dsts: Any) -> tuple[list[int], list[int]]:
-        srcs, dsts = check_ids(srcs, "srcs"), check_ids(dsts, "dsts")
-        if len(srcs) != len(dsts):
-            raise ConfigurationError(
-                f"srcs and dsts must have the same length, got {len(srcs)} and {len(dsts)}"
-            )
-        return srcs, dsts
-
     def _upsert_edges(
         self,
         srcs: list[int],
@@ -507,9 +426,6 @@ class InMemoryKnowledgeGraph:
             raise UnknownIdError(f"edge {src} -{type}-> {dst} does not exist")
         return Edge(src, dst, type, erec.props, erec.weight)
 
-    def remove_edge(self, src: int, dst: int, type: str) -> None:
-        self.remove_edges([src], [dst], type)
-
     def remove_edges(
         self,
         srcs: np.ndarray | Sequence[int],
@@ -534,13 +450,6 @@ class InMemoryKnowledgeGraph:
         return removed
 
     # --- queries -----------------------------------------------------------------
-
-    def _cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        value = self._cache.get(key, self._version)
-        if value is MISS:
-            value = compute()
-            self._cache.put(key, self._version, value)
-        return value
 
     def find_nodes(
         self,
@@ -574,11 +483,6 @@ class InMemoryKnowledgeGraph:
             return tuple(found)
 
         return list(self._cached(("find_nodes", type, conditions, limit, offset), compute))
-
-    def _check_traversal(self, edge_type: Any, direction: Any) -> None:
-        if edge_type is not None:
-            check_name(edge_type, "edge type")
-        check_direction(direction)
 
     def _step(self, nid: int, edge_type: str | None, direction: str) -> Iterator[int]:
         """Neighbour ids of ``nid``, possibly repeated, in no particular order."""

@@ -33,7 +33,7 @@ such recount. One writing instance per graph is the intended use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,13 +49,11 @@ from freeagentics.knowledge._args import (
     check_keys,
     check_name,
     check_page,
-    check_properties,
-    check_property_columns,
     check_tick,
-    check_weights,
 )
-from freeagentics.knowledge._cache import MISS, CacheInfo, QueryCache
+from freeagentics.knowledge._cache import QueryCache
 from freeagentics.knowledge._filters import parse_where
+from freeagentics.knowledge._frontend import StoreFrontEnd
 from freeagentics.knowledge._memory import _capacity, _type_set
 from freeagentics.knowledge._sql_json import encode_properties, where_clauses
 from freeagentics.knowledge._sql_queries import (
@@ -67,14 +65,13 @@ from freeagentics.knowledge._sql_queries import (
     k_hop_select,
     node_upsert,
 )
-from freeagentics.knowledge._store import DEFAULT_PINNED_EDGE_TYPES, DEFAULT_PINNED_TYPES, Columns
+from freeagentics.knowledge._store import DEFAULT_PINNED_EDGE_TYPES, DEFAULT_PINNED_TYPES
 from freeagentics.knowledge._types import (
     MAX_HOPS,
     CapacityError,
     Edge,
     GraphStats,
     Node,
-    PropertyValue,
 )
 from freeagentics.storage.tables import knowledge_edges as E
 from freeagentics.storage.tables import knowledge_graphs as G
@@ -100,7 +97,7 @@ def _check_lengths(type: str, keys: Iterable[str] = ()) -> None:
             raise ConfigurationError(f"node keys are at most {_KEY_LENGTH} characters: {key!r}")
 
 
-class SqlKnowledgeGraph:
+class SqlKnowledgeGraph(StoreFrontEnd):
     """A bounded typed property graph in a SQL database, implementing :class:`KnowledgeStore`.
 
     Args:
@@ -168,26 +165,6 @@ class SqlKnowledgeGraph:
         return self._engine
 
     @property
-    def max_nodes(self) -> int:
-        return self._max_nodes
-
-    @property
-    def max_edges(self) -> int:
-        return self._max_edges
-
-    @property
-    def pinned_types(self) -> frozenset[str]:
-        return self._pinned_types
-
-    @property
-    def pinned_edge_types(self) -> frozenset[str]:
-        return self._pinned_edge_types
-
-    @property
-    def tick(self) -> int:
-        return self._tick
-
-    @property
     def version(self) -> int:
         """Write counter of this instance: changes whenever it may have changed the graph."""
         return self._version
@@ -201,9 +178,6 @@ class SqlKnowledgeGraph:
                 conn.execute(sa.update(G).where(G.c.id == self._graph_id).values(tick=tick))
             self._tick = tick
 
-    def cache_info(self) -> CacheInfo:
-        return self._cache.info()
-
     # --- plumbing ----------------------------------------------------------------
 
     def _read(self) -> sa.Connection:
@@ -216,13 +190,6 @@ class SqlKnowledgeGraph:
         if type is not None:
             query = query.where(table.c.type == type)
         return int(conn.execute(query).scalar_one())
-
-    def _cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        value = self._cache.get(key, self._version)
-        if value is MISS:
-            value = compute()
-            self._cache.put(key, self._version, value)
-        return value
 
     def _present(self, conn: sa.Connection, ids: Iterable[int]) -> set[int]:
         """Which of ``ids`` are nodes of this graph."""
@@ -244,25 +211,6 @@ class SqlKnowledgeGraph:
         return nid
 
     # --- nodes -------------------------------------------------------------------
-
-    def upsert_node(
-        self, type: str, key: str, properties: Mapping[str, PropertyValue] | None = None
-    ) -> int:
-        type = check_name(type, "node type")
-        keys = check_keys([key])
-        props = check_properties(properties)
-        return self._upsert_nodes(type, keys, tuple(props), [tuple(props.values())])[0]
-
-    def upsert_nodes(
-        self,
-        type: str,
-        keys: np.ndarray | Sequence[str | int],
-        properties: Columns | None = None,
-    ) -> np.ndarray:
-        type = check_name(type, "node type")
-        keys = check_keys(keys)
-        names, rows = check_property_columns(properties, len(keys))
-        return np.asarray(self._upsert_nodes(type, keys, names, rows), dtype=np.int64)
 
     def _upsert_nodes(
         self, type: str, keys: list[str], names: tuple[str, ...], rows: list[tuple]
@@ -430,42 +378,6 @@ class SqlKnowledgeGraph:
 
     # --- edges -------------------------------------------------------------------
 
-    def upsert_edge(
-        self,
-        src: int,
-        dst: int,
-        type: str,
-        properties: Mapping[str, PropertyValue] | None = None,
-        weight: float = 1.0,
-    ) -> None:
-        type = check_name(type, "edge type")
-        src, dst = check_id(src, "src"), check_id(dst, "dst")
-        props = check_properties(properties)
-        weights = check_weights(weight, 1)
-        self._upsert_edges([src], [dst], type, tuple(props), [tuple(props.values())], weights)
-
-    def upsert_edges(
-        self,
-        srcs: np.ndarray | Sequence[int],
-        dsts: np.ndarray | Sequence[int],
-        type: str,
-        properties: Columns | None = None,
-        weights: np.ndarray | Sequence[float] | float = 1.0,
-    ) -> None:
-        type = check_name(type, "edge type")
-        srcs, dsts = self._pairs(srcs, dsts)
-        names, rows = check_property_columns(properties, len(srcs))
-        self._upsert_edges(srcs, dsts, type, names, rows, check_weights(weights, len(srcs)))
-
-    @staticmethod
-    def _pairs(srcs: Any, dsts: Any) -> tuple[list[int], list[int]]:
-        srcs, dsts = check_ids(srcs, "srcs"), check_ids(dsts, "dsts")
-        if len(srcs) != len(dsts):
-            raise ConfigurationError(
-                f"srcs and dsts must have the same length, got {len(srcs)} and {len(dsts)}"
-            )
-        return srcs, dsts
-
     def _edge_ticks(
         self, conn: sa.Connection, type: str, pairs: Iterable[tuple[int, int]]
     ) -> dict[tuple[int, int], int]:
@@ -586,9 +498,6 @@ class SqlKnowledgeGraph:
         if row is None:
             raise UnknownIdError(f"edge {src} -{type}-> {dst} does not exist")
         return Edge(src, dst, type, row[0], float(row[1]))
-
-    def remove_edge(self, src: int, dst: int, type: str) -> None:
-        self.remove_edges([src], [dst], type)
 
     def remove_edges(
         self,
@@ -728,11 +637,6 @@ class SqlKnowledgeGraph:
         if type is not None:
             query = query.where(N.c.type == type)
         return query.order_by(N.c.id).limit(limit)
-
-    def _check_traversal(self, edge_type: Any, direction: Any) -> None:
-        if edge_type is not None:
-            check_name(edge_type, "edge type")
-        check_direction(direction)
 
     def edges(
         self, node_id: int, edge_type: str | None = None, direction: str = "out"
