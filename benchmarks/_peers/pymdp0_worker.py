@@ -79,12 +79,12 @@ def _ticker(model: dict[str, Any], n: int, seed: int):
 
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    import pymdp
+    from importlib.metadata import version
 
     return {
         **peer_cell(_ticker, spec, warm_ticks=2),
         "dtype": "float64",
-        "pymdp_path": pymdp.__file__,
+        "pymdp_version": version("inferactively-pymdp"),
     }
 
 
