@@ -23,8 +23,13 @@ peers: $(PEER_PYMDP1)/.installed
 run: $(VENV)/.installed
 	$(VENV)/bin/freeagentics serve
 
-test: $(VENV)/.installed $(PEER_PYMDP1)/.installed
+test: $(VENV)/.installed $(PEER_PYMDP1)/.installed browsers
 	FREEAGENTICS_PYMDP1_PATH=$(PEER_PYMDP1) $(PY) -m pytest
+
+# Debian's chromium for the dashboard's browser tests (Playwright drives it; no downloads)
+.PHONY: browsers
+browsers:
+	@if [ ! -x /usr/bin/chromium ]; then apt-get update && apt-get install -y chromium; fi
 
 test-quick: $(VENV)/.installed
 	$(PY) -m pytest -m "not slow" -q

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from freeagentics import __version__
 from freeagentics.server.api import api_router
+from freeagentics.server.debug import install_debug_delay
 from freeagentics.server.errors import install_exception_handlers
 from freeagentics.server.metrics import ServerMetrics, metrics_router
 from freeagentics.server.middleware import install_middleware
@@ -100,10 +101,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.watch(service.gauges)
     install_exception_handlers(app)
     install_middleware(app, settings)
+    install_debug_delay(app)  # off unless FREEAGENTICS_DEBUG_DELAY_MS is set
     app.include_router(api_router)
     app.include_router(metrics_router)
 
     from freeagentics.server.ws import install_websockets
 
     install_websockets(app)
+
+    from freeagentics.server.static import install_dashboard
+
+    install_dashboard(app)
     return app

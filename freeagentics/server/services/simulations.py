@@ -322,6 +322,38 @@ class SimulationService:
         managed.replace(restored)
         return self._summary(managed)
 
+    # ------------------------------------------------------------------ world
+    def world(self, sim_id: int) -> dict[str, Any]:
+        """The world's static layout and current resource amounts, as compact arrays.
+
+        ``cells`` is (H, W) uint8 with the observation codes of
+        :class:`~freeagentics.worlds._codes.Cell` (0 empty, 1 wall, 2 goal, 5 hazard,
+        ``6 + k`` a cell growing resource ``k``); ``resource_cells`` are the linear
+        indices (``row * W + col``) of the resource cells and ``resource_amounts`` their
+        amounts now.
+        """
+        managed = self._managed(sim_id)
+        with managed.lock:
+            world = managed.sim.world
+            layout = world.layout
+            kind = np.asarray(layout.resource_kind)
+            cells = np.zeros(kind.shape, dtype=np.uint8)
+            cells[kind >= 0] = 6 + kind[kind >= 0]
+            cells[np.asarray(layout.goals)] = 2
+            cells[np.asarray(layout.hazards)] = 5
+            cells[np.asarray(layout.walls)] = 1
+            linear = np.flatnonzero(kind >= 0)
+            amounts = world.resources.reshape(world.resources.shape[0], -1)
+            return {
+                "tick": managed.sim.tick,
+                "height": int(kind.shape[0]),
+                "width": int(kind.shape[1]),
+                "resource_names": [r.name for r in world.config.resources],
+                "cells": cells,
+                "resource_cells": linear.astype(np.int32),
+                "resource_amounts": amounts[kind.ravel()[linear], linear].astype(np.float32),
+            }
+
     # ------------------------------------------------------------------ agents
     def add_agents(self, sim_id: int, kind: str, count: int) -> list[int]:
         """Add ``count`` agents of ``kind`` (running or not); returns their ids."""

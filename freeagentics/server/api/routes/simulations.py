@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+
+import numpy as np
 from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field
 
 from freeagentics.server.api.params import SimId
 from freeagentics.server.api.schemas import (
@@ -25,6 +29,36 @@ ERRORS = {
     409: {"model": ErrorOut},
     422: {"model": ErrorOut},
 }
+
+
+class TypedArrayOut(BaseModel):
+    """A typed array as in WebSocket JSON frames: little-endian bytes, base64 in ``data``."""
+
+    dtype: str = Field(description="uint8, int32 or float32")
+    shape: list[int]
+    data: str = Field(description="base64 of the raw little-endian bytes")
+
+
+class WorldOut(BaseModel):
+    """The world's layout (cell codes) and its resource cells' current amounts."""
+
+    tick: int
+    height: int
+    width: int
+    resource_names: list[str]
+    cells: TypedArrayOut = Field(
+        description="(H, W) uint8: 0 empty, 1 wall, 2 goal, 5 hazard, 6+k resource k"
+    )
+    resource_cells: TypedArrayOut = Field(description="(R,) int32 linear index row*W+col")
+    resource_amounts: TypedArrayOut = Field(description="(R,) float32 amount now")
+
+
+def _typed(values: np.ndarray) -> TypedArrayOut:
+    arr = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<"))
+    data = base64.b64encode(arr.tobytes()).decode("ascii")
+    return TypedArrayOut(dtype=arr.dtype.name, shape=list(arr.shape), data=data)
+
+
 router = APIRouter(prefix="/simulations", tags=["simulations"], responses=ERRORS)
 Status = Query(None, alias="status", pattern="^(created|running|paused|completed|failed)$")
 
@@ -63,6 +97,20 @@ def list_simulations(
 def get_simulation(sim_id: SimId, service: ServiceDep, _: Viewer) -> SimulationOut:
     """One simulation's status, tick and population."""
     return SimulationOut(**service.get(sim_id))
+
+
+@router.get("/{sim_id}/world", response_model=WorldOut)
+def world(sim_id: SimId, service: ServiceDep, _: Viewer) -> WorldOut:
+    """Walls, goals, hazards and resource cells (static), and resource amounts now."""
+    w = service.world(sim_id)
+    arrays = {k: _typed(w[k]) for k in ("cells", "resource_cells", "resource_amounts")}
+    return WorldOut(
+        tick=w["tick"],
+        height=w["height"],
+        width=w["width"],
+        resource_names=w["resource_names"],
+        **arrays,
+    )
 
 
 @router.post("/{sim_id}/start", response_model=SimulationOut)
