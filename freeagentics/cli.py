@@ -278,6 +278,75 @@ def serve_command(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+@app.command("loadtest")
+def loadtest_command(
+    profile: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--profile",
+            help="light, medium, heavy, stress, large, colossal or custom; repeatable or "
+            "comma-separated (default: light).",
+        ),
+    ] = None,
+    agents: Annotated[int | None, typer.Option(min=1, help="Agents (custom profile).")] = None,
+    users: Annotated[int | None, typer.Option(min=1, help="Users (custom profile).")] = None,
+    duration: Annotated[
+        float | None, typer.Option(min=1, help="Seconds measured per profile (default 30).")
+    ] = None,
+    profile_file: Annotated[
+        Path | None, typer.Option(help="Profiles from a TOML file (profile tables) or a JSON list.")
+    ] = None,
+    soak: Annotated[
+        bool, typer.Option(help="Soak: report memory growth per hour after warm-up.")
+    ] = False,
+    database: Annotated[str, typer.Option(help="sqlite or postgresql.")] = "sqlite",
+    database_url: Annotated[
+        str | None, typer.Option(help="Database URL (needed for postgresql).")
+    ] = None,
+    report: Annotated[Path, typer.Option(help="Folder for report.md, plots and raw/ JSON.")] = Path(
+        "reports/loadtest"
+    ),
+    skip_engine: Annotated[bool, typer.Option(help="Skip the engine benchmark (B1).")] = False,
+    skip_database: Annotated[bool, typer.Option(help="Skip the database benchmark (B3).")] = False,
+) -> None:
+    """Drive the real server with simulated users and write a Markdown report."""
+    from freeagentics.loadtest.profiles import resolve_profiles
+    from freeagentics.loadtest.runner import RunOptions, run_loadtest
+
+    if database not in ("sqlite", "postgresql"):
+        raise _fail(f"--database: choose sqlite or postgresql, not {database!r}")
+    names = [n.strip() for item in (profile or []) for n in item.split(",") if n.strip()]
+    if not names and profile_file is None:
+        names = ["custom"] if agents and users else ["light"]
+    try:
+        chosen = resolve_profiles(
+            names,
+            agents=agents,
+            users=users,
+            duration_s=duration,
+            profile_file=profile_file,
+            soak=soak,
+        )
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    options = RunOptions(
+        report_dir=report,
+        database=database,
+        database_url=database_url,
+        skip_engine=skip_engine,
+        skip_database=skip_database,
+        console=console,
+    )
+    try:
+        path, interrupted = run_loadtest(chosen, options)
+    except (RuntimeError, ValueError) as exc:
+        raise _fail(str(exc), code=1) from None
+    console.print(f"report: {path}", soft_wrap=True)
+    if interrupted:
+        err_console.print("interrupted; the report holds what was measured so far")
+        raise typer.Exit(130)
+
+
 db_app = typer.Typer(help="Database schema: apply and inspect migrations.")
 app.add_typer(db_app, name="db")
 DB_URL_HELP = "Database URL (default: $FREEAGENTICS_DATABASE_URL, else a SQLite file)."

@@ -1,0 +1,171 @@
+"""The real server in a subprocess: start, create the profile's simulation, scrape, stop.
+
+The server runs ``uvicorn freeagentics.server.app:create_app`` in a session of its own
+(so a Ctrl-C at the terminal reaches the load test, which then scrapes the server's
+final metrics and stops it, rather than killing the server mid-run), on a free port,
+with a fresh SQLite file in a temporary folder or the PostgreSQL URL given. It is
+configured for load testing: no demo simulation, and a rate limit high enough never to
+throttle the simulated users, who all come from 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+__all__ = ["ServerProcess", "parse_metrics"]
+
+API = "/api/v1"
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)")
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text format → ``{"name{labels}": value}`` (comments dropped)."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if match:
+            name, labels, value = match.groups()
+            try:
+                out[name + (labels or "")] = float(value)
+            except ValueError:
+                continue
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _raise_fd_limit() -> None:
+    # thousands of WebSocket connections need thousands of descriptors
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    os.setsid()
+
+
+class ServerProcess:
+    """One server subprocess; use as a context manager or call :meth:`stop`."""
+
+    def __init__(
+        self,
+        *,
+        database: str = "sqlite",
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ):
+        self.tmp = tempfile.TemporaryDirectory(prefix="fa-loadtest-")
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
+        if database == "postgresql":
+            if not database_url:
+                raise ValueError("--database postgresql needs --database-url")
+            url = database_url
+        else:
+            url = database_url or f"sqlite:///{self.tmp.name}/loadtest.sqlite"
+        self.database = database
+        self.database_url = url
+        self.env = {
+            **os.environ,
+            "FREEAGENTICS_DATABASE_URL": url,
+            "FREEAGENTICS_DEMO": "false",
+            "FREEAGENTICS_RATE_LIMIT_PER_MINUTE": "100000000",
+            "FREEAGENTICS_FRAME_RATE_HZ": "10",
+            **(env or {}),
+        }
+        self.log_path = Path(self.tmp.name) / "server.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float = 60.0) -> ServerProcess:
+        """Start the server and wait until it answers ``/health/ready``."""
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "freeagentics.server.app:create_app",
+            "--factory",
+            "--port",
+            str(self.port),
+            "--backlog",
+            "8192",
+            "--log-level",
+            "warning",
+        ]
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                cmd, env=self.env, stdout=log, stderr=log, preexec_fn=_raise_fd_limit
+            )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if httpx.get(f"{self.base}{API}/health/ready", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"server did not start: {self.log_tail()}")
+            time.sleep(0.2)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "server not started"
+        return self.proc.pid
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def create_simulation(self, agents: int, name: str) -> dict[str, Any]:
+        """Create (not start) the demo scenario with ``agents`` agents; its summary."""
+        from freeagentics.server.app import demo_scenario
+
+        body = {"name": name, "scenario": demo_scenario(agents), "start": False}
+        r = httpx.post(f"{self.base}{API}/simulations", json=body, timeout=600)
+        r.raise_for_status()
+        return r.json()
+
+    def simulation(self, sim_id: int) -> dict[str, Any]:
+        r = httpx.get(f"{self.base}{API}/simulations/{sim_id}", timeout=60)
+        r.raise_for_status()
+        return r.json()
+
+    def scrape(self) -> dict[str, float]:
+        """The server's ``/metrics``, parsed ({} when it does not answer)."""
+        try:
+            r = httpx.get(f"{self.base}/metrics", timeout=30)
+            return parse_metrics(r.text)
+        except httpx.HTTPError:
+            return {}
+
+    def stop(self) -> None:
+        """Terminate the server (SIGTERM, then SIGKILL after 30 s) and remove its files."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.tmp.cleanup()
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

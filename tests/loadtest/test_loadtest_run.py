@@ -1,0 +1,141 @@
+"""The framework measuring something real: a tiny profile against the real server.
+
+One run with ``FREEAGENTICS_DEBUG_DELAY_MS=50`` (every HTTP response delayed 50 ms by
+``freeagentics.server.debug``) feeds several checks: the report has every section, its
+raw files exist, its figures equal the raw JSON's, and the delay shows in REST p50.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from freeagentics.loadtest.histogram import LatencyRecord
+from freeagentics.loadtest.profiles import custom_profile
+from freeagentics.loadtest.report import figures, load_raw, ms
+from freeagentics.loadtest.runner import RunOptions, run_loadtest
+
+DELAY_MS = 50
+SECTIONS = (
+    "## 1. Multi-agent scaling efficiency",
+    "## 2. Database performance",
+    "## 3. WebSocket performance",
+    "## 4. Memory usage",
+    "## 5. Performance profiles by load scenario",
+    "## 6. Prioritized bottlenecks by impact",
+    "## 7. Monitoring thresholds, evaluated over the run",
+    "## 8. Machine",
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("loadtest")
+    profile = custom_profile(
+        5, 4, name="tiny", duration_s=4, warmup_s=1, think_s=0.2, ping_interval_s=0.3
+    )
+    options = RunOptions(
+        out,
+        skip_engine=True,
+        skip_database=True,
+        server_env={"FREEAGENTICS_DEBUG_DELAY_MS": str(DELAY_MS)},
+    )
+    path, interrupted = run_loadtest([profile], options)
+    assert not interrupted
+    return out, path.read_text()
+
+
+def _row(markdown: str, section: str, first_cell: str) -> list[str]:
+    body = markdown.split(section, 1)[1].split("\n## ", 1)[0]
+    header = next(line for line in body.splitlines() if line.startswith("| "))
+    names = [c.strip() for c in header.strip("|").split("|")]
+    for line in body.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and cells[0] == first_cell:
+            return dict(zip(names, cells, strict=True))
+    raise AssertionError(f"no row {first_cell!r} in {section}")
+
+
+def test_report_has_every_section_and_raw_files(tiny_report):
+    out, markdown = tiny_report
+    for section in SECTIONS:
+        assert section in markdown
+    assert (out / "raw" / "profile-tiny.json").exists()
+    assert (out / "raw" / "latencies-tiny.json").exists()
+    assert (out / "latency_percentiles.png").stat().st_size > 1000
+    assert (out / "memory_over_time.png").stat().st_size > 1000
+    (record,) = json.loads((out / "raw" / "profile-tiny.json").read_text())
+    assert record["benchmark"] == "B6" and record["n"] == 5
+    assert record["users"]["connected"] == 4
+    assert record["users"]["frames"] > 0, "subscribers received no frames"
+    assert record["users"]["latency"]["command"]["count"] > 0, "no command round trips"
+    assert any("inference" in t for t in record["stage_ticks"]), "no stage timings"
+
+
+def test_injected_delay_shows_in_the_report(tiny_report):
+    _, markdown = tiny_report
+    row = _row(markdown, "## 5. Performance profiles", "tiny")
+    p50 = float(row["REST p50"].removesuffix(" ms"))
+    assert p50 >= DELAY_MS
+    # WebSocket traffic is not delayed: the ping round trip stays well below the delay
+    assert float(row["ping p95"].removesuffix(" ms")) < DELAY_MS
+
+
+def test_report_figures_equal_the_raw_json(tiny_report):
+    out, markdown = tiny_report
+    samples = json.loads((out / "raw" / "latencies-tiny.json").read_text())
+    rest = LatencyRecord.from_json(samples["rest"]).summary()
+    ping = LatencyRecord.from_json(samples["ws_ping"]).summary()
+    (record,) = json.loads((out / "raw" / "profile-tiny.json").read_text())
+    assert rest == record["users"]["latency"]["rest"]
+    row = _row(markdown, "## 5. Performance profiles", "tiny")
+    assert row["REST p50"] == ms(rest["p50"])
+    assert row["REST p95"] == ms(rest["p95"])
+    assert row["ping p95"] == ms(ping["p95"])
+    ws = _row(markdown, "## 3. WebSocket performance", "tiny")
+    assert ws["ping avg"] == ms(ping["avg"])
+    assert ws["connections"] == str(record["users"]["connected"])
+    (fig,) = [figures(p) for p in load_raw(out)["profiles"]]
+    assert row["errors"].startswith(f"{fig['errors']} (")
+    assert row["status"].endswith(fig["band"])
+
+
+def test_thresholds_are_evaluated_per_profile(tiny_report):
+    _, markdown = tiny_report
+    section = markdown.split("## 7.", 1)[1].split("\n## ", 1)[0]
+    for name in ("CPU usage", "Memory usage", "Response time", "Error rate"):
+        assert f"| tiny | {name} |" in section
+
+
+@pytest.mark.slow
+def test_ctrl_c_still_writes_partial_results(tmp_path):
+    """SIGINT mid-measurement: exit 130, the profile's raw file marked interrupted, a report."""
+    cmd = [
+        sys.executable, "-m", "freeagentics.cli", "loadtest", "--agents", "5", "--users", "3",
+        "--duration", "120", "--report", str(tmp_path), "--skip-engine", "--skip-database",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    me = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait for the user workers, then their warm-up
+        kids = me.children(recursive=True)
+        if any("freeagentics.loadtest.users" in " ".join(k.cmdline()) for k in kids):
+            break
+        time.sleep(0.2)
+    time.sleep(5)
+    os.kill(proc.pid, signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output.decode(errors="replace")[-2000:]
+    (record,) = json.loads((tmp_path / "raw" / "profile-custom.json").read_text())
+    assert record["interrupted"] is True
+    assert record["users"]["latency"]["ws_ping"]["count"] > 0
+    report = Path(tmp_path / "report.md").read_text()
+    assert "custom (interrupted)" in report
