@@ -42,7 +42,7 @@ from freeagentics.coalitions import (
 from freeagentics.errors import ConfigurationError
 from freeagentics.knowledge import InMemoryKnowledgeGraph, KnowledgeUpdater, Sightings
 from freeagentics.models.builders import COMPASS_OUTCOMES, compass_of
-from freeagentics.simulation._config import SimulationConfig
+from freeagentics.simulation._config import ObjectiveSpec, SimulationConfig
 from freeagentics.simulation._events import EventBus, TickEvents
 from freeagentics.simulation._targets import ResourceIndex, coalition_centres, redraw_waypoints
 from freeagentics.worlds import Cell, GridWorld, Move
@@ -78,7 +78,7 @@ class Simulation:
         self.world = GridWorld(config.world, seed=int(seeds[0].generate_state(1)[0]))
         self.population = Population(used, np.random.default_rng(seeds[1]), config.history)
         self._rng = np.random.default_rng(seeds[2])
-        self._capability_rows = kind_capabilities(used, 3)
+        self._capability_rows = kind_capabilities(used, max(len(k.capabilities) for k in used))
         start = 0
         for kind in used:
             count = config.agents[kind.name]
@@ -113,7 +113,7 @@ class Simulation:
         manager = CoalitionManager(
             strategy,
             num_outcomes=len(COMPASS_OUTCOMES),
-            num_capabilities=3,
+            num_capabilities=self._capability_rows.shape[1],
             num_agents=self.population.n,
             reform_every=settings.reform_every,
             strength=settings.strength,
@@ -128,8 +128,6 @@ class Simulation:
                 : settings.auto_objectives
             ]
             rows, cols = np.divmod(richest, self.world.shape[1])
-            from freeagentics.simulation._config import ObjectiveSpec
-
             specs += [
                 ObjectiveSpec(target=(int(r), int(c)), capacity=settings.objective_capacity)
                 for r, c in zip(rows, cols, strict=True)
