@@ -17,7 +17,6 @@ import base64
 import itertools
 import json
 import os
-import resource
 import socket
 import sys
 import time
@@ -27,10 +26,7 @@ from typing import Any
 import orjson
 import websockets
 
-
-def _raise_fd_limit() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+from freeagentics.loadtest.server import raise_fd_limit
 
 
 class Counters:
@@ -156,7 +152,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     spec = json.loads(Path(sys.argv[1]).read_text())
-    _raise_fd_limit()
+    raise_fd_limit()
     result = asyncio.run(run(spec))
     Path(spec["result_path"]).write_text(json.dumps(result))
 

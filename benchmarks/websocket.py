@@ -26,11 +26,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import re
-import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -54,93 +49,38 @@ from benchmarks._common import (
     run_worker,
     write_json,
 )
+from freeagentics.loadtest.server import ServerProcess, raise_fd_limit
 
 CONNECTIONS_PER_WORKER = 2500
 WORKER_MEMORY = 3 << 30
 
 
-def _raise_fd_limit() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """The app under uvicorn in a subprocess, with a fresh SQLite database."""
+class Server(ServerProcess):
+    """The app under uvicorn in a subprocess with the demo simulation at 10 Hz."""
 
     def __init__(self, agents: int, ws_impl: str):
-        self.tmp = tempfile.TemporaryDirectory(prefix="fa-b4-")
-        self.port = _free_port()
-        env = {
-            **os.environ,
-            "FREEAGENTICS_DATABASE_URL": f"sqlite:///{self.tmp.name}/b4.sqlite",
-            "FREEAGENTICS_DEMO": "true",
-            "FREEAGENTICS_DEMO_AGENTS": str(agents),
-            "FREEAGENTICS_TICK_RATE_HZ": "10",
-            "FREEAGENTICS_FRAME_RATE_HZ": "10",
-            "FREEAGENTICS_RATE_LIMIT_PER_MINUTE": "100000",
-            "PYTHONPATH": str(REPO_ROOT),
-        }
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "freeagentics.server.app:create_app",
-            "--factory",
-            "--port",
-            str(self.port),
-            "--ws",
-            ws_impl,
-            "--backlog",
-            "8192",
-            "--log-level",
-            "warning",
-        ]
-        self.log = Path(self.tmp.name) / "server.log"
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=out, preexec_fn=_raise_fd_limit
-            )
-        self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                sims = httpx.get(f"{self.base}/api/v1/simulations", timeout=2).json()
-                break
-            except (httpx.HTTPError, ValueError) as exc:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    log = self.log.read_text()[-2000:]
-                    raise RuntimeError(f"server did not start: {log}") from exc
-                time.sleep(0.2)
+        super().__init__(
+            env={
+                "FREEAGENTICS_DEMO": "true",
+                "FREEAGENTICS_DEMO_AGENTS": str(agents),
+                "FREEAGENTICS_TICK_RATE_HZ": "10",
+                "PYTHONPATH": str(REPO_ROOT),
+            },
+            uvicorn_args=("--ws", ws_impl),
+        )
+        self.start()
+        sims = httpx.get(f"{self.base}/api/v1/simulations", timeout=10).json()
         items = sims.get("items", sims) if isinstance(sims, dict) else sims
         self.sim_id = items[0]["id"] if items else 1
-        self.ps = psutil.Process(self.proc.pid)
-        self.url = f"ws://127.0.0.1:{self.port}/ws"
+        self.ps = psutil.Process(self.pid)
+        self.url = self.ws_url
 
     def rss(self) -> int:
         return self.ps.memory_info().rss
 
     def metric(self, name: str) -> float:
-        text = httpx.get(f"{self.base}/metrics", timeout=10).text
-        total = 0.0
-        for line in text.splitlines():
-            if re.match(rf"{name}(\{{.*\}})? ", line):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.tmp.cleanup()
+        """Sum of a metric over its label sets."""
+        return sum(v for k, v in self.scrape().items() if k == name or k.startswith(name + "{"))
 
 
 def run_clients(
@@ -326,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.duration is None:
         args.duration = 5.0 if args.quick else 10.0
     args.pingers = min(args.pingers, min(args.connections))
-    _raise_fd_limit()
+    raise_fd_limit()
     records = measure(args)
     print_results(records)
     if args.json is not None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["ServerProcess", "parse_metrics"]
+__all__ = ["ServerProcess", "parse_metrics", "raise_fd_limit"]
 
 API = "/api/v1"
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)")
@@ -49,10 +49,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _raise_fd_limit() -> None:
-    # thousands of WebSocket connections need thousands of descriptors
+def raise_fd_limit() -> None:
+    """Let this process open as many descriptors as allowed: thousands of WebSocket
+    connections need thousands of them."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _server_preexec() -> None:
+    # its own session, so a Ctrl-C meant for the load test does not stop the server mid-run
+    raise_fd_limit()
     os.setsid()
 
 
@@ -65,6 +71,7 @@ class ServerProcess:
         database: str = "sqlite",
         database_url: str | None = None,
         env: dict[str, str] | None = None,
+        uvicorn_args: tuple[str, ...] = (),
     ):
         self.tmp = tempfile.TemporaryDirectory(prefix="fa-loadtest-")
         self.port = _free_port()
@@ -86,6 +93,7 @@ class ServerProcess:
             "FREEAGENTICS_FRAME_RATE_HZ": "10",
             **(env or {}),
         }
+        self.uvicorn_args = tuple(uvicorn_args)
         self.log_path = Path(self.tmp.name) / "server.log"
         self.proc: subprocess.Popen | None = None
 
@@ -103,10 +111,11 @@ class ServerProcess:
             "8192",
             "--log-level",
             "warning",
+            *self.uvicorn_args,
         ]
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                cmd, env=self.env, stdout=log, stderr=log, preexec_fn=_raise_fd_limit
+                cmd, env=self.env, stdout=log, stderr=log, preexec_fn=_server_preexec
             )
         deadline = time.monotonic() + timeout_s
         while True:
