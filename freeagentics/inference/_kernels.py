@@ -100,6 +100,66 @@ def _single_factor_posterior(
         free_energy_out[n] = -np.log(total)
 
 
+@numba.njit(inline="always")
+def _score_agent(
+    n,
+    predicted,
+    width,
+    obs_offsets,
+    scores,
+    score_row,
+    use_utility,
+    use_info_gain,
+    steps,
+    gamma,
+    log_E,
+    per_prefix,
+    G_out,
+    q_pi_out,
+):  # pragma: no cover - compiled
+    """G and q_pi of agent ``n`` from its predictions ``(K * width,)`` (see below)."""
+    n_prefixes = per_prefix.shape[1]
+    n_policies, horizon = steps.shape
+    n_modalities = obs_offsets.shape[0] - 1
+    total_obs = obs_offsets[n_modalities]
+    eps = predicted.dtype.type(EPS)
+    zero = predicted.dtype.type(0.0)
+    for k in range(n_prefixes):
+        base = k * width
+        value = zero
+        for m in range(n_modalities):
+            for o in range(obs_offsets[m], obs_offsets[m + 1]):
+                q = predicted[base + o]
+                if use_utility:
+                    value += q * scores[score_row, o]
+                if use_info_gain:
+                    value -= q * np.log(q + eps)
+            if use_info_gain:
+                value -= predicted[base + total_obs + m]
+        per_prefix[n, k] = value
+    best = -np.inf
+    for p in range(n_policies):
+        g = zero
+        for t in range(horizon):
+            g += per_prefix[n, steps[p, t]]
+        G_out[n, p] = g
+        logit = gamma[n] * g + log_E[p]
+        q_pi_out[n, p] = logit
+        if logit > best:
+            best = logit
+    total = zero
+    for p in range(n_policies):
+        e = np.exp(q_pi_out[n, p] - best)
+        q_pi_out[n, p] = e
+        total += e
+    for p in range(n_policies):
+        q_pi_out[n, p] /= total
+
+
+#: agents per block of the fused policy kernel (one scratch row per block)
+_BLOCK = 64
+
+
 def _policy_scores(
     qs,
     predictions,
@@ -121,8 +181,8 @@ def _policy_scores(
     Per action prefix ``k``: the predicted outcomes ``qo = predictions[k] @ qs`` and
     ambiguity, then expected utility plus information gain; per policy: the sum over
     the prefixes it passes through; then ``q_pi = softmax(gamma * G + ln E)``. The
-    matrix-vector products run here rather than in BLAS so that one thread pool does
-    all the work and no ``(N, K, O)`` intermediate is ever stored.
+    matrix-vector products run here, one agent at a time into a small scratch row, so
+    one thread pool does all the work and no ``(N, K, O)`` array is stored.
 
     Args:
         qs: ``(N, S)`` beliefs.
@@ -137,49 +197,70 @@ def _policy_scores(
         per_prefix: ``(N, K)`` scratch; G_out, q_pi_out: ``(N, P)`` (written).
     """
     n_agents, n_states = qs.shape
-    n_prefixes = per_prefix.shape[1]
-    n_policies, horizon = steps.shape
-    n_modalities = obs_offsets.shape[0] - 1
-    total_obs = obs_offsets[n_modalities]
-    eps = qs.dtype.type(EPS)
+    n_rows = predictions.shape[0]
     zero = qs.dtype.type(0.0)
-    for n in numba.prange(n_agents):
-        row = n * score_stride
-        for k in range(n_prefixes):
-            base = k * width
-            value = zero
-            for m in range(n_modalities):
-                for o in range(obs_offsets[m], obs_offsets[m + 1]):
-                    q = zero
-                    for s in range(n_states):
-                        q += predictions[base + o, s] * qs[n, s]
-                    if use_utility:
-                        value += q * scores[row, o]
-                    if use_info_gain:
-                        value -= q * np.log(q + eps)
-                if use_info_gain:
-                    ambiguity = zero
-                    for s in range(n_states):
-                        ambiguity += predictions[base + total_obs + m, s] * qs[n, s]
-                    value -= ambiguity
-            per_prefix[n, k] = value
-        best = -np.inf
-        for p in range(n_policies):
-            g = zero
-            for t in range(horizon):
-                g += per_prefix[n, steps[p, t]]
-            G_out[n, p] = g
-            logit = gamma[n] * g + log_E[p]
-            q_pi_out[n, p] = logit
-            if logit > best:
-                best = logit
-        total = zero
-        for p in range(n_policies):
-            e = np.exp(q_pi_out[n, p] - best)
-            q_pi_out[n, p] = e
-            total += e
-        for p in range(n_policies):
-            q_pi_out[n, p] /= total
+    for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
+        dots = np.empty(n_rows, dtype=qs.dtype)
+        for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
+            belief = qs[n]
+            for r in range(n_rows):
+                row = predictions[r]
+                acc = zero
+                for s in range(n_states):
+                    acc += row[s] * belief[s]
+                dots[r] = acc
+            _score_agent(
+                n,
+                dots,
+                width,
+                obs_offsets,
+                scores,
+                n * score_stride,
+                use_utility,
+                use_info_gain,
+                steps,
+                gamma,
+                log_E,
+                per_prefix,
+                G_out,
+                q_pi_out,
+            )
+
+
+def _policy_scores_predicted(
+    predicted,
+    width,
+    obs_offsets,
+    scores,
+    score_stride,
+    use_utility,
+    use_info_gain,
+    steps,
+    gamma,
+    log_E,
+    per_prefix,
+    G_out,
+    q_pi_out,
+):  # pragma: no cover - compiled
+    """:func:`_policy_scores` from predictions already computed: ``predicted`` is
+    ``(N, K * width)``, ``qs @ predictions.T`` (e.g. by BLAS)."""
+    for n in numba.prange(predicted.shape[0]):
+        _score_agent(
+            n,
+            predicted[n],
+            width,
+            obs_offsets,
+            scores,
+            n * score_stride,
+            use_utility,
+            use_info_gain,
+            steps,
+            gamma,
+            log_E,
+            per_prefix,
+            G_out,
+            q_pi_out,
+        )
 
 
 def _marginal_argmax(q_pi, policy_actions, num_controls, out):  # pragma: no cover - compiled
@@ -257,6 +338,7 @@ def _row_entropy_approx(p, out):  # pragma: no cover - compiled
 KERNELS = {
     "single_factor_posterior": _compile(_single_factor_posterior),
     "policy_scores": _compile(_policy_scores),
+    "policy_scores_predicted": _compile(_policy_scores_predicted),
     "marginal_argmax": _compile(_marginal_argmax),
     "row_entropy": _compile(_row_entropy),
     "row_entropy_approx": _compile(_row_entropy_approx),
@@ -303,6 +385,13 @@ class KernelSet:
 
     def __init__(self) -> None:
         self._choices: dict[str, _Choice] = {}
+
+    # what was learned belongs to this process and machine: a restored copy measures anew
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self._choices = {}
 
     def __call__(self, name: str, n_agents: int):
         if n_agents < PARALLEL_THRESHOLD:

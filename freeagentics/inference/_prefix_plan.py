@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from freeagentics.inference._kernels import KernelSet, for_size
+from freeagentics.inference._kernels import PARALLEL_THRESHOLD, KernelSet, _Choice, for_size
 from freeagentics.inference._maths import entropy
 
 __all__ = ["PrefixPlan"]
@@ -56,6 +56,8 @@ class PrefixPlan:
         stacked = np.stack(blocks)  # (K, width, S)
         self.width = stacked.shape[1]
         self.matrix = np.ascontiguousarray(stacked.reshape(-1, stacked.shape[-1]), dtype=dtype)
+        # large populations: numba's own dot products, or BLAS, whichever measures faster
+        self._strategy = _Choice(self._fused, self._through_blas)
 
     def evaluate(
         self,
@@ -84,7 +86,27 @@ class PrefixPlan:
         use_utility = scores is not None
         if scores is None:
             scores = np.zeros((1, self.obs_offsets[-1]), dtype=qs.dtype)
-        kernels("policy_scores", n)(
+        args = (
+            qs,
+            scores,
+            use_utility,
+            use_states_info_gain,
+            gamma,
+            log_E,
+            per_prefix,
+            G_out,
+            q_pi_out,
+        )
+        if n < PARALLEL_THRESHOLD:
+            self._fused(kernels, ws, *args)
+        else:
+            self._strategy(kernels, ws, *args)
+
+    def _fused(
+        self, kernels, ws, qs, scores, use_utility, info_gain, gamma, log_E, per_prefix, G, q_pi
+    ):
+        """Predictions and scores in one numba pass over agents."""
+        kernels("policy_scores", qs.shape[0])(
             qs,
             self.matrix,
             self.width,
@@ -92,14 +114,42 @@ class PrefixPlan:
             scores,
             int(scores.shape[0] > 1),
             use_utility,
-            use_states_info_gain,
+            info_gain,
             self.steps,
             gamma,
             log_E,
             per_prefix,
-            G_out,
-            q_pi_out,
+            G,
+            q_pi,
         )
+
+    def _through_blas(
+        self, kernels, ws, qs, scores, use_utility, info_gain, gamma, log_E, per_prefix, G, q_pi
+    ):
+        """Predictions by BLAS, a block of agents at a time (the block's predictions stay
+        in cache), then the scores from them."""
+        n, rows = qs.shape[0], self.matrix.shape[0]
+        block = max(256, (1 << 21) // (rows * qs.itemsize))
+        buf = _buffer(ws, "predicted", (min(block, n), rows), qs.dtype)
+        per_agent = scores.shape[0] > 1
+        for start in range(0, n, block):
+            stop = min(n, start + block)
+            predicted = np.matmul(qs[start:stop], self.matrix.T, out=buf[: stop - start])
+            kernels("policy_scores_predicted", stop - start)(
+                predicted,
+                self.width,
+                self.obs_offsets,
+                scores[start:stop] if per_agent else scores,
+                int(per_agent),
+                use_utility,
+                info_gain,
+                self.steps,
+                gamma[start:stop],
+                log_E,
+                per_prefix[start:stop],
+                G[start:stop],
+                q_pi[start:stop],
+            )
 
 
 def _buffer(

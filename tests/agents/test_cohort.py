@@ -140,14 +140,19 @@ def test_plan_every_k_steps_reuses_the_policy_posterior():
 
 
 def test_following_a_plan_takes_its_later_steps():
-    """Between plans the action is the marginal at the plan's current step."""
-    model = locator_model(3, policy_len=2)
+    """Between plans the action is the marginal at the plan's current step.
+
+    From cell 5 the only best two-step plan to the goal next door (cell 6) is
+    right, then stay; reusing the plan's first step would say right again.
+    """
+    model = locator_model(4, policy_len=2, goal=6, accuracy=0.99)
     cohort = Cohort(model, 1, CohortConfig(plan_every=2, gamma=64.0))
-    cohort.step(np.array([[4]]))
+    cohort.step(np.array([[5]]))
     best = model.policies[np.argmax(cohort.q_pi[0])]
-    assert cohort.actions[0, 0] == best[0, 0]
-    cohort.step(np.array([[4]]))
-    assert cohort.actions[0, 0] == best[1, 0]
+    assert best[:, 0].tolist() == [3, 4] and cohort.q_pi[0].max() > 0.9
+    assert cohort.actions[0, 0] == 3
+    cohort.step(np.array([[6]]))
+    assert cohort.actions[0, 0] == 4
 
 
 def test_stochastic_cohorts_are_deterministic_under_a_seed():

@@ -34,3 +34,29 @@ def test_small_populations_always_get_the_serial_kernel():
     assert serial is kernels("row_entropy", 10)
     assert isinstance(kernels("row_entropy", PARALLEL_THRESHOLD), _Choice)
     assert kernels("row_entropy", PARALLEL_THRESHOLD) is kernels("row_entropy", 10**6)
+
+
+def test_both_policy_strategies_give_the_same_scores():
+    """Numba's own dot products and BLAS's feed the same scoring: same G and q_pi."""
+    import numpy as np
+
+    from freeagentics.agents import Cohort, CohortConfig
+    from freeagentics.inference._kernels import for_size
+    from freeagentics.models.builders import explorer_model
+
+    model = explorer_model(6, policy_len=2)
+    cohort = Cohort(model, 700, CohortConfig(dtype="float64"))
+    rng = np.random.default_rng(0)
+    qs = rng.dirichlet(np.ones(36), 700)
+    scores = cohort.flat_scores()
+    gamma = np.full(700, 4.0)
+    plan = cohort.engine._plan
+    outputs = []
+    for strategy in (plan._fused, plan._through_blas):
+        per_prefix = np.empty((700, plan.num_prefixes))
+        G, q_pi = np.empty((700, 25)), np.empty((700, 25))
+        strategy(for_size, {}, qs, scores, True, True, gamma, cohort.log_E, per_prefix, G, q_pi)
+        outputs.append((G, q_pi))
+    np.testing.assert_allclose(outputs[0][0], outputs[1][0], atol=1e-12)
+    np.testing.assert_allclose(outputs[0][1], outputs[1][1], atol=1e-12)
+    np.testing.assert_allclose(outputs[0][1].sum(1), 1.0)
