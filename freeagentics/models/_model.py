@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -79,15 +80,15 @@ class GenerativeModel:
     labels: Labels = field(default_factory=Labels)
 
     # ------------------------------------------------------------------ dimensions
-    @property
+    @cached_property  # read in every step's hot path
     def num_states(self) -> tuple[int, ...]:
         return tuple(b.shape[0] for b in self.B)
 
-    @property
+    @cached_property  # read in every step's hot path
     def num_obs(self) -> tuple[int, ...]:
         return tuple(a.shape[0] for a in self.A)
 
-    @property
+    @cached_property  # read in every step's hot path
     def num_controls(self) -> tuple[int, ...]:
         return tuple(b.shape[-1] for b in self.B)
 
