@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from freeagentics.inference._kernels import PARALLEL_THRESHOLD, KernelSet, _Choice, for_size
+from freeagentics.inference._kernels import PARALLEL_THRESHOLD, KernelSet, for_size
 from freeagentics.inference._maths import entropy
 
-__all__ = ["PrefixPlan"]
+__all__ = ["BLAS_ROWS", "PrefixPlan"]
+
+#: prediction rows from which large cohorts get their predictions from BLAS
+BLAS_ROWS = 256
 
 
 class PrefixPlan:
@@ -56,8 +59,10 @@ class PrefixPlan:
         stacked = np.stack(blocks)  # (K, width, S)
         self.width = stacked.shape[1]
         self.matrix = np.ascontiguousarray(stacked.reshape(-1, stacked.shape[-1]), dtype=dtype)
-        # large populations: numba's own dot products, or BLAS, whichever measures faster
-        self._strategy = _Choice(self._fused, self._through_blas)
+        # Many prediction rows (long horizons): BLAS computes them several times faster than
+        # numba's loops. The choice is fixed by the model, never by timing, because the two
+        # sum in different orders: same seed, same trajectory needs the same arithmetic.
+        self.uses_blas = self.matrix.shape[0] >= BLAS_ROWS
 
     def evaluate(
         self,
@@ -97,10 +102,10 @@ class PrefixPlan:
             G_out,
             q_pi_out,
         )
-        if n < PARALLEL_THRESHOLD:
-            self._fused(kernels, ws, *args)
+        if self.uses_blas and n >= PARALLEL_THRESHOLD:
+            self._through_blas(kernels, ws, *args)
         else:
-            self._strategy(kernels, ws, *args)
+            self._fused(kernels, ws, *args)
 
     def _fused(
         self, kernels, ws, qs, scores, use_utility, info_gain, gamma, log_E, per_prefix, G, q_pi
