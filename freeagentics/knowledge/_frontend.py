@@ -3,7 +3,9 @@ methods that funnel into a backend's batch writes, capacity properties, the cach
 
 A store subclasses :class:`StoreFrontEnd` and supplies the batch primitives
 ``_upsert_nodes(type, keys, names, rows) -> ids``,
-``_upsert_edges(srcs, dsts, type, names, rows, weights)`` and ``remove_edges``, and the
+``_upsert_edges(srcs, dsts, type, names, rows, weights)`` and ``remove_edges``; the
+query computations ``_find_nodes``, ``_edges``, ``_neighbours``, ``_k_hop`` and
+``_shortest_path`` (arguments already checked, results as tuples for the cache); the
 attributes ``_max_nodes``, ``_max_edges``, ``_pinned_types``, ``_pinned_edge_types``,
 ``_tick``, ``_version`` and ``_cache`` (a :class:`QueryCache`).
 """
@@ -18,17 +20,20 @@ import numpy as np
 from freeagentics.errors import ConfigurationError
 from freeagentics.knowledge._args import (
     check_direction,
+    check_hops,
     check_id,
     check_ids,
     check_keys,
     check_name,
+    check_page,
     check_properties,
     check_property_columns,
     check_weights,
 )
 from freeagentics.knowledge._cache import MISS, CacheInfo
+from freeagentics.knowledge._filters import parse_where
 from freeagentics.knowledge._store import Columns
-from freeagentics.knowledge._types import PropertyValue
+from freeagentics.knowledge._types import MAX_HOPS, Edge, Node, PropertyValue
 
 __all__ = ["StoreFrontEnd"]
 
@@ -128,3 +133,69 @@ class StoreFrontEnd:
         if edge_type is not None:
             check_name(edge_type, "edge type")
         check_direction(direction)
+
+    # --- queries: checked and cached here; each store supplies the computation ----
+
+    def find_nodes(
+        self,
+        type: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Node]:
+        if type is not None:
+            type = check_name(type, "node type")
+        conditions = parse_where(where)
+        limit, offset = check_page(limit, offset)
+
+        def compute() -> tuple[Node, ...]:
+            return () if limit == 0 else self._find_nodes(type, conditions, limit, offset)
+
+        return list(self._cached(("find_nodes", type, conditions, limit, offset), compute))
+
+    def edges(
+        self, node_id: int, edge_type: str | None = None, direction: str = "out"
+    ) -> list[Edge]:
+        nid = self._require(node_id)
+        self._check_traversal(edge_type, direction)
+        key = ("edges", nid, edge_type, direction)
+        return list(self._cached(key, lambda: self._edges(nid, edge_type, direction)))
+
+    def neighbours(
+        self, node_id: int, edge_type: str | None = None, direction: str = "out"
+    ) -> list[int]:
+        nid = self._require(node_id)
+        self._check_traversal(edge_type, direction)
+        key = ("neighbours", nid, edge_type, direction)
+        return list(self._cached(key, lambda: self._neighbours(nid, edge_type, direction)))
+
+    def k_hop(
+        self, node_id: int, k: int, edge_type: str | None = None, direction: str = "out"
+    ) -> dict[int, int]:
+        nid = self._require(node_id)
+        k = check_hops(k, "k")
+        self._check_traversal(edge_type, direction)
+        key = ("k_hop", nid, k, edge_type, direction)
+        return dict(self._cached(key, lambda: self._k_hop(nid, k, edge_type, direction)))
+
+    def shortest_path(
+        self,
+        src: int,
+        dst: int,
+        edge_type: str | None = None,
+        *,
+        direction: str = "out",
+        max_depth: int = MAX_HOPS,
+    ) -> list[int] | None:
+        src, dst = self._require(src), self._require(dst)
+        max_depth = check_hops(max_depth, "max_depth")
+        self._check_traversal(edge_type, direction)
+
+        def compute() -> tuple[int, ...] | None:
+            if src == dst:
+                return (src,)
+            return self._shortest_path(src, dst, edge_type, direction, max_depth)
+
+        path = self._cached(("shortest_path", src, dst, edge_type, direction, max_depth), compute)
+        return None if path is None else list(path)

@@ -18,27 +18,24 @@ arguments and invalidated by a version counter that every write bumps.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from freeagentics.errors import ConfigurationError, UnknownIdError
 from freeagentics.knowledge._args import (
-    check_hops,
     check_id,
     check_ids,
     check_keys,
     check_name,
-    check_page,
     check_tick,
 )
 from freeagentics.knowledge._cache import QueryCache
-from freeagentics.knowledge._filters import matches, parse_where
+from freeagentics.knowledge._filters import matches
 from freeagentics.knowledge._frontend import StoreFrontEnd
 from freeagentics.knowledge._store import DEFAULT_PINNED_EDGE_TYPES, DEFAULT_PINNED_TYPES
 from freeagentics.knowledge._types import (
-    MAX_HOPS,
     CapacityError,
     Edge,
     GraphStats,
@@ -451,38 +448,91 @@ class InMemoryKnowledgeGraph(StoreFrontEnd):
 
     # --- queries -----------------------------------------------------------------
 
-    def find_nodes(
-        self,
-        type: str | None = None,
-        where: Mapping[str, Any] | None = None,
-        *,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Node]:
-        if type is not None:
-            type = check_name(type, "node type")
-        conditions = parse_where(where)
-        limit, offset = check_page(limit, offset)
+    def _find_nodes(
+        self, type: str | None, conditions: tuple, limit: int, offset: int
+    ) -> tuple[Node, ...]:
+        ids = self._nodes if type is None else self._by_type.get(type, {})
+        found: list[Node] = []
+        skip = offset
+        for nid in ids:
+            rec = self._nodes[nid]
+            if conditions and not matches(rec.properties(), conditions):
+                continue
+            if skip:
+                skip -= 1
+                continue
+            found.append(self._snapshot(nid, rec))
+            if len(found) == limit:
+                break
+        return tuple(found)
 
-        def compute() -> tuple[Node, ...]:
-            ids = self._nodes if type is None else self._by_type.get(type, {})
-            found: list[Node] = []
-            skip = offset
-            if limit == 0:
-                return ()
-            for nid in ids:
-                rec = self._nodes[nid]
-                if conditions and not matches(rec.properties(), conditions):
-                    continue
-                if skip:
-                    skip -= 1
-                    continue
-                found.append(self._snapshot(nid, rec))
-                if len(found) == limit:
-                    break
-            return tuple(found)
+    def _edges(self, nid: int, edge_type: str | None, direction: str) -> tuple[Edge, ...]:
+        found: dict[tuple[int, int, str], _EdgeRec] = {}
+        if direction != "in":
+            for type, nbrs in self._out.get(nid, {}).items():
+                if edge_type is None or type == edge_type:
+                    found.update(((nid, dst, type), e) for dst, e in nbrs.items())
+        if direction != "out":
+            for type, nbrs in self._in.get(nid, {}).items():
+                if edge_type is None or type == edge_type:
+                    found.update(((src, nid, type), e) for src, e in nbrs.items())
+        return tuple(Edge(*k, found[k].props, found[k].weight) for k in sorted(found))
 
-        return list(self._cached(("find_nodes", type, conditions, limit, offset), compute))
+    def _neighbours(self, nid: int, edge_type: str | None, direction: str) -> tuple[int, ...]:
+        return tuple(sorted(set(self._step(nid, edge_type, direction))))
+
+    def _k_hop(
+        self, nid: int, k: int, edge_type: str | None, direction: str
+    ) -> tuple[tuple[int, int], ...]:
+        dist = {nid: 0}
+        frontier = [nid]
+        for d in range(1, k + 1):
+            nxt = []
+            for u in frontier:
+                for v in self._step(u, edge_type, direction):
+                    if v not in dist:
+                        dist[v] = d
+                        nxt.append(v)
+            if not nxt:
+                break
+            frontier = nxt
+        return tuple(sorted(dist.items()))
+
+    def _shortest_path(
+        self, src: int, dst: int, edge_type: str | None, direction: str, max_depth: int
+    ) -> tuple[int, ...] | None:
+        # breadth-first levels until dst is reached
+        levels: list[set[int]] = [{src}]
+        seen = {src}
+        while dst not in levels[-1]:
+            if len(levels) > max_depth:
+                return None
+            nxt = set()
+            for u in levels[-1]:
+                for v in self._step(u, edge_type, direction):
+                    if v not in seen:
+                        seen.add(v)
+                        nxt.add(v)
+            if not nxt:
+                return None
+            levels.append(nxt)
+        # keep, level by level backwards, the nodes that still lead to dst ...
+        depth = len(levels) - 1
+        on_path: list[set[int]] = [set() for _ in levels]
+        on_path[depth] = {dst}
+        for i in range(depth - 1, 0, -1):
+            ahead = on_path[i + 1]
+            on_path[i] = {
+                u for u in levels[i] if any(v in ahead for v in self._step(u, edge_type, direction))
+            }
+        # ... then walk forwards taking the smallest id each time: the
+        # lexicographically smallest shortest path
+        path = [src]
+        for i in range(1, depth + 1):
+            path.append(
+                min(v for v in self._step(path[-1], edge_type, direction) if v in on_path[i])
+            )
+        return tuple(path)
 
     def _step(self, nid: int, edge_type: str | None, direction: str) -> Iterator[int]:
         """Neighbour ids of ``nid``, possibly repeated, in no particular order."""
@@ -500,116 +550,6 @@ class InMemoryKnowledgeGraph(StoreFrontEnd):
                     yield from nbrs
             elif (nbrs := by_type.get(edge_type)) is not None:
                 yield from nbrs
-
-    def edges(
-        self, node_id: int, edge_type: str | None = None, direction: str = "out"
-    ) -> list[Edge]:
-        nid = self._require(node_id)
-        self._check_traversal(edge_type, direction)
-
-        def compute() -> tuple[Edge, ...]:
-            found: dict[tuple[int, int, str], _EdgeRec] = {}
-            if direction != "in":
-                for type, nbrs in self._out.get(nid, {}).items():
-                    if edge_type is None or type == edge_type:
-                        found.update(((nid, dst, type), e) for dst, e in nbrs.items())
-            if direction != "out":
-                for type, nbrs in self._in.get(nid, {}).items():
-                    if edge_type is None or type == edge_type:
-                        found.update(((src, nid, type), e) for src, e in nbrs.items())
-            return tuple(Edge(*k, found[k].props, found[k].weight) for k in sorted(found))
-
-        return list(self._cached(("edges", nid, edge_type, direction), compute))
-
-    def neighbours(
-        self, node_id: int, edge_type: str | None = None, direction: str = "out"
-    ) -> list[int]:
-        nid = self._require(node_id)
-        self._check_traversal(edge_type, direction)
-        return list(
-            self._cached(
-                ("neighbours", nid, edge_type, direction),
-                lambda: tuple(sorted(set(self._step(nid, edge_type, direction)))),
-            )
-        )
-
-    def k_hop(
-        self, node_id: int, k: int, edge_type: str | None = None, direction: str = "out"
-    ) -> dict[int, int]:
-        nid = self._require(node_id)
-        k = check_hops(k, "k")
-        self._check_traversal(edge_type, direction)
-
-        def compute() -> tuple[tuple[int, int], ...]:
-            dist = {nid: 0}
-            frontier = [nid]
-            for d in range(1, k + 1):
-                nxt = []
-                for u in frontier:
-                    for v in self._step(u, edge_type, direction):
-                        if v not in dist:
-                            dist[v] = d
-                            nxt.append(v)
-                if not nxt:
-                    break
-                frontier = nxt
-            return tuple(sorted(dist.items()))
-
-        return dict(self._cached(("k_hop", nid, k, edge_type, direction), compute))
-
-    def shortest_path(
-        self,
-        src: int,
-        dst: int,
-        edge_type: str | None = None,
-        *,
-        direction: str = "out",
-        max_depth: int = MAX_HOPS,
-    ) -> list[int] | None:
-        src, dst = self._require(src), self._require(dst)
-        max_depth = check_hops(max_depth, "max_depth")
-        self._check_traversal(edge_type, direction)
-
-        def compute() -> tuple[int, ...] | None:
-            if src == dst:
-                return (src,)
-            # breadth-first levels until dst is reached
-            levels: list[set[int]] = [{src}]
-            seen = {src}
-            while dst not in levels[-1]:
-                if len(levels) > max_depth:
-                    return None
-                nxt = set()
-                for u in levels[-1]:
-                    for v in self._step(u, edge_type, direction):
-                        if v not in seen:
-                            seen.add(v)
-                            nxt.add(v)
-                if not nxt:
-                    return None
-                levels.append(nxt)
-            # keep, level by level backwards, the nodes that still lead to dst ...
-            depth = len(levels) - 1
-            on_path: list[set[int]] = [set() for _ in levels]
-            on_path[depth] = {dst}
-            for i in range(depth - 1, 0, -1):
-                ahead = on_path[i + 1]
-                on_path[i] = {
-                    u
-                    for u in levels[i]
-                    if any(v in ahead for v in self._step(u, edge_type, direction))
-                }
-            # ... then walk forwards taking the smallest id each time: the
-            # lexicographically smallest shortest path
-            path = [src]
-            for i in range(1, depth + 1):
-                path.append(
-                    min(v for v in self._step(path[-1], edge_type, direction) if v in on_path[i])
-                )
-            return tuple(path)
-
-        path = self._cached(("shortest_path", src, dst, edge_type, direction, max_depth), compute)
-        return None if path is None else list(path)
 
     def count_nodes(self, type: str | None = None) -> int:
         if type is None:

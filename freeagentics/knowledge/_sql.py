@@ -67,7 +67,6 @@ from freeagentics.knowledge._sql_queries import (
 )
 from freeagentics.knowledge._store import DEFAULT_PINNED_EDGE_TYPES, DEFAULT_PINNED_TYPES
 from freeagentics.knowledge._types import (
-    MAX_HOPS,
     CapacityError,
     Edge,
     GraphStats,
@@ -530,27 +529,43 @@ class SqlKnowledgeGraph(StoreFrontEnd):
             query = query.where(N.c.type == type)
         return query.where(*where_clauses(self._dialect, N.c.properties, conditions))
 
-    def find_nodes(
-        self,
-        type: str | None = None,
-        where: Mapping[str, Any] | None = None,
-        *,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Node]:
-        if type is not None:
-            type = check_name(type, "node type")
-        conditions = parse_where(where)
-        limit, offset = check_page(limit, offset)
+    def _find_nodes(
+        self, type: str | None, conditions: tuple, limit: int, offset: int
+    ) -> tuple[Node, ...]:
         query = self._node_query(type, conditions).order_by(N.c.id).limit(limit).offset(offset)
+        with self._read() as conn:
+            return tuple(map(_node, conn.execute(query)))
 
-        def compute() -> tuple[Node, ...]:
-            if limit == 0:
-                return ()
-            with self._read() as conn:
-                return tuple(map(_node, conn.execute(query)))
+    def _edges(self, nid: int, edge_type: str | None, direction: str) -> tuple[Edge, ...]:
+        ends = {"out": E.c.src == nid, "in": E.c.dst == nid}
+        touch = ends.get(direction, sa.or_(E.c.src == nid, E.c.dst == nid))
+        query = sa.select(E.c.src, E.c.dst, E.c.type, E.c.properties, E.c.weight).where(
+            E.c.graph_id == self._graph_id, touch
+        )
+        if edge_type is not None:
+            query = query.where(E.c.type == edge_type)
+        query = query.order_by(E.c.src, E.c.dst, code_point_order(E.c.type, self._dialect))
+        with self._read() as conn:
+            return tuple(
+                Edge(int(s), int(d), t, p, float(w)) for s, d, t, p, w in conn.execute(query)
+            )
 
-        return list(self._cached(("find_nodes", type, conditions, limit, offset), compute))
+    def _neighbours(self, nid: int, edge_type: str | None, direction: str) -> tuple[int, ...]:
+        with self._read() as conn:
+            return tuple(sorted(self._step(conn, [nid], edge_type, direction)[nid]))
+
+    def _k_hop(
+        self, nid: int, k: int, edge_type: str | None, direction: str
+    ) -> tuple[tuple[int, int], ...]:
+        query = k_hop_select(self._graph_id, nid, k, edge_type, direction).order_by("id")
+        with self._read() as conn:
+            return tuple((int(i), int(d)) for i, d in conn.execute(query))
+
+    def _shortest_path(
+        self, src: int, dst: int, edge_type: str | None, direction: str, max_depth: int
+    ) -> tuple[int, ...] | None:
+        with self._read() as conn:
+            return self._shortest(conn, src, dst, edge_type, direction, max_depth)
 
     def find_near(
         self,
@@ -638,28 +653,6 @@ class SqlKnowledgeGraph(StoreFrontEnd):
             query = query.where(N.c.type == type)
         return query.order_by(N.c.id).limit(limit)
 
-    def edges(
-        self, node_id: int, edge_type: str | None = None, direction: str = "out"
-    ) -> list[Edge]:
-        nid = self._require(node_id)
-        self._check_traversal(edge_type, direction)
-        ends = {"out": E.c.src == nid, "in": E.c.dst == nid}
-        touch = ends.get(direction, sa.or_(E.c.src == nid, E.c.dst == nid))
-        query = sa.select(E.c.src, E.c.dst, E.c.type, E.c.properties, E.c.weight).where(
-            E.c.graph_id == self._graph_id, touch
-        )
-        if edge_type is not None:
-            query = query.where(E.c.type == edge_type)
-        query = query.order_by(E.c.src, E.c.dst, code_point_order(E.c.type, self._dialect))
-
-        def compute() -> tuple[Edge, ...]:
-            with self._read() as conn:
-                return tuple(
-                    Edge(int(s), int(d), t, p, float(w)) for s, d, t, p, w in conn.execute(query)
-                )
-
-        return list(self._cached(("edges", nid, edge_type, direction), compute))
-
     def _step(
         self, conn: sa.Connection, frontier: Sequence[int], edge_type: str | None, direction: str
     ) -> dict[int, set[int]]:
@@ -676,54 +669,6 @@ class SqlKnowledgeGraph(StoreFrontEnd):
                 for u, v in conn.execute(query):
                     found[int(u)].add(int(v))
         return found
-
-    def neighbours(
-        self, node_id: int, edge_type: str | None = None, direction: str = "out"
-    ) -> list[int]:
-        nid = self._require(node_id)
-        self._check_traversal(edge_type, direction)
-
-        def compute() -> tuple[int, ...]:
-            with self._read() as conn:
-                return tuple(sorted(self._step(conn, [nid], edge_type, direction)[nid]))
-
-        return list(self._cached(("neighbours", nid, edge_type, direction), compute))
-
-    def k_hop(
-        self, node_id: int, k: int, edge_type: str | None = None, direction: str = "out"
-    ) -> dict[int, int]:
-        nid = self._require(node_id)
-        k = check_hops(k, "k")
-        self._check_traversal(edge_type, direction)
-        query = k_hop_select(self._graph_id, nid, k, edge_type, direction).order_by("id")
-
-        def compute() -> tuple[tuple[int, int], ...]:
-            with self._read() as conn:
-                return tuple((int(i), int(d)) for i, d in conn.execute(query))
-
-        return dict(self._cached(("k_hop", nid, k, edge_type, direction), compute))
-
-    def shortest_path(
-        self,
-        src: int,
-        dst: int,
-        edge_type: str | None = None,
-        *,
-        direction: str = "out",
-        max_depth: int = MAX_HOPS,
-    ) -> list[int] | None:
-        src, dst = self._require(src), self._require(dst)
-        max_depth = check_hops(max_depth, "max_depth")
-        self._check_traversal(edge_type, direction)
-
-        def compute() -> tuple[int, ...] | None:
-            if src == dst:
-                return (src,)
-            with self._read() as conn:
-                return self._shortest(conn, src, dst, edge_type, direction, max_depth)
-
-        path = self._cached(("shortest_path", src, dst, edge_type, direction, max_depth), compute)
-        return None if path is None else list(path)
 
     def _shortest(
         self,
