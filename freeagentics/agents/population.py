@@ -78,7 +78,8 @@ class Population:
                 )
             )
         self._next_id = 0
-        self._ids: np.ndarray | None = None  # creation-order cache, dropped on change
+        # id-order arrays, rebuilt only when the population changes (read every tick)
+        self._ordered: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ membership
     @property
@@ -88,9 +89,9 @@ class Population:
     @property
     def ids(self) -> np.ndarray:
         """All agent ids in creation order ``(N,)``."""
-        if self._ids is None:
-            self._ids = np.sort(np.concatenate([g.ids for g in self.groups]))
-        return self._ids
+        if "ids" not in self._ordered:
+            self._ordered["ids"] = _frozen(np.sort(np.concatenate([g.ids for g in self.groups])))
+        return self._ordered["ids"]
 
     def group(self, kind: str) -> Group:
         if kind not in self.kind_names:
@@ -112,7 +113,7 @@ class Population:
         store_bfloat16(group.cohort.D[0][None], prior)
         fresh = np.broadcast_to(prior[:, None, :], (slots.size, self.history_len, prior.shape[1]))
         group.history = np.concatenate([group.history, fresh])
-        self._ids = None
+        self._ordered = {}
         return ids
 
     def locate(self, ids: np.ndarray) -> list[tuple[Group, np.ndarray, np.ndarray]]:
@@ -146,7 +147,7 @@ class Population:
             keep[rows] = False
             g.cohort.remove_agents(rows)
             g.ids, g.slots, g.history = g.ids[keep], g.slots[keep], g.history[keep]
-        self._ids = None
+        self._ordered = {}
         return np.concatenate(freed) if freed else np.empty(0, np.int64)
 
     # ------------------------------------------------------------------ per-agent arrays
@@ -165,12 +166,18 @@ class Population:
         return out
 
     def kinds(self) -> np.ndarray:
-        """Kind code of every agent, :attr:`ids` order ``(N,)``."""
-        return self.gather({g.code: np.full(g.n, g.code, np.int64) for g in self.groups})
+        """Kind code of every agent, :attr:`ids` order ``(N,)`` (read-only)."""
+        if "kinds" not in self._ordered:
+            codes = {g.code: np.full(g.n, g.code, np.int64) for g in self.groups}
+            self._ordered["kinds"] = _frozen(self.gather(codes))
+        return self._ordered["kinds"]
 
     def slots(self) -> np.ndarray:
-        """World slot of every agent, :attr:`ids` order ``(N,)``."""
-        return self.gather({g.code: g.slots for g in self.groups}, fill=-1)
+        """World slot of every agent, :attr:`ids` order ``(N,)`` (read-only)."""
+        if "slots" not in self._ordered:
+            slots = {g.code: g.slots for g in self.groups}
+            self._ordered["slots"] = _frozen(self.gather(slots, fill=-1))
+        return self._ordered["slots"]
 
     def record_history(self, tick: int) -> None:
         """Store this tick's beliefs in every agent's ring (slot ``tick % H``)."""
@@ -185,3 +192,8 @@ class Population:
         kept = min(self.history_len, tick + 1)
         order = [(tick - k) % self.history_len for k in range(kept - 1, -1, -1)]
         return ring[order]
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
