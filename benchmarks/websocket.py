@@ -50,6 +50,7 @@ from benchmarks._common import (
     write_json,
 )
 from freeagentics.loadtest.server import ServerProcess, raise_fd_limit
+from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
 CONNECTIONS_PER_WORKER = 2500
 WORKER_MEMORY = 3 << 30
@@ -256,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=None, help="seconds counted per n")
     parser.add_argument("--pingers", type=int, default=100, help="connections that ping")
     parser.add_argument("--agents", type=int, default=100, help="agents in the demo simulation")
-    parser.add_argument("--ws", default="websockets", help="uvicorn's WebSocket implementation")
+    parser.add_argument(
+        "--ws", default=WS_PROTOCOL, help="uvicorn's WebSocket implementation (as `serve` uses)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the records here")
     args = parser.parse_args(argv)
     if args.connections is None:

@@ -266,6 +266,7 @@ def serve_command(
 
     from freeagentics.server.app import INSECURE_WARNING, create_app
     from freeagentics.server.settings import Settings
+    from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
     try:
         settings = Settings()
@@ -275,7 +276,8 @@ def serve_command(
     if settings.development:
         err_console.print(f"[bold red]WARNING: {INSECURE_WARNING}[/]")
     console.print(f"FreeAgentics server on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # the WebSocket protocol that lets frames be framed once for all subscribers
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws=WS_PROTOCOL)
 
 
 @app.command("loadtest")

@@ -23,6 +23,8 @@ from typing import Any
 
 import httpx
 
+from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
+
 __all__ = ["ServerProcess", "parse_metrics", "raise_fd_limit"]
 
 API = "/api/v1"
@@ -111,6 +113,7 @@ class ServerProcess:
             "8192",
             "--log-level",
             "warning",
+            *(() if "--ws" in self.uvicorn_args else ("--ws", WS_PROTOCOL)),
             *self.uvicorn_args,
         ]
         with self.log_path.open("wb") as log:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
+
 CHROMIUM = Path(os.environ.get("FREEAGENTICS_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 CHROMIUM_ARGS = [
@@ -58,6 +60,7 @@ class LiveServer:
         cmd = [
             sys.executable, "-m", "uvicorn", "--factory", "freeagentics.server.app:create_app",
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+            "--ws", WS_PROTOCOL,
         ]  # fmt: skip
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)

@@ -1,5 +1,12 @@
 """One connected client: its bounded send queue (latest-wins per topic) and writer task.
 
+A frame or reply is written straight to the socket when the connection offers a direct
+writer (:mod:`~freeagentics.server.ws.wire`), no writer task is running (so nothing
+queued or half-sent can be overtaken), and the direct writer accepts it (the socket's
+buffer is below its high-water mark). Otherwise it is queued and a writer task --
+started on demand, ended when the queues are empty -- sends it through ASGI. An idle
+client therefore holds no task at all.
+
 Frames wait in one queue of at most ``maxsize`` entries. While there is room every frame
 is kept; when the queue is full the oldest queued frame of the same topic is dropped
 for the newest (latest-wins), or, with none of that topic queued, the oldest frame of any
@@ -10,7 +17,8 @@ latency does not queue behind broadcasts; a client that lets replies pile up pas
 ``maxsize`` is too slow as well.
 
 All methods except :meth:`Client.run` are called on the event loop's thread and never
-block: the hub's fan-out costs one append per subscriber whatever the network does.
+block: the hub's fan-out costs one write or one append per subscriber whatever the
+network does.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from freeagentics.server.ws.frames import Payload
+from freeagentics.server.ws.wire import wire_frame
 
 __all__ = ["CLOSE_ABUSIVE", "CLOSE_TOO_SLOW", "CLOSE_UNAUTHORIZED", "Client"]
 
@@ -47,17 +56,20 @@ class Client:
         on_closing: called when the writer starts closing the socket after a kick (the
             hub forgets the client then, not after a close handshake that a stalled
             peer may never answer).
+        direct: writes a prebuilt frame (:func:`~freeagentics.server.ws.wire.wire_frame`)
+            to the socket now, or returns False when it must be queued instead.
     """
 
     __slots__ = (
         "__weakref__",
         "_close",
+        "_direct",
         "_frames",
         "_on_closing",
         "_replies",
         "_send",
+        "_sending",
         "_task",
-        "_wake",
         "close_code",
         "close_reason",
         "dropped",
@@ -69,6 +81,7 @@ class Client:
         "principal",
         "sent",
         "sent_by_topic",
+        "sent_direct",
         "topics",
     )
 
@@ -81,16 +94,20 @@ class Client:
         max_lag: int = 256,
         principal: Any = None,
         on_closing: Callable[[Client], Any] | None = None,
+        direct: Callable[[bytes], bool] | None = None,
     ):
         self.id = next(_ids)
         self._send, self._close, self._on_closing = send, close, on_closing
+        self._direct = direct
         self.maxsize, self.max_lag = maxsize, max_lag
         self.principal = principal
         self._frames: deque[tuple[str, str, Payload]] = deque()  # (key, topic kind, payload)
         self._replies: deque[Payload] = deque()
-        self._wake = asyncio.Event()
+        self._sending = False  # the writer waits in a send
         self._task: asyncio.Task | None = None
         self.lag = self.sent = self.dropped = 0
+        #: of ``sent``, those written straight to the socket (not through the queue)
+        self.sent_direct = 0
         #: frames sent per topic kind ("reply" for acks, pongs and errors)
         self.sent_by_topic: dict[str, int] = {}
         #: frames dropped per topic kind (latest-wins, or left queued at disconnect)
@@ -109,9 +126,18 @@ class Client:
     def closing(self) -> bool:
         return self.close_code is not None
 
-    def offer(self, key: str, kind: str, payload: Payload) -> None:
-        """Queue a frame of topic ``key`` (of ``kind``), thinning latest-wins when full."""
+    def offer(self, key: str, kind: str, payload: Payload, wire: bytes | None = None) -> None:
+        """Send or queue a frame of topic ``key`` (of ``kind``), thinning latest-wins when full.
+
+        ``wire`` is ``payload`` framed by :func:`~freeagentics.server.ws.wire.wire_frame`,
+        built once by the caller for all subscribers; without it nothing is written directly.
+        """
         if self.close_code is not None:
+            return
+        if wire is not None and self._write_now(wire):
+            self.lag = 0
+            self.sent_direct += 1
+            self._count_sent(kind)
             return
         frames = self._frames
         if len(frames) >= self.maxsize:
@@ -128,7 +154,17 @@ class Client:
                 self.kick(CLOSE_TOO_SLOW, f"too slow: {self.lag} frames dropped while behind")
                 return
         frames.append((key, kind, payload))
-        self._wake.set()
+        self._ensure_writer()
+
+    def _write_now(self, wire: bytes) -> bool:
+        # only while no writer runs: a direct write must not overtake what it has queued
+        # or is still sending (a send waiting for the socket to drain)
+        direct = self._direct
+        return direct is not None and self._task is None and direct(wire)
+
+    def _count_sent(self, kind: str) -> None:
+        self.sent += 1
+        self.sent_by_topic[kind] = self.sent_by_topic.get(kind, 0) + 1
 
     def _count_drop(self, kind: str) -> None:
         self.dropped += 1
@@ -138,11 +174,15 @@ class Client:
         """Queue a reply to the client's own message (never dropped)."""
         if self.close_code is not None:
             return
+        if self._direct is not None and self._write_now(wire_frame(payload)):
+            self.sent_direct += 1
+            self._count_sent("reply")
+            return
         if len(self._replies) >= self.maxsize:
             self.kick(CLOSE_TOO_SLOW, f"too slow: {len(self._replies)} replies unread")
             return
         self._replies.append(payload)
-        self._wake.set()
+        self._ensure_writer()
 
     def kick(self, code: int, reason: str) -> None:
         """Ask the writer to close the socket with ``code`` (first reason wins)."""
@@ -152,35 +192,39 @@ class Client:
                 self._count_drop(kind)
             self._frames.clear()
             self._replies.clear()
-            self._wake.set()
-            task = self._task
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()  # a send stuck on a full socket must not delay the close
+            if self._task is None:
+                self._ensure_writer()  # it sends the close
+            elif self._sending:
+                self._task.cancel()  # a send stuck on a full socket must not delay the close
 
-    def start(self) -> asyncio.Task:
-        """Start the writer task (:meth:`run`)."""
-        self._task = asyncio.create_task(self.run())
+    @property
+    def writer(self) -> asyncio.Task | None:
+        """The writer task while one runs (something is queued, or a close is being sent)."""
         return self._task
 
+    def _ensure_writer(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self.run())
+
     async def run(self) -> None:
-        """Send queued payloads until the client is kicked or the socket fails."""
-        frames, replies, wake, send = self._frames, self._replies, self._wake, self._send
-        counts = self.sent_by_topic
+        """Send queued payloads until none are left, the client is kicked or the socket fails."""
+        frames, replies, send = self._frames, self._replies, self._send
         try:
             while self.close_code is None:
                 if replies:
-                    kind = "reply"
-                    await send(replies.popleft())
+                    kind, payload = "reply", replies.popleft()
                 elif frames:
                     _, kind, payload = frames.popleft()
-                    await send(payload)
                 else:
                     self.lag = 0  # caught up: dropped frames are forgiven
-                    wake.clear()
-                    await wake.wait()
-                    continue
-                self.sent += 1
-                counts[kind] = counts.get(kind, 0) + 1
+                    self._task = None  # the next queued payload starts a new writer
+                    return
+                self._sending = True
+                try:
+                    await send(payload)
+                finally:
+                    self._sending = False
+                self._count_sent(kind)
         except asyncio.CancelledError:
             if self.close_code is None:
                 raise  # cancelled from outside (the endpoint ending), not kicked

@@ -1,4 +1,4 @@
-"""The ``/ws`` route: authenticate, then read client messages while a writer task sends.
+"""The ``/ws`` route: authenticate, then read client messages; sending is the client's.
 
 Credentials come from the ``Authorization: Bearer`` header, an ``X-API-Key`` header,
 ``?token=`` / ``?api_key=`` in the URL (browsers cannot set headers on a WebSocket),
@@ -15,7 +15,6 @@ Malformed messages are answered with an ``error`` frame naming the problem; only
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Any
 
@@ -39,6 +38,7 @@ from freeagentics.server.ws.protocol import (
     UnsubscribeMessage,
     parse,
 )
+from freeagentics.server.ws.wire import EXTENSION, DirectWriter
 
 __all__ = [
     "AUTH_TIMEOUT_S",
@@ -74,7 +74,10 @@ class _Session:
 
     def __init__(self, websocket: WebSocket, hub: Hub, settings: Any):
         self.websocket, self.hub, self.settings = websocket, hub, settings
+        extensions = websocket.scope.get("extensions") or {}
+        self.direct: DirectWriter | None = extensions.get(EXTENSION)
         self.client: Client | None = None
+        self.reader: asyncio.Task | None = None  # the endpoint's task while it reads
         self.strikes = 0
         self.in_flight = 0
         self.tasks: set[asyncio.Task] = set()
@@ -102,9 +105,18 @@ class _Session:
             await self.websocket.send({"type": "websocket.send", "bytes": payload})
 
     async def close(self, code: int, reason: str) -> None:
-        # a client that stopped reading may never finish the close handshake
-        with contextlib.suppress(Exception):
+        """Send the close (the client's writer calls this after a kick), then stop reading."""
+        try:
             await asyncio.wait_for(self.websocket.close(code, reason), _CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            # the close never left: the peer stopped reading and its buffer is full
+            if self.direct is not None:
+                self.direct.abort()
+        except Exception:
+            pass
+        reader = self.reader
+        if reader is not None and not reader.done():
+            reader.cancel()  # a peer that never answers the close would keep it reading
 
     async def receive(self) -> str | bytes | None:
         message = await self.websocket.receive()
@@ -156,19 +168,23 @@ class _Session:
         except AuthError as exc:
             await self.close(CLOSE_UNAUTHORIZED, f"unauthorized: {exc.message}")
             return
-        self.client = client = self.hub.connect(self.send, self.close, principal)
-        writer = client.start()
-        reader = asyncio.create_task(self.read())
+        direct = self.direct.write if self.direct is not None else None
+        self.client = client = self.hub.connect(self.send, self.close, principal, direct)
         if self.pending_auth_ack is not None:
             binary, id = self.pending_auth_ack
             self.ack(binary, id, {"name": principal.name, "role": principal.role.name.lower()})
+        self.reader = reader = asyncio.current_task()
         try:
-            # the writer ends when the client is kicked (and the close sent); a client that
-            # stopped reading never answers the close, so its reader is not waited for
-            await asyncio.wait((reader, writer), return_when=asyncio.FIRST_COMPLETED)
+            await self.read()
+        except asyncio.CancelledError:
+            if not client.closing:
+                raise  # the server is stopping
+            assert reader is not None
+            reader.uncancel()  # our own close ended the read: a normal end
         finally:
+            self.reader = None
             self.hub.disconnect(client)  # releases subscriptions, queue and feeds
-            for task in (reader, writer, *self.tasks):
+            for task in self.tasks:
                 task.cancel()
 
     async def read(self) -> None:

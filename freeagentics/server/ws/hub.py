@@ -4,8 +4,9 @@ A simulation's tick batches reach the hub through a :class:`TickSource` subscrip
 that exists only while some client (here, or in another process via Redis) wants one
 of its topics. The batch is turned into frames on the source's consumer thread (off
 the simulation's tick and off the event loop), each topic encoded once per format that
-has a subscriber, and the payloads are handed to the loop, which appends the same
-object to every subscriber's queue. Nothing here waits on a socket.
+has a subscriber, and the payloads are handed to the loop, which frames each payload
+once and writes the same bytes to every subscriber's socket (or, for a client that is
+behind or compressed, appends the payload to its queue). Nothing here waits on a socket.
 
 Frames are rate-limited to ``frame_rate_hz`` per simulation; coalition frames that carry
 changes are never skipped.
@@ -24,6 +25,7 @@ from freeagentics.errors import UnknownIdError
 from freeagentics.server.ws import frames
 from freeagentics.server.ws.client import Client
 from freeagentics.server.ws.frames import Format, Payload, Topic
+from freeagentics.server.ws.wire import wire_frame
 from freeagentics.simulation._events import TickEvents
 
 __all__ = ["Hub", "Relay", "TickSource"]
@@ -117,8 +119,11 @@ class Hub:
         self.close_codes: dict[int, int] = {}
 
     # ------------------------------------------------------------------ clients
-    def connect(self, send, close, principal: Any = None) -> Client:
-        """Register a client; the caller runs :meth:`Client.run` and later :meth:`disconnect`."""
+    def connect(
+        self, send, close, principal: Any = None, direct: Callable[[bytes], bool] | None = None
+    ) -> Client:
+        """Register a client (arguments as for :class:`Client`); the caller later calls
+        :meth:`disconnect`."""
         client = Client(
             send,
             close,
@@ -126,6 +131,7 @@ class Hub:
             max_lag=self.max_lag,
             principal=principal,
             on_closing=self.disconnect,
+            direct=direct,
         )
         self.clients.add(client)
         return client
@@ -328,8 +334,9 @@ class Hub:
             payload = payloads.get(fmt)
             if payload is None or not subs:
                 continue
+            wire = wire_frame(payload)  # framed once for every direct write
             for client in tuple(subs):  # offer may kick, and kicking never edits subs
-                client.offer(key, kind, payload)
+                client.offer(key, kind, payload, wire)
             count += len(subs)
         self.frames_published += 1
         return count

@@ -9,6 +9,8 @@ import weakref
 
 import numpy as np
 import orjson
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from freeagentics.server.ws import CLOSE_TOO_SLOW, Client, Hub, ServiceSource, Topic
 from freeagentics.server.ws.frames import decode_msgpack
@@ -21,19 +23,19 @@ class Socket:
         self.sent: list = []
         self.closed: tuple[int, str] | None = None
         self.stall = stall
+        self.release = asyncio.Event()  # ends a stall (create the socket inside the loop)
 
     async def send(self, payload) -> None:
         if self.stall:
-            await asyncio.Event().wait()
+            await self.release.wait()
         self.sent.append(payload)
 
     async def close(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
 
 
-def connect(hub: Hub, socket: Socket) -> tuple[Client, asyncio.Task]:
-    client = hub.connect(socket.send, socket.close)
-    return client, client.start()
+def connect(hub: Hub, socket: Socket) -> Client:
+    return hub.connect(socket.send, socket.close)
 
 
 async def settle(rounds: int = 20) -> None:
@@ -45,7 +47,7 @@ def test_each_topic_is_encoded_once_and_the_same_object_goes_to_every_subscriber
     async def main():
         hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
         sockets = [Socket() for _ in range(3)]
-        clients = [connect(hub, s)[0] for s in sockets]
+        clients = [connect(hub, s) for s in sockets]
         world = Topic("world", "1")
         hub.subscribe(clients[0], world, "json")
         hub.subscribe(clients[1], world, "json")
@@ -67,7 +69,7 @@ def test_messagepack_world_frame_round_trips_typed_arrays(service, events):
     async def main():
         hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
         socket = Socket()
-        client, _ = connect(hub, socket)
+        client = connect(hub, socket)
         hub.subscribe(client, Topic("world", "1"), "msgpack")
         service.emit(1, events(3, n=6))
         await settle()
@@ -111,8 +113,8 @@ def test_slow_client_is_disconnected_while_fast_client_gets_every_frame_and_tick
     async def main():
         hub = Hub(ServiceSource(service), frame_rate_hz=1e6, queue_size=8, max_lag=50)
         fast, slow = Socket(), Socket(stall=True)
-        fast_client, _ = connect(hub, fast)
-        slow_client, _ = connect(hub, slow)
+        fast_client = connect(hub, fast)
+        slow_client = connect(hub, slow)
         world = Topic("world", "1")
         hub.subscribe(fast_client, world, "msgpack")
         hub.subscribe(slow_client, world, "msgpack")
@@ -138,7 +140,7 @@ def test_disconnect_releases_queues_topics_and_the_tick_subscription(service, ev
     async def main():
         hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
         socket = Socket(stall=True)
-        client, task = connect(hub, socket)
+        client = connect(hub, socket)
         for topic in (Topic("world", "1"), Topic("agent", "1", 3), Topic("metrics", "1")):
             hub.subscribe(client, topic, "json")
         assert service.callbacks and hub.feed_count() == 1 and hub.topic_count() == 3
@@ -147,11 +149,13 @@ def test_disconnect_releases_queues_topics_and_the_tick_subscription(service, ev
         await settle()
         assert client.depth > 0
         ref = weakref.ref(client)
+        writer = client.writer
+        assert writer is not None  # stuck in a send to the stalled socket
         hub.disconnect(client)
-        task.cancel()
         await settle()
         await asyncio.sleep(0.05)  # the unsubscribe runs in the default executor
-        del client, task
+        assert writer.done() and socket.closed == (1000, "bye")
+        del client, writer
         return hub, ref
 
     hub, ref = asyncio.run(main())
@@ -164,7 +168,7 @@ def test_disconnect_releases_queues_topics_and_the_tick_subscription(service, ev
 def test_unknown_simulation_is_refused_and_leaves_nothing_behind(service):
     async def main():
         hub = Hub(ServiceSource(service))
-        client, _ = connect(hub, Socket())
+        client = connect(hub, Socket())
         try:
             hub.subscribe(client, Topic("world", "99"), "json")
         except KeyError as exc:
@@ -180,7 +184,7 @@ def test_frames_are_rate_limited_but_coalition_changes_are_not(service, events):
     async def main():
         hub = Hub(ServiceSource(service), frame_rate_hz=1.0)
         socket = Socket()
-        client, _ = connect(hub, socket)
+        client = connect(hub, socket)
         hub.subscribe(client, Topic("world", "1"), "json")
         hub.subscribe(client, Topic("coalitions", "1"), "json")
         for t in range(1, 6):
@@ -202,7 +206,7 @@ def test_agent_metrics_and_knowledge_topics(service, events):
     async def main():
         hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
         socket = Socket()
-        client, _ = connect(hub, socket)
+        client = connect(hub, socket)
         for topic in (Topic("agent", "1", 3), Topic("metrics", "1"), Topic("knowledge", "1")):
             hub.subscribe(client, topic, "json")
         service.emit(1, events(1))
@@ -221,3 +225,66 @@ def test_agent_metrics_and_knowledge_topics(service, events):
     )
     assert by_topic["metrics"][0]["data"]["means"]["belief_entropy"] == 0.5
     assert [f["data"] for f in by_topic["knowledge"]] == [{"version": 1, "nodes": 10, "edges": 20}]
+
+
+class Direct:
+    """A fake direct writer: takes frames while ``accept`` is set, as a socket with room."""
+
+    def __init__(self) -> None:
+        self.accept = True
+        self.wires: list[bytes] = []
+
+    def __call__(self, wire: bytes) -> bool:
+        if self.accept:
+            self.wires.append(wire)
+        return self.accept
+
+
+def unframe(wire: bytes) -> tuple[Opcode, bytes]:
+    """The opcode and payload of one unmasked server frame (websockets' own parser)."""
+    reader = StreamReader()
+    reader.feed_data(wire)
+    parser = Frame.parse(reader.read_exact, mask=False)
+    try:
+        next(parser)
+    except StopIteration as done:
+        frame = done.value
+    else:
+        raise AssertionError("incomplete frame")
+    assert not reader.buffer  # exactly one frame
+    return frame.opcode, bytes(frame.data)
+
+
+def test_direct_writes_skip_the_queue_and_never_overtake_what_is_queued(service, events):
+    async def main():
+        hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
+        socket, direct = Socket(stall=True), Direct()
+        client = hub.connect(socket.send, socket.close, direct=direct)
+        hub.subscribe(client, Topic("world", "1"), "msgpack")
+        client.reply("ack")
+        service.emit(1, events(1))
+        await settle()
+        assert client.writer is None  # nothing queued: no task at all
+        direct.accept = False  # the socket's buffer is above its high-water mark
+        service.emit(1, events(2))
+        await settle()  # the writer now waits in its send of tick 2
+        direct.accept = True
+        service.emit(1, events(3))  # tick 3 must queue behind the send of tick 2
+        await settle()
+        socket.stall = False
+        socket.release.set()
+        await settle()
+        service.emit(1, events(4))  # caught up: direct again
+        await settle()
+        hub.disconnect(client)  # no writer runs: one is started to send the close
+        await settle()
+        return socket, direct, client
+
+    socket, direct, client = asyncio.run(main())
+    (op, text), *frames = [unframe(w) for w in direct.wires]
+    assert (op, text) == (Opcode.TEXT, b"ack")
+    assert [op for op, _ in frames] == [Opcode.BINARY, Opcode.BINARY]
+    assert [decode_msgpack(p)["tick"] for _, p in frames] == [1, 4]
+    assert [decode_msgpack(p)["tick"] for p in socket.sent] == [2, 3]
+    assert client.sent == 5 and client.sent_direct == 3
+    assert socket.closed == (1000, "bye") and client.writer.done()

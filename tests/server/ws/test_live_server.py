@@ -1,4 +1,9 @@
-"""The WebSocket layer in the real app (create_app, SQLite) behind a real uvicorn server."""
+"""The WebSocket layer in the real app (create_app, SQLite) behind a real uvicorn server.
+
+Every test runs under the protocol ``freeagentics serve`` uses (frames written directly
+to uncompressed sockets) and under uvicorn's plain ``websockets`` one (every frame through
+ASGI).
+"""
 
 from __future__ import annotations
 
@@ -18,10 +23,11 @@ import websockets
 from freeagentics.server.app import create_app
 from freeagentics.server.settings import Settings
 from freeagentics.server.ws import CLOSE_TOO_SLOW
+from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=[WS_PROTOCOL, "websockets"], ids=["direct", "asgi"])
+def server(request, tmp_path_factory):
     db = tmp_path_factory.mktemp("ws-live") / "db.sqlite"
     settings = Settings(
         database_url=f"sqlite:///{db}",
@@ -33,7 +39,7 @@ def server(tmp_path_factory):
         ws_max_lag_frames=8,
     )
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, ws="websockets", log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, ws=request.param, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -42,13 +48,13 @@ def server(tmp_path_factory):
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
     port = srv.servers[0].sockets[0].getsockname()[1]
-    yield f"ws://127.0.0.1:{port}/ws", app
+    yield f"ws://127.0.0.1:{port}/ws", app, request.param == WS_PROTOCOL
     srv.should_exit = True
     thread.join(timeout=30)
 
 
 def test_permessage_deflate_is_negotiated_when_offered(server):
-    url, _ = server
+    url, _, _ = server
 
     async def main():
         async with websockets.connect(url, compression="deflate") as ws:
@@ -63,7 +69,7 @@ def test_permessage_deflate_is_negotiated_when_offered(server):
 
 
 def test_frames_and_command_acks_from_the_running_demo(server):
-    url, app = server
+    url, app, _ = server
     sim_id = app.state.service.ids()[0]
 
     async def main():
@@ -98,9 +104,48 @@ def test_frames_and_command_acks_from_the_running_demo(server):
     app.state.service.resume(sim_id)
 
 
+def test_plain_and_compressed_clients_get_the_same_frames(server):
+    url, app, direct = server
+    sim_id = app.state.service.ids()[0]
+    hub = app.state.hub
+
+    async def connect(compression):
+        ws = await websockets.connect(url, compression=compression, max_size=None)
+        subscribe = {"type": "subscribe", "topic": "world", "sim_id": sim_id, "format": "msgpack"}
+        await ws.send(orjson.dumps(subscribe).decode())
+        assert orjson.loads(await ws.recv())["ok"]
+        return ws, max(hub.clients, key=lambda c: c.id)  # the newest: this one
+
+    async def collect(ws, n):
+        frames = {}
+        while len(frames) < n:
+            doc = msgpack.unpackb(await ws.recv())
+            frames[doc["tick"]] = doc
+        await ws.close()
+        return frames
+
+    async def main():
+        (plain_ws, plain_client), (deflated_ws, deflated_client) = [
+            await connect(None),
+            await connect("deflate"),
+        ]
+        # plain has a head start: it counts far enough to overlap the other's frames
+        plain, deflated = await asyncio.gather(collect(plain_ws, 40), collect(deflated_ws, 5))
+        return plain, deflated, plain_client, deflated_client
+
+    plain, deflated, plain_client, deflated_client = asyncio.run(main())
+    common = sorted(set(plain) & set(deflated))
+    assert common and all(plain[t] == deflated[t] for t in common)
+    assert deflated_client.sent >= 6 and deflated_client.sent_direct == 0  # own compressor
+    if direct:  # the ack and every frame written straight to the socket
+        assert plain_client.sent_direct == plain_client.sent >= 6
+    else:
+        assert plain_client.sent >= 6 and plain_client.sent_direct == 0
+
+
 @pytest.mark.slow
 def test_a_client_that_stops_reading_is_closed_4008_while_another_keeps_up(server):
-    url, app = server
+    url, app, _ = server
     sim_id = app.state.service.ids()[0]
     port = int(url.split(":")[2].split("/")[0])
     # a raw socket with a tiny receive buffer that never reads after the handshake

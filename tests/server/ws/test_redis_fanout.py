@@ -70,7 +70,6 @@ def test_two_hubs_share_a_simulation_stream_through_redis(redis_url, events, mak
             (other, remote_json, "json"),
         ):
             client = hub.connect(socket.send, socket.close)
-            client.start()
             hub.subscribe(client, Topic("world", "1"), fmt)
         tick = 0
 

@@ -1,0 +1,84 @@
+"""Frames framed once: a WebSocket server frame built per payload, written to many sockets.
+
+Server-to-client frames are not masked (RFC 6455 §5.1), so an uncompressed frame is the
+same bytes for every connection. :func:`wire_frame` builds them once per topic frame,
+and :class:`StreamingWebSocketProtocol` -- uvicorn's sans-I/O ``websockets`` protocol
+with one addition -- lets the application write those bytes straight to the socket:
+its ASGI scope carries a :class:`DirectWriter` under :data:`EXTENSION`. The fan-out
+then costs one ``transport.write`` per subscriber, with no task switch and no per-
+connection framing; everything else (handshake, reading, control frames, closing) is
+uvicorn's.
+
+The writer refuses (returns False) whenever a direct write would be wrong or unwise:
+before the handshake completes, once a close was sent or the peer is gone, when
+permessage-deflate was negotiated (each connection then has its own compressor), and
+while the socket's buffer is above its high-water mark. The caller then queues the
+payload and sends it through ASGI as before, so a slow client is thinned and closed by
+:class:`~freeagentics.server.ws.client.Client` exactly as without this protocol.
+
+Serve with ``uvicorn --ws freeagentics.server.ws.wire:StreamingWebSocketProtocol``
+(``freeagentics serve`` does); under any other WebSocket implementation the scope has
+no writer and every frame takes the ASGI path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+from freeagentics.server.ws.frames import Payload
+
+__all__ = ["EXTENSION", "PROTOCOL", "DirectWriter", "StreamingWebSocketProtocol", "wire_frame"]
+
+#: the ASGI scope extension under which the protocol offers its :class:`DirectWriter`
+EXTENSION = "freeagentics.direct_write"
+#: the import string for uvicorn's ``--ws`` option
+PROTOCOL = "freeagentics.server.ws.wire:StreamingWebSocketProtocol"
+
+
+def wire_frame(payload: Payload) -> bytes:
+    """``payload`` as one unmasked, uncompressed server frame: text for ``str``, else binary."""
+    if isinstance(payload, str):
+        return Frame(Opcode.TEXT, payload.encode()).serialize(mask=False)
+    return Frame(Opcode.BINARY, payload).serialize(mask=False)
+
+
+class DirectWriter:
+    """Writes prebuilt frames to one connection's socket when that is safe (see module)."""
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: StreamingWebSocketProtocol):
+        self._protocol = protocol
+
+    def write(self, wire: bytes) -> bool:
+        """Write ``wire`` (from :func:`wire_frame`) now; False when the caller must queue it."""
+        p = self._protocol
+        if (
+            not p.handshake_complete
+            or p.close_sent
+            or p.disconnected
+            or p.initial_response is not None
+            or not p.writable.is_set()
+            or p.conn.extensions
+            or p.conn.state is not State.OPEN
+        ):
+            return False
+        p.transport.write(wire)
+        return True
+
+    def abort(self) -> None:
+        """Drop the connection at once (a peer that stopped reading never takes a close)."""
+        self._protocol.transport.abort()
+
+
+class StreamingWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's ``websockets-sansio`` protocol, offering a :class:`DirectWriter` in the scope."""
+
+    async def run_asgi(self) -> None:
+        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})  # type: ignore[assignment]
+        extensions[EXTENSION] = DirectWriter(self)
+        await super().run_asgi()
