@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, WebSocket
 
 from freeagentics import __version__
 from freeagentics.server.api import api_router
@@ -26,7 +26,7 @@ from freeagentics.server.services import SimulationService
 from freeagentics.server.settings import Settings
 from freeagentics.storage import create_engine_for, default_url, upgrade
 
-__all__ = ["DEMO_SCENARIO", "INSECURE_WARNING", "create_app", "demo_scenario"]
+__all__ = ["DEMO_SCENARIO", "INSECURE_WARNING", "FreeAgenticsApp", "create_app", "demo_scenario"]
 
 log = logging.getLogger("freeagentics.server")
 
@@ -73,10 +73,35 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.engine.dispose()
 
 
+class FreeAgenticsApp(FastAPI):
+    """FastAPI, with WebSocket endpoints reached without the middleware stack.
+
+    Every middleware here passes WebSocket scopes through untouched, yet each layer, and
+    FastAPI's routing with its exit stacks, stays on a connection's stack for its whole
+    life: thousands of idle frames and objects for thousands of connections. An endpoint
+    in :attr:`direct_websockets` (path -> endpoint) is called straight from here; it is
+    also registered as an ordinary route, so the route table still lists it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.direct_websockets: dict[str, Callable[[WebSocket], Awaitable[None]]] = {}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            path = scope["path"][len(scope.get("root_path", "")) :]
+            endpoint = self.direct_websockets.get(path)
+            if endpoint is not None:
+                scope["app"] = self
+                await endpoint(WebSocket(scope, receive, send))
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The FastAPI app for ``settings`` (default: read from the environment)."""
     settings = settings or Settings()
-    app = FastAPI(
+    app = FreeAgenticsApp(
         title="FreeAgentics",
         version=__version__,
         description="Multi-agent Active Inference: simulations, agents, coalitions, knowledge."

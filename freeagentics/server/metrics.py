@@ -94,6 +94,12 @@ class ServerMetrics:
             ["topic"],
             registry=r,
         )
+        self.frames_superseded = Counter(
+            "freeagentics_frames_superseded",
+            "Frames replaced by a newer frame of their topic before the server could fan "
+            "them out (the event loop was behind).",
+            registry=r,
+        )
 
     def watch(self, read: Callable[[], dict[str, Any]]) -> None:
         """Export the gauges ``read()`` returns (see ``SimulationService.gauges``)."""

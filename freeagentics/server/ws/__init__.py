@@ -41,6 +41,9 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
     closed (clients kicked, tick subscriptions and Redis released) before it ends.
     """
     app.add_api_websocket_route(path, websocket_endpoint)
+    direct = getattr(app, "direct_websockets", None)
+    if direct is not None:  # a FreeAgenticsApp: reach the endpoint without the middleware
+        direct[path] = websocket_endpoint
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

@@ -9,13 +9,18 @@ once and writes the same bytes to every subscriber's socket (or, for a client th
 behind or compressed, appends the payload to its queue). Nothing here waits on a socket.
 
 Frames are rate-limited to ``frame_rate_hz`` per simulation; coalition frames that carry
-changes are never skipped.
+changes are never skipped. When the loop falls behind (more subscribers than it can
+write to in a frame interval), frames do not pile up on it: each simulation has at most
+one batch waiting for the loop, and a newer frame of a topic replaces a waiting one
+(counted in ``frames_superseded``), so memory stays bounded and subscribers get the
+newest state at the rate the loop can sustain.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +78,10 @@ class _TopicState:
         return not self.remote_interest and not any(self.subscribers.values())
 
 
+#: one topic's frame for the loop: (topic key, payload per format, MessagePack for Redis)
+_Frame = tuple[str, dict[str, Payload], bytes | None]
+
+
 @dataclass(eq=False)
 class _Feed:
     """One simulation's subscription and the topics drawn from it."""
@@ -81,6 +90,8 @@ class _Feed:
     topics: tuple[_TopicState, ...] = ()
     next_frame: float = float("-inf")
     knowledge_version: int = -1
+    #: frames built but not yet fanned out by the loop, in order (see the module docstring)
+    pending: list[_Frame] = field(default_factory=list)
 
 
 class Hub:
@@ -115,6 +126,9 @@ class Hub:
         self.sent_by_topic_closed: dict[str, int] = {}
         self.dropped_by_topic_closed: dict[str, int] = {}
         self.frames_published = 0
+        #: frames replaced by a newer frame of their topic before the loop could send them
+        self.frames_superseded = 0
+        self._pending_lock = threading.Lock()
         #: how many clients left with each close code (1000: they or the server said bye)
         self.close_codes: dict[int, int] = {}
 
@@ -287,7 +301,8 @@ class Hub:
         # count; the schedule advances a full interval per frame, so the average rate holds
         slack = interval / 4
         due = now >= feed.next_frame - slack
-        batch: list[tuple[str, dict[str, Payload], bytes | None]] = []
+        batch: list[_Frame] = []
+        newest: set[str] = set()  # topics whose waiting frames this batch supersedes
         for state in feed.topics:  # a tuple swapped whole by the loop: safe to iterate here
             topic = state.topic
             if not due and not (topic.kind == "coalitions" and events.coalition_events):
@@ -301,11 +316,27 @@ class Hub:
             if state.remote_interest:
                 remote = payloads.get("msgpack") or frames.encode(doc, "msgpack")
             batch.append((topic.key, payloads, remote))
+            if topic.kind != "coalitions":  # a coalition frame's changes must all arrive
+                newest.add(topic.key)
         if due:  # resynchronise after a pause rather than bursting to catch up
             feed.next_frame = max(feed.next_frame + interval, now + interval - slack)
         if batch:
+            self._hand_to_loop(feed, batch, newest)
+
+    def _hand_to_loop(self, feed: _Feed, batch: list[_Frame], newest: set[str]) -> None:
+        """Add ``batch`` to the feed's waiting frames, dropping the waiting frames of the
+        ``newest`` topics; wake the loop unless it is already woken."""
+        with self._pending_lock:
+            pending = feed.pending
+            woken = bool(pending)
+            if pending and newest:
+                kept = [frame for frame in pending if frame[0] not in newest]
+                self.frames_superseded += len(pending) - len(kept)
+                pending[:] = kept
+            pending.extend(batch)
+        if not woken:
             with contextlib.suppress(RuntimeError):  # the loop closed under us: shutting down
-                self.loop.call_soon_threadsafe(self._deliver, batch)
+                self.loop.call_soon_threadsafe(self._deliver, feed)
 
     def _document(self, feed: _Feed, topic: Topic, events: TickEvents) -> dict | None:
         if topic.kind != "knowledge":
@@ -317,7 +348,9 @@ class Hub:
         data = {"version": stats[0], "nodes": stats[1], "edges": stats[2]}
         return frames.envelope(topic, events.tick, data)
 
-    def _deliver(self, batch: list[tuple[str, dict[str, Payload], bytes | None]]) -> None:
+    def _deliver(self, feed: _Feed) -> None:
+        with self._pending_lock:
+            batch, feed.pending = feed.pending, []
         for key, payloads, remote in batch:
             self.fanout(key, payloads)
             if remote is not None and self.relay is not None:

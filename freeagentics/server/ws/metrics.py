@@ -4,8 +4,9 @@ up to date from the hub's plain counters.
 The hub counts in integers (no metric call per message); :class:`MetricsSync` moves the
 increments into the Prometheus counters and sets the gauges once per ``period_s``:
 ``freeagentics_websocket_connections``, ``freeagentics_websocket_queue_depth``,
-``freeagentics_messages_sent_total{topic}`` and ``freeagentics_messages_dropped_total{topic}``
-(``topic`` is the topic kind, or ``reply`` for acks, pongs and errors).
+``freeagentics_messages_sent_total{topic}``, ``freeagentics_messages_dropped_total{topic}``
+(``topic`` is the topic kind, or ``reply`` for acks, pongs and errors) and
+``freeagentics_frames_superseded_total``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class MetricsSync:
         self.hub, self.metrics, self.period_s = hub, metrics, period_s
         self._sent: dict[str, int] = {}
         self._dropped: dict[str, int] = {}
+        self._superseded = 0
         self._task: asyncio.Task | None = None
 
     def update(self) -> None:
@@ -42,6 +44,10 @@ class MetricsSync:
                 if delta > 0:
                     counter.labels(kind).inc(delta)
                 seen[kind] = total
+        superseded = self.hub.frames_superseded
+        if superseded > self._superseded:
+            m.frames_superseded.inc(superseded - self._superseded)
+            self._superseded = superseded
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())

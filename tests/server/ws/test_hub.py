@@ -12,8 +12,11 @@ import orjson
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
+from freeagentics.loadtest.server import parse_metrics
+from freeagentics.server.metrics import ServerMetrics
 from freeagentics.server.ws import CLOSE_TOO_SLOW, Client, Hub, ServiceSource, Topic
 from freeagentics.server.ws.frames import decode_msgpack
+from freeagentics.server.ws.metrics import MetricsSync
 
 
 class Socket:
@@ -210,6 +213,7 @@ def test_agent_metrics_and_knowledge_topics(service, events):
         for topic in (Topic("agent", "1", 3), Topic("metrics", "1"), Topic("knowledge", "1")):
             hub.subscribe(client, topic, "json")
         service.emit(1, events(1))
+        await settle()
         service.emit(1, events(2))  # knowledge unchanged: no second knowledge frame
         await settle()
         return [orjson.loads(p) for p in socket.sent]
@@ -288,3 +292,27 @@ def test_direct_writes_skip_the_queue_and_never_overtake_what_is_queued(service,
     assert [decode_msgpack(p)["tick"] for p in socket.sent] == [2, 3]
     assert client.sent == 5 and client.sent_direct == 3
     assert socket.closed == (1000, "bye") and client.writer.done()
+
+
+def test_a_loop_that_falls_behind_gets_the_newest_frame_not_a_backlog(service, events):
+    async def main():
+        hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
+        socket = Socket()
+        client = connect(hub, socket)
+        hub.subscribe(client, Topic("world", "1"), "json")
+        hub.subscribe(client, Topic("coalitions", "1"), "json")
+        for t in range(1, 41):  # forty ticks while the loop is busy elsewhere
+            change = {"kind": np.array([1]), "coalition": np.array([t])}
+            service.emit(1, events(t, coalition_events=change))
+        await settle()
+        metrics = ServerMetrics()
+        MetricsSync(hub, metrics).update()
+        return hub, [orjson.loads(p) for p in socket.sent], parse_metrics(metrics.render().decode())
+
+    hub, frames, exported = asyncio.run(main())
+    assert [f["tick"] for f in frames if f["topic"] == "world"] == [40]
+    assert [f["tick"] for f in frames if f["topic"] == "coalitions"] == list(range(1, 41))
+    assert hub.frames_superseded == 39
+    assert exported["freeagentics_frames_superseded_total"] == 39
+    assert exported['freeagentics_messages_sent_total{topic="coalitions"}'] == 40
+    assert exported['freeagentics_messages_sent_total{topic="world"}'] == 1
