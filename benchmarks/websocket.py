@@ -91,7 +91,7 @@ def run_clients(
     workers = max(1, math.ceil(n / CONNECTIONS_PER_WORKER))
     shares = [n // workers + (i < n % workers) for i in range(workers)]
     sync = tempfile.TemporaryDirectory(prefix="fa-b4-sync-")
-    ramp_timeout = 30 + n / 50
+    ramp_timeout = 60 + n / 20  # an overloaded server accepts slowly: wait, then report
     specs = [
         {
             "index": i,

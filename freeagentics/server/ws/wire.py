@@ -82,3 +82,9 @@ class StreamingWebSocketProtocol(WebSocketsSansIOProtocol):
         extensions: dict[str, Any] = self.scope.setdefault("extensions", {})  # type: ignore[assignment]
         extensions[EXTENSION] = DirectWriter(self)
         await super().run_asgi()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # the parsed handshake is not read again: do not hold it for the connection's life
+            self.request = self.response = None  # type: ignore[assignment]
