@@ -175,11 +175,11 @@ def _stalled_client(url: str, sim_id: Any) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect((parts.hostname, parts.port))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
+    request = (
         f"GET /ws HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        .encode()
     )
+    sock.sendall(request.encode())
     sock.recv(1024)  # the 101 response
     body = orjson.dumps({"type": "subscribe", "topic": "world", "sim_id": sim_id})
     mask = os.urandom(4)  # client frames are masked (RFC 6455)
