@@ -47,6 +47,7 @@ class Counters:
     def __init__(self) -> None:
         self.counting = False
         self.messages = 0
+        self.message_bytes = 0  # payload bytes of the counted messages
         self.latencies: list[float] = []
         self.errors = 0
         self.closed: dict[str, int] = {}
@@ -123,6 +124,7 @@ class Connection(asyncio.Protocol):
             elif opcode == _OP_BINARY:
                 if counters.counting:
                     counters.messages += 1
+                    counters.message_bytes += length
             elif opcode == _OP_TEXT:
                 self._reply(orjson.loads(bytes(buf[pos + head : end])))
             elif opcode == _OP_PING:  # the server's keepalive: unanswered, it closes us
@@ -241,6 +243,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "connected": len(connections),
         "ramp_s": ramp_s,
         "messages": counters.messages,
+        "message_bytes": counters.message_bytes,
         "elapsed_s": elapsed,
         "latencies": counters.latencies,
         "errors": counters.errors,

@@ -16,16 +16,23 @@ Records per N:
   never reads; the others' figures are compared with the plain run, and the server's
   ``freeagentics_messages_dropped_total`` shows it was thinned and closed.
 
+With ``--ceiling`` the same clients then run the ``broadcast`` and ``round-trip`` cases
+against :mod:`benchmarks._ws_ceiling_server` (impl ``bare-uvloop-ceiling``), a bare
+broadcaster of frames of the size FreeAgentics just sent: what this machine delivers to
+these clients at all, so FreeAgentics' figure reads as a share of it from the same run.
+
 Usage::
 
     python benchmarks/websocket.py --quick --json b4.json     # 200 connections, ~1 min
     python benchmarks/websocket.py                            # 100, 1 000, 10 000
+    python benchmarks/websocket.py --connections 1000 10000 --ceiling
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import subprocess
 import sys
 import tempfile
 import threading
@@ -49,7 +56,7 @@ from benchmarks._common import (
     run_worker,
     write_json,
 )
-from freeagentics.loadtest.server import ServerProcess, raise_fd_limit
+from freeagentics.loadtest.server import ServerProcess, _free_port, raise_fd_limit
 from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
 CONNECTIONS_PER_WORKER = 2500
@@ -84,8 +91,33 @@ class Server(ServerProcess):
         return sum(v for k, v in self.scrape().items() if k == name or k.startswith(name + "{"))
 
 
+class CeilingServer:
+    """:mod:`benchmarks._ws_ceiling_server` in a subprocess, for the same clients."""
+
+    def __init__(self, frame_bytes: int):
+        self.port = _free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/ws"
+        self.sim_id = 1  # unused: it broadcasts to every connection
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._ws_ceiling_server", str(self.port),
+             str(frame_bytes), "10"],
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the ceiling server did not start")
+        self.ps = psutil.Process(self.proc.pid)
+
+    def rss(self) -> int:
+        return self.ps.memory_info().rss
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
 def run_clients(
-    server: Server, n: int, *, duration: float, pingers: int, slow: bool
+    server: Server | CeilingServer, n: int, *, duration: float, pingers: int, slow: bool
 ) -> dict[str, Any]:
     """Hold ``n`` connections over several worker processes; their merged counts."""
     workers = max(1, math.ceil(n / CONNECTIONS_PER_WORKER))
@@ -145,6 +177,8 @@ def run_clients(
     return {
         "connected": connected,
         "messages_per_s": sum(r["messages"] / r["elapsed_s"] for r in results),
+        "frame_bytes": sum(r["message_bytes"] for r in results)
+        / max(1, sum(r["messages"] for r in results)),
         "latency_ms_avg": float(latencies.mean()) if latencies.size else None,
         "latency_ms_p99": float(np.percentile(latencies, 99)) if latencies.size else None,
         "latency_ms_max": float(latencies.max()) if latencies.size else None,
@@ -157,41 +191,53 @@ def run_clients(
     }
 
 
+def plain_cases(
+    server: Server | CeilingServer, n: int, args: argparse.Namespace, base: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The ``broadcast`` and ``round-trip`` records at ``n`` connections, and the raw counts."""
+    got = run_clients(server, n, duration=args.duration, pingers=args.pingers, slow=False)
+    expected = n * 10.0  # every connection gets the 10 Hz world frame
+    common = {**base, "n": n, "errors": got["errors"], "ramp_s": got["ramp_s"]}
+    records = [
+        {
+            **common,
+            "case": "broadcast",
+            "messages_per_s": got["messages_per_s"],
+            "delivered_fraction": got["messages_per_s"] / expected,
+            "connected": got["connected"],
+            "frame_bytes": got["frame_bytes"],
+            "bytes_per_connection": got["bytes_per_connection"],
+            "rss_mb": got["rss_mb"],
+        },
+        {
+            **common,
+            "case": "round-trip",
+            "latency_ms_avg": got["latency_ms_avg"],
+            "latency_ms_p99": got["latency_ms_p99"],
+            "latency_ms_max": got["latency_ms_max"],
+            "pings": got["pings"],
+        },
+    ]
+    name = base["impl"]
+    print(f"[B4] {name} n={n}: {got['connected']} connected, {got['messages_per_s']:.0f} msg/s")
+    return records, got
+
+
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     info = machine_info()
     records: list[dict[str, Any]] = []
     base = {"benchmark": "B4", "impl": "freeagentics", "ws_impl": args.ws, **info}
     server = Server(args.agents, args.ws)
+    frame_bytes: list[float] = []
     try:
         time.sleep(1.0)  # the demo's first ticks and frames
         plain_at_slow_n: dict[str, Any] | None = None
         for n in args.connections:
-            got = run_clients(server, n, duration=args.duration, pingers=args.pingers, slow=False)
-            expected = n * 10.0  # every connection gets the 10 Hz world frame
-            common = {**base, "n": n, "errors": got["errors"], "ramp_s": got["ramp_s"]}
-            records.append(
-                {
-                    **common,
-                    "case": "broadcast",
-                    "messages_per_s": got["messages_per_s"],
-                    "delivered_fraction": got["messages_per_s"] / expected,
-                    "bytes_per_connection": got["bytes_per_connection"],
-                    "rss_mb": got["rss_mb"],
-                }
-            )
-            records.append(
-                {
-                    **common,
-                    "case": "round-trip",
-                    "latency_ms_avg": got["latency_ms_avg"],
-                    "latency_ms_p99": got["latency_ms_p99"],
-                    "latency_ms_max": got["latency_ms_max"],
-                    "pings": got["pings"],
-                }
-            )
+            cells, got = plain_cases(server, n, args, base)
+            records += cells
+            frame_bytes.append(got["frame_bytes"])
             if n == args.slow_n:
                 plain_at_slow_n = got
-            print(f"[B4] n={n}: {got['connected']} connected, {got['messages_per_s']:.0f} msg/s")
         dropped_before = server.metric("freeagentics_messages_dropped_total")
         got = run_clients(
             server, args.slow_n, duration=args.duration, pingers=args.pingers, slow=True
@@ -214,6 +260,14 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
         records.append(record)
     finally:
         server.stop()
+    if args.ceiling:
+        ceiling = CeilingServer(round(max(frame_bytes)))
+        base = {"benchmark": "B4", "impl": "bare-uvloop-ceiling", **info}
+        try:
+            for n in args.connections:
+                records += plain_cases(ceiling, n, args, base)[0]
+        finally:
+            ceiling.stop()
     return records
 
 
@@ -226,7 +280,10 @@ def print_results(records: list[dict[str, Any]]) -> None:
     for r in records:
         note = ""
         if r["case"] == "broadcast":
-            note = f"{r['delivered_fraction']:.0%} of 10 Hz × n; ramp {r['ramp_s']:.1f} s"
+            note = (
+                f"{r['connected']} held; {r['delivered_fraction']:.0%} of 10 Hz × n; "
+                f"{r['frame_bytes']:.0f} B frames; ramp {r['ramp_s']:.1f} s"
+            )
         elif r["case"] == "slow-client" and "messages_per_s_without_slow_client" in r:
             note = (
                 f"without it: {fmt_number(r['messages_per_s_without_slow_client'])} msg/s, "
@@ -235,6 +292,7 @@ def print_results(records: list[dict[str, Any]]) -> None:
             )
         rows.append(
             [
+                r["impl"],
                 r["case"],
                 str(r["n"]),
                 fmt_number(r.get("messages_per_s")),
@@ -245,7 +303,17 @@ def print_results(records: list[dict[str, Any]]) -> None:
                 note,
             ]
         )
-    columns = ["case", "n", "msg/s", "rtt avg ms", "rtt p99 ms", "RSS/conn", "errors", "note"]
+    columns = [
+        "impl",
+        "case",
+        "n",
+        "msg/s",
+        "rtt avg ms",
+        "rtt p99 ms",
+        "RSS/conn",
+        "errors",
+        "note",
+    ]
     print_table("B4 websocket", columns, rows)
 
 
@@ -259,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=100, help="agents in the demo simulation")
     parser.add_argument(
         "--ws", default=WS_PROTOCOL, help="uvicorn's WebSocket implementation (as `serve` uses)"
+    )
+    parser.add_argument(
+        "--ceiling", action="store_true", help="also run the bare broadcaster (module docstring)"
     )
     parser.add_argument("--json", type=Path, default=None, help="write the records here")
     args = parser.parse_args(argv)
