@@ -13,7 +13,10 @@ changes are never skipped. When the loop falls behind (more subscribers than it 
 write to in a frame interval), frames do not pile up on it: each simulation has at most
 one batch waiting for the loop, and a newer frame of a topic replaces a waiting one
 (counted in ``frames_superseded``), so memory stays bounded and subscribers get the
-newest state at the rate the loop can sustain.
+newest state at the rate the loop can sustain. A frame goes out to
+:data:`FANOUT_CHUNK` subscribers per turn of the loop, so that with thousands of
+subscribers new connections, pings and commands are still served between the slices;
+a feed's next frames wait until the slices of the current one are done, keeping order.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -78,6 +81,10 @@ class _TopicState:
         return not self.remote_interest and not any(self.subscribers.values())
 
 
+#: subscribers written to per turn of the event loop: a frame for ten thousand clients
+#: is sent in slices, with the loop's other work (handshakes, pings, commands) between
+FANOUT_CHUNK = 500
+
 #: one topic's frame for the loop: (topic key, payload per format, MessagePack for Redis)
 _Frame = tuple[str, dict[str, Payload], bytes | None]
 
@@ -92,6 +99,7 @@ class _Feed:
     knowledge_version: int = -1
     #: frames built but not yet fanned out by the loop, in order (see the module docstring)
     pending: list[_Frame] = field(default_factory=list)
+    delivering: bool = False  # a chunked fan-out of this feed is under way
 
 
 class Hub:
@@ -349,30 +357,59 @@ class Hub:
         return frames.envelope(topic, events.tick, data)
 
     def _deliver(self, feed: _Feed) -> None:
+        """Fan out the feed's waiting frames, :data:`FANOUT_CHUNK` subscribers per loop turn."""
+        if feed.delivering:
+            return  # the fan-out under way takes what is waiting when it is done
         with self._pending_lock:
             batch, feed.pending = feed.pending, []
+        if batch:
+            feed.delivering = True
+            self._fanout_step(feed, self._batch_chunks(batch))
+
+    def _fanout_step(self, feed: _Feed, chunks: Iterator[None]) -> None:
+        try:
+            next(chunks)
+        except StopIteration:
+            feed.delivering = False
+            self._deliver(feed)  # frames that came meanwhile
+            return
+        # the next chunk after whatever else is ready: handshakes, pings, commands
+        self.loop.call_soon(self._fanout_step, feed, chunks)
+
+    def _batch_chunks(self, batch: list[_Frame]) -> Iterator[None]:
         for key, payloads, remote in batch:
-            self.fanout(key, payloads)
+            yield from self._fanout_chunks(key, payloads)
             if remote is not None and self.relay is not None:
                 self.relay.publish(key, remote)
 
     def fanout(self, key: str, payloads: dict[str, Payload]) -> int:
-        """Queue ``payloads[format]`` for every subscriber of ``key``; returns how many."""
+        """Send or queue ``payloads[format]`` to every subscriber of ``key`` now; returns
+        how many."""
         state = self._topics.get(key)
         if state is None:
             return 0
-        count = 0
+        count = sum(len(state.subscribers[f]) for f in payloads if f in state.subscribers)
+        for _ in self._fanout_chunks(key, payloads):
+            pass
+        return count
+
+    def _fanout_chunks(self, key: str, payloads: dict[str, Payload]) -> Iterator[None]:
+        """Offer the frame to ``key``'s subscribers, yielding after each chunk of them."""
+        state = self._topics.get(key)
+        if state is None:
+            return
         kind = state.topic.kind
         for fmt, subs in state.subscribers.items():
             payload = payloads.get(fmt)
             if payload is None or not subs:
                 continue
             wire = wire_frame(payload)  # framed once for every direct write
-            for client in tuple(subs):  # offer may kick, and kicking never edits subs
-                client.offer(key, kind, payload, wire)
-            count += len(subs)
+            clients = tuple(subs)  # subscribers joining meanwhile wait for the next frame
+            for start in range(0, len(clients), FANOUT_CHUNK):
+                for client in clients[start : start + FANOUT_CHUNK]:
+                    client.offer(key, kind, payload, wire)  # a client gone since: a no-op
+                yield
         self.frames_published += 1
-        return count
 
     def deliver_remote(self, key: str, payload: bytes) -> None:
         """A MessagePack frame of ``key`` arrived from another process: relay it here."""

@@ -16,6 +16,7 @@ from freeagentics.loadtest.server import parse_metrics
 from freeagentics.server.metrics import ServerMetrics
 from freeagentics.server.ws import CLOSE_TOO_SLOW, Client, Hub, ServiceSource, Topic
 from freeagentics.server.ws.frames import decode_msgpack
+from freeagentics.server.ws.hub import FANOUT_CHUNK
 from freeagentics.server.ws.metrics import MetricsSync
 
 
@@ -304,7 +305,7 @@ def test_a_loop_that_falls_behind_gets_the_newest_frame_not_a_backlog(service, e
         for t in range(1, 41):  # forty ticks while the loop is busy elsewhere
             change = {"kind": np.array([1]), "coalition": np.array([t])}
             service.emit(1, events(t, coalition_events=change))
-        await settle()
+        await settle(100)  # 41 frames: at least one loop turn each
         metrics = ServerMetrics()
         MetricsSync(hub, metrics).update()
         return hub, [orjson.loads(p) for p in socket.sent], parse_metrics(metrics.render().decode())
@@ -316,3 +317,30 @@ def test_a_loop_that_falls_behind_gets_the_newest_frame_not_a_backlog(service, e
     assert exported["freeagentics_frames_superseded_total"] == 39
     assert exported['freeagentics_messages_sent_total{topic="coalitions"}'] == 40
     assert exported['freeagentics_messages_sent_total{topic="world"}'] == 1
+
+
+def test_a_frame_for_many_subscribers_goes_out_in_slices_and_frames_stay_in_order(service, events):
+    n = 3 * FANOUT_CHUNK
+
+    async def main():
+        hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
+        writers = [Direct() for _ in range(n)]
+        for direct in writers:
+            client = hub.connect(Socket().send, Socket().close, direct=direct)
+            hub.subscribe(client, Topic("world", "1"), "msgpack")
+        service.emit(1, events(1))
+        progress = []  # clients holding frame 1, as other work on the loop sees it
+        newer_sent = False
+        while len(progress) < 50 and (not progress or progress[-1] < n):
+            progress.append(sum(1 for d in writers if d.wires))
+            if 0 < progress[-1] < n and not newer_sent:
+                service.emit(1, events(2))  # a newer frame while the first is under way
+                newer_sent = True
+            await asyncio.sleep(0)
+        await settle(50)
+        return progress, writers
+
+    progress, writers = asyncio.run(main())
+    assert any(0 < p < n for p in progress)  # other work ran between the slices
+    ticks = [[decode_msgpack(unframe(w)[1])["tick"] for w in d.wires] for d in writers]
+    assert all(t == [1, 2] for t in ticks)
