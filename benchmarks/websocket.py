@@ -1,16 +1,17 @@
 """B4 -- WebSocket: connections held, messages delivered per second, round trip, slow client.
 
-Starts the real server (``create_app`` under uvicorn, SQLite, the demo simulation
-ticking at 10 Hz, frames at 10 Hz) as a subprocess, then for each connection count N
-runs client processes (:mod:`benchmarks._ws_worker`, ``websockets`` library) that open
-N connections in all, each subscribed to the world topic in MessagePack. Once every
+For each connection count N, starts the real server afresh (``create_app`` under
+uvicorn with the protocol ``freeagentics serve`` uses, SQLite, the demo simulation
+ticking at 10 Hz, frames at 10 Hz) as a subprocess, then runs client processes
+(:mod:`benchmarks._ws_worker`, bare uvloop protocols) that open N connections in all,
+each subscribed to the world topic in MessagePack. Once every
 worker is connected they count frames for ``--duration`` seconds while some
 connections ping with their own ids (true round trip through the server's queue).
 Records per N:
 
 * ``broadcast``: frames delivered per second (counted by the clients) and server RSS
   growth per connection (``bytes_per_connection``, psutil on the server process:
-  RSS with N connections minus RSS before any);
+  RSS with N connections minus RSS of the same server, warmed up, before any);
 * ``round-trip``: ping → pong latency avg / p99 over the pinging connections;
 * ``slow-client`` (one N): the same with one extra connection that subscribes and
   never reads; the others' figures are compared with the plain run, and the server's
@@ -31,12 +32,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -224,51 +227,56 @@ def plain_cases(
 
 
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each connection count on a fresh server, so that RSS per connection is growth from
+    that server's own start, not from memory earlier rounds left in the allocator."""
     info = machine_info()
     records: list[dict[str, Any]] = []
     base = {"benchmark": "B4", "impl": "freeagentics", "ws_impl": args.ws, **info}
-    server = Server(args.agents, args.ws)
     frame_bytes: list[float] = []
-    try:
-        time.sleep(1.0)  # the demo's first ticks and frames
-        plain_at_slow_n: dict[str, Any] | None = None
-        for n in args.connections:
+    plain_at_slow_n: dict[str, Any] | None = None
+    for n in args.connections:
+        with fresh(Server(args.agents, args.ws)) as server:
             cells, got = plain_cases(server, n, args, base)
-            records += cells
-            frame_bytes.append(got["frame_bytes"])
-            if n == args.slow_n:
-                plain_at_slow_n = got
-        dropped_before = server.metric("freeagentics_messages_dropped_total")
+        records += cells
+        frame_bytes.append(got["frame_bytes"])
+        if n == args.slow_n:
+            plain_at_slow_n = got
+    with fresh(Server(args.agents, args.ws)) as server:
         got = run_clients(
             server, args.slow_n, duration=args.duration, pingers=args.pingers, slow=True
         )
         time.sleep(1.5)  # the metrics sync runs once a second
-        dropped = server.metric("freeagentics_messages_dropped_total") - dropped_before
-        record = {
-            **base,
-            "case": "slow-client",
-            "n": args.slow_n,
-            "messages_per_s": got["messages_per_s"],
-            "latency_ms_avg": got["latency_ms_avg"],
-            "latency_ms_p99": got["latency_ms_p99"],
-            "errors": got["errors"],
-            "slow_client_frames_dropped": dropped,
-        }
-        if plain_at_slow_n is not None:
-            record["messages_per_s_without_slow_client"] = plain_at_slow_n["messages_per_s"]
-            record["latency_ms_p99_without_slow_client"] = plain_at_slow_n["latency_ms_p99"]
-        records.append(record)
+        dropped = server.metric("freeagentics_messages_dropped_total")
+    record = {
+        **base,
+        "case": "slow-client",
+        "n": args.slow_n,
+        "messages_per_s": got["messages_per_s"],
+        "latency_ms_avg": got["latency_ms_avg"],
+        "latency_ms_p99": got["latency_ms_p99"],
+        "errors": got["errors"],
+        "slow_client_frames_dropped": dropped,
+    }
+    if plain_at_slow_n is not None:
+        record["messages_per_s_without_slow_client"] = plain_at_slow_n["messages_per_s"]
+        record["latency_ms_p99_without_slow_client"] = plain_at_slow_n["latency_ms_p99"]
+    records.append(record)
+    if args.ceiling:
+        base = {"benchmark": "B4", "impl": "bare-uvloop-ceiling", **info}
+        for n in args.connections:
+            with fresh(CeilingServer(round(max(frame_bytes)))) as ceiling:
+                records += plain_cases(ceiling, n, args, base)[0]
+    return records
+
+
+@contextlib.contextmanager
+def fresh(server: Server | CeilingServer) -> Iterator[Server | CeilingServer]:
+    """A just-started server, warmed for a second, stopped on leaving."""
+    try:
+        time.sleep(1.0)  # the demo's first ticks and frames
+        yield server
     finally:
         server.stop()
-    if args.ceiling:
-        ceiling = CeilingServer(round(max(frame_bytes)))
-        base = {"benchmark": "B4", "impl": "bare-uvloop-ceiling", **info}
-        try:
-            for n in args.connections:
-                records += plain_cases(ceiling, n, args, base)[0]
-        finally:
-            ceiling.stop()
-    return records
 
 
 def _ms(value: float | None) -> str:
