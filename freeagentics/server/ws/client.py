@@ -101,8 +101,9 @@ class Client:
         self._direct = direct
         self.maxsize, self.max_lag = maxsize, max_lag
         self.principal = principal
-        self._frames: deque[tuple[str, str, Payload]] = deque()  # (key, topic kind, payload)
-        self._replies: deque[Payload] = deque()
+        # made on first use and dropped when emptied: most clients never queue anything
+        self._frames: deque[tuple[str, str, Payload]] | None = None  # (key, kind, payload)
+        self._replies: deque[Payload] | None = None
         self._sending = False  # the writer waits in a send
         self._task: asyncio.Task | None = None
         self.lag = self.sent = self.dropped = 0
@@ -120,7 +121,7 @@ class Client:
     @property
     def depth(self) -> int:
         """Frames and replies waiting to be sent."""
-        return len(self._frames) + len(self._replies)
+        return len(self._frames or ()) + len(self._replies or ())
 
     @property
     def closing(self) -> bool:
@@ -140,6 +141,8 @@ class Client:
             self._count_sent(kind)
             return
         frames = self._frames
+        if frames is None:
+            frames = self._frames = deque()
         if len(frames) >= self.maxsize:
             for i, (queued, _, _) in enumerate(frames):
                 if queued == key:
@@ -178,20 +181,22 @@ class Client:
             self.sent_direct += 1
             self._count_sent("reply")
             return
-        if len(self._replies) >= self.maxsize:
-            self.kick(CLOSE_TOO_SLOW, f"too slow: {len(self._replies)} replies unread")
+        replies = self._replies
+        if replies is None:
+            replies = self._replies = deque()
+        if len(replies) >= self.maxsize:
+            self.kick(CLOSE_TOO_SLOW, f"too slow: {len(replies)} replies unread")
             return
-        self._replies.append(payload)
+        replies.append(payload)
         self._ensure_writer()
 
     def kick(self, code: int, reason: str) -> None:
         """Ask the writer to close the socket with ``code`` (first reason wins)."""
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason[:120]  # close reasons ≤ 123 B
-            for _, kind, _ in self._frames:
+            for _, kind, _ in self._frames or ():
                 self._count_drop(kind)
-            self._frames.clear()
-            self._replies.clear()
+            self._frames = self._replies = None
             if self._task is None:
                 self._ensure_writer()  # it sends the close
             elif self._sending:
@@ -208,15 +213,17 @@ class Client:
 
     async def run(self) -> None:
         """Send queued payloads until none are left, the client is kicked or the socket fails."""
-        frames, replies, send = self._frames, self._replies, self._send
+        send = self._send
         try:
             while self.close_code is None:
+                replies, frames = self._replies, self._frames
                 if replies:
                     kind, payload = "reply", replies.popleft()
                 elif frames:
                     _, kind, payload = frames.popleft()
                 else:
                     self.lag = 0  # caught up: dropped frames are forgiven
+                    self._frames = self._replies = None
                     self._task = None  # the next queued payload starts a new writer
                     return
                 self._sending = True

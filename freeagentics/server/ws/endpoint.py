@@ -72,6 +72,19 @@ def _jsonable(value: Any) -> Any:
 class _Session:
     """One connection's reader side: parses messages, answers them through the client."""
 
+    __slots__ = (
+        "client",
+        "direct",
+        "hub",
+        "in_flight",
+        "pending_auth_ack",
+        "reader",
+        "settings",
+        "strikes",
+        "tasks",
+        "websocket",
+    )
+
     def __init__(self, websocket: WebSocket, hub: Hub, settings: Any):
         self.websocket, self.hub, self.settings = websocket, hub, settings
         extensions = websocket.scope.get("extensions") or {}
