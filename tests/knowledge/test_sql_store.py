@@ -133,6 +133,29 @@ def test_find_near_is_k_hop_then_find_nodes(engine):
 # --- PostgreSQL plans -----------------------------------------------------------------
 
 
+def test_postgres_statements_get_custom_plans_and_a_doubled_table_is_analysed(store_factories):
+    engine = _engine(store_factories, "postgresql")
+    g = SqlKnowledgeGraph(engine, cache_size=0)
+    with g._read() as conn:
+        assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
+
+    def analyses() -> int:
+        query = (  # ANALYZE statements only; autovacuum's count apart
+            "SELECT analyze_count FROM pg_stat_user_tables"
+            " WHERE relid = 'knowledge_nodes'::regclass"
+        )
+        with engine.connect() as conn:  # a new transaction: fresh statistics
+            return int(conn.exec_driver_sql(query).scalar())
+
+    before = analyses()
+    g.upsert_nodes("n", [str(i) for i in range(1500)])  # this graph: 0 -> 1 500 nodes
+    assert analyses() == before + 1
+    g.upsert_nodes("n", [str(i) for i in range(1500, 2000)])  # not doubled yet
+    assert analyses() == before + 1
+    g.upsert_nodes("n", [str(i) for i in range(2000, 3000)])  # 3 000: doubled
+    assert analyses() == before + 2
+
+
 def _explain(conn: sa.Connection, query: sa.Select) -> str:
     compiled = query.compile(dialect=conn.dialect)
     rows = conn.exec_driver_sql("EXPLAIN " + str(compiled), compiled.params)
