@@ -54,6 +54,8 @@ class _State:
         self.frames = 0
         self.frame_bytes = 0
         self.pending: dict[Any, tuple[str, float, asyncio.Future | None]] = {}
+        #: REST requests under way (request number -> start time)
+        self.rest_in_flight: dict[int, float] = {}
         self.ids = itertools.count()
 
     def error(self, kind: str, example: str = "") -> None:
@@ -65,6 +67,19 @@ class _State:
         if self.counting:
             self.operations += 1
             self.records[kind].add((time.perf_counter() - started) * 1e3)
+
+
+def count_unanswered(st: _State, now: float) -> None:
+    """Count as errors the round trips (``unanswered``) and REST requests
+    (``rest_unanswered``) still waiting :data:`STALE_S` after they were sent: on a
+    saturated server they would otherwise vanish from the figures instead of failing."""
+    for kind, starts in (
+        ("unanswered", [t0 for _kind, t0, _future in st.pending.values()]),
+        ("rest_unanswered", list(st.rest_in_flight.values())),
+    ):
+        stale = sum(1 for t0 in starts if now - t0 > STALE_S)
+        if stale:
+            st.errors[kind] = st.errors.get(kind, 0) + stale
 
 
 async def _receive(ws: Any, st: _State) -> None:
@@ -134,11 +149,15 @@ async def _rest_user(client: httpx.AsyncClient, st: _State, agent_ids: list[int]
             url = f"{API}/simulations/{sim}/agents/{random.choice(agent_ids)}?history=4"
         started = time.perf_counter()
         counting = st.counting
+        request = next(st.ids)
+        st.rest_in_flight[request] = started
         try:
             r = await client.get(url)
         except httpx.HTTPError as exc:
             st.error(f"rest_{type(exc).__name__}", str(exc))
             continue
+        finally:
+            del st.rest_in_flight[request]
         if r.status_code >= 400:
             st.error(f"rest_http_{r.status_code}", r.text)
         elif counting and st.counting:
@@ -204,10 +223,7 @@ async def run_users(spec: dict[str, Any]) -> dict[str, Any]:
     while time.perf_counter() < end and not st.stopping and not (sync / "stop").exists():
         await asyncio.sleep(0.1)
     elapsed = time.perf_counter() - began
-    now = time.perf_counter()
-    stale = sum(1 for _k, t0, _f in st.pending.values() if now - t0 > STALE_S)
-    if stale:
-        st.errors["unanswered"] = st.errors.get("unanswered", 0) + stale
+    count_unanswered(st, time.perf_counter())
     st.counting = False
     st.stopping = True
     for task in tasks:

@@ -9,6 +9,7 @@ import pytest
 from freeagentics.loadtest.histogram import LatencyRecord, bucket_bounds, bucket_of, percentile
 from freeagentics.loadtest.profiles import PROFILES, load_profile_file, resolve_profiles
 from freeagentics.loadtest.thresholds import THRESHOLDS, evaluate, status_band
+from freeagentics.loadtest.users import STALE_S, _State, count_unanswered
 
 
 def test_percentiles_are_exact_nearest_rank():
@@ -79,3 +80,15 @@ def test_thresholds_are_the_reports_and_evaluate_levels():
     }
     rows = {r["key"]: r["level"] for r in evaluate({"cpu": 81, "memory": 90, "errors": 0.5})}
     assert rows == {"cpu": "alert", "memory": "critical", "response": "n/a", "errors": "ok"}
+
+
+def test_round_trips_and_rest_calls_left_waiting_count_as_unanswered_errors():
+    st = _State({})
+    now = 1000.0
+    st.pending = {1: ("ping", now - STALE_S - 1, None), 2: ("command", now - 1, None)}
+    st.rest_in_flight = {3: now - STALE_S - 5, 4: now - STALE_S - 2, 5: now - 0.5}
+    count_unanswered(st, now)
+    assert st.errors == {"unanswered": 1, "rest_unanswered": 2}
+    st.pending, st.rest_in_flight = {}, {}
+    count_unanswered(st, now)  # nothing waiting: nothing added
+    assert st.errors == {"unanswered": 1, "rest_unanswered": 2}
