@@ -1,6 +1,7 @@
 """Dashboard frame time at 10 000 agents, measured in a real headless chromium.
 
-Starts the server (``create_app`` under uvicorn, SQLite in a temporary folder, no demo),
+Starts the server (``create_app`` under uvicorn as ``serve`` runs it, SQLite in a
+temporary folder, no demo),
 creates a 10 000-agent simulation through the REST API and starts it, opens the
 dashboard on it in Debian's chromium (driven by Playwright, ``/usr/bin/chromium``),
 and measures, in the page, ``performance.now()`` around the world view's draw call
@@ -26,14 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
+
+from freeagentics.loadtest.server import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("FREEAGENTICS_CHROMIUM", "/usr/bin/chromium")
@@ -96,12 +95,6 @@ WRAP_INGEST = """() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _post(url: str, body: dict) -> dict:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
     req.add_header("Content-Type", "application/json")
@@ -126,24 +119,9 @@ def run(agents: int, frames: int) -> dict:
     from freeagentics.server.app import demo_scenario
 
     folder = Path(tempfile.mkdtemp(prefix="freeagentics-dashboard-bench-"))
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "FREEAGENTICS_DATABASE_URL": f"sqlite:///{folder / 'server.db'}",
-        "FREEAGENTICS_DEMO": "false",
-        "FREEAGENTICS_RATE_LIMIT_PER_MINUTE": "100000",
-    }
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "freeagentics.server.app:create_app"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    server = subprocess.Popen(cmd, env=env)
+    server = ServerProcess().start()  # as `serve` runs it, without the demo
+    url = server.base
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/api/v1/health/ready", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
         sim = _post(
             f"{url}/api/v1/simulations",
             {"name": f"bench-{agents}", "scenario": demo_scenario(agents), "start": True},
@@ -194,8 +172,7 @@ def run(agents: int, frames: int) -> dict:
             )
             context.close()
     finally:
-        server.terminate()
-        server.wait(30)
+        server.stop()
     return {
         "agents": info["n"],
         "world": demo_scenario(agents)["world"]["height"],

@@ -59,7 +59,7 @@ from benchmarks._common import (
     run_worker,
     write_json,
 )
-from freeagentics.loadtest.server import ServerProcess, _free_port, raise_fd_limit
+from freeagentics.loadtest.server import ServerProcess, free_port, raise_fd_limit
 from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
 CONNECTIONS_PER_WORKER = 2500
@@ -98,7 +98,7 @@ class CeilingServer:
     """:mod:`benchmarks._ws_ceiling_server` in a subprocess, for the same clients."""
 
     def __init__(self, frame_bytes: int):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws"
         self.sim_id = 1  # unused: it broadcasts to every connection
         self.proc = subprocess.Popen(

@@ -25,7 +25,7 @@ import httpx
 
 from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
-__all__ = ["ServerProcess", "parse_metrics", "raise_fd_limit"]
+__all__ = ["ServerProcess", "free_port", "parse_metrics", "raise_fd_limit"]
 
 API = "/api/v1"
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)")
@@ -45,7 +45,8 @@ def parse_metrics(text: str) -> dict[str, float]:
     return out
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -76,7 +77,7 @@ class ServerProcess:
         uvicorn_args: tuple[str, ...] = (),
     ):
         self.tmp = tempfile.TemporaryDirectory(prefix="fa-loadtest-")
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
         if database == "postgresql":

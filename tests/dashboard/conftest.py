@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
+from freeagentics.loadtest.server import ServerProcess
 
 CHROMIUM = Path(os.environ.get("FREEAGENTICS_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
@@ -38,63 +32,11 @@ CHROMIUM_ARGS = [
 API_KEYS = {"dashboard-operator-key-0123": "operator", "dashboard-viewer-key-01234": "viewer"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """``uvicorn`` serving ``create_app()`` on a free port, settings from the environment."""
-
-    def __init__(self, data_dir: Path, **env: str):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "FREEAGENTICS_DATABASE_URL": f"sqlite:///{data_dir / 'server.db'}",
-            "FREEAGENTICS_RATE_LIMIT_PER_MINUTE": "100000",
-            **env,
-        }
-        self.log = data_dir / "server.log"
-        cmd = [
-            sys.executable, "-m", "uvicorn", "--factory", "freeagentics.server.app:create_app",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-            "--ws", WS_PROTOCOL,
-        ]  # fmt: skip
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.wait_ready()
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v1/health/ready", timeout=2):
-                    return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)
-        raise RuntimeError(f"server not ready after {timeout} s: {self.log.read_text()[-2000:]}")
-
-    def request(self, method: str, path: str, body=None, headers=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        for k, v in (headers or {}).items():
-            req.add_header(k, v)
-        with urllib.request.urlopen(req, timeout=30) as res:
-            text = res.read()
-        return json.loads(text) if text else None
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+def serve(**env: str) -> ServerProcess:
+    """The app as ``freeagentics serve`` runs it (uvicorn, its WebSocket protocol, SQLite
+    in a temporary folder), with the demo simulation; other settings from ``env``.
+    Started and stopped by ``with``."""
+    return ServerProcess(env={"FREEAGENTICS_DEMO": "true", **env})
 
 
 @pytest.fixture(scope="session")
@@ -114,25 +56,22 @@ def chromium_path() -> Path:
 
 
 @pytest.fixture(scope="module")
-def dev_server(tmp_path_factory) -> Iterator[LiveServer]:
+def dev_server() -> Iterator[ServerProcess]:
     """Development mode with the demo simulation running (what ``make run`` serves)."""
-    server = LiveServer(tmp_path_factory.mktemp("dev"), FREEAGENTICS_DEMO_AGENTS="100")
-    yield server
-    server.stop()
+    with serve(FREEAGENTICS_DEMO_AGENTS="100") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def auth_server(tmp_path_factory) -> Iterator[LiveServer]:
+def auth_server() -> Iterator[ServerProcess]:
     """Production mode: no anonymous access, API keys only."""
-    server = LiveServer(
-        tmp_path_factory.mktemp("prod"),
+    with serve(
         FREEAGENTICS_MODE="production",
         FREEAGENTICS_SECRET_KEY="dashboard-test-secret-long-enough-for-hs256-0123",
         FREEAGENTICS_API_KEYS=json.dumps(API_KEYS),
         FREEAGENTICS_DEMO_AGENTS="50",
-    )
-    yield server
-    server.stop()
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

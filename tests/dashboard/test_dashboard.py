@@ -12,7 +12,7 @@ FRAMES_OVER = "(n) => window.dashboard && window.dashboard.state.frames > n"
 
 
 def _open(page, server, frames: int = 2):
-    page.goto(server.url + "/")
+    page.goto(server.base + "/")
     page.wait_for_function(FRAMES_OVER, arg=frames, timeout=20_000)
 
 
@@ -23,10 +23,10 @@ def _positions(page) -> list[int]:
 def test_root_serves_the_page(dev_server):
     import urllib.request
 
-    with urllib.request.urlopen(dev_server.url + "/") as res:
+    with urllib.request.urlopen(dev_server.base + "/") as res:
         html = res.read().decode()
     assert '<script type="module" src="/static/js/main.js">' in html
-    with urllib.request.urlopen(dev_server.url + "/static/js/world.js") as res:
+    with urllib.request.urlopen(dev_server.base + "/static/js/world.js") as res:
         assert "javascript" in res.headers["content-type"]
         assert b"class WorldView" in res.read()
 
@@ -129,7 +129,7 @@ def test_knowledge_graph_renders_nodes(page, dev_server, screenshot):
 
 
 def test_login_with_api_key_when_auth_is_on(page, auth_server, api_keys, screenshot):
-    page.goto(auth_server.url + "/")
+    page.goto(auth_server.base + "/")
     page.wait_for_selector("#login:not(.hidden)", timeout=10_000)
     page.fill("#login-secret", "not-a-key-at-all-000")
     page.click("#login-form button[type=submit]")
@@ -148,7 +148,7 @@ def test_login_with_api_key_when_auth_is_on(page, auth_server, api_keys, screens
 
 def test_viewer_cannot_use_controls(page, auth_server, api_keys):
     key = next(k for k, role in api_keys.items() if role == "viewer")
-    page.goto(auth_server.url + "/")
+    page.goto(auth_server.base + "/")
     page.wait_for_selector("#login:not(.hidden)", timeout=10_000)
     page.fill("#login-secret", key)
     page.click("#login-form button[type=submit]")
