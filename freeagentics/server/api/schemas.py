@@ -60,6 +60,11 @@ class ErrorOut(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of a router whose routes can fail with ``codes``."""
+    return {code: {"model": ErrorOut} for code in codes}
+
+
 # ---------------------------------------------------------------------- models
 class _ModelSource(_Strict):
     spec: dict[str, Any] | None = Field(None, description="A named model spec (JSON form).")

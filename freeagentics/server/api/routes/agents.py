@@ -12,21 +12,15 @@ from freeagentics.server.api.schemas import (
     AddedAgents,
     AgentDetail,
     AgentPage,
-    ErrorOut,
     RemoveAgents,
     RemovedAgents,
+    error_responses,
 )
 from freeagentics.server.deps import Operator, ServiceDep, Viewer
 
 __all__ = ["router"]
 
-ERRORS = {
-    401: {"model": ErrorOut},
-    403: {"model": ErrorOut},
-    404: {"model": ErrorOut},
-    409: {"model": ErrorOut},
-    422: {"model": ErrorOut},
-}
+ERRORS = error_responses(401, 403, 404, 409, 422)
 router = APIRouter(prefix="/simulations/{sim_id}/agents", tags=["agents"], responses=ERRORS)
 
 

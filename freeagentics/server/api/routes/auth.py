@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from freeagentics.server.api.schemas import ErrorOut, PrincipalOut, TokenOut, TokenRequest
+from freeagentics.server.api.schemas import PrincipalOut, TokenOut, TokenRequest, error_responses
 from freeagentics.server.auth import issue_token
 from freeagentics.server.deps import SettingsDep, Viewer
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/auth", tags=["auth"], responses={401: {"model": ErrorOut}})
+router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(401))
 
 
 @router.post("/token", response_model=TokenOut, summary="Issue a JWT for the caller")

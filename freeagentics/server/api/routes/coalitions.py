@@ -5,17 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from freeagentics.server.api.params import CoalitionId, SimId
-from freeagentics.server.api.schemas import CoalitionDetail, CoalitionOut, ErrorOut, FormationOut
+from freeagentics.server.api.schemas import (
+    CoalitionDetail,
+    CoalitionOut,
+    FormationOut,
+    error_responses,
+)
 from freeagentics.server.deps import Operator, ServiceDep, Viewer
 
 __all__ = ["router"]
 
-ERRORS = {
-    401: {"model": ErrorOut},
-    403: {"model": ErrorOut},
-    404: {"model": ErrorOut},
-    409: {"model": ErrorOut},
-}
+ERRORS = error_responses(401, 403, 404, 409)
 router = APIRouter(prefix="/simulations/{sim_id}/coalitions", tags=["coalitions"], responses=ERRORS)
 
 

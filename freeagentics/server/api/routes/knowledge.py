@@ -12,19 +12,19 @@ from freeagentics.knowledge import MAX_HOPS, Edge, Node
 from freeagentics.server.api.params import MAX_ID, Limit, NodeId, Offset, SimId
 from freeagentics.server.api.schemas import (
     EdgeOut,
-    ErrorOut,
     GraphStatsOut,
     KHopOut,
     NeighboursOut,
     NodeOut,
     NodePage,
     PathOut,
+    error_responses,
 )
 from freeagentics.server.deps import ServiceDep, Viewer
 
 __all__ = ["router"]
 
-ERRORS = {401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+ERRORS = error_responses(401, 404, 422)
 router = APIRouter(prefix="/simulations/{sim_id}/knowledge", tags=["knowledge"], responses=ERRORS)
 
 Direction = Annotated[Literal["out", "in", "both"], Query(description="Edge direction")]

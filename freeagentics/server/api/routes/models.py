@@ -6,18 +6,18 @@ from fastapi import APIRouter
 
 from freeagentics.errors import ModelError, SpecError
 from freeagentics.server.api.schemas import (
-    ErrorOut,
     ModelErrorOut,
     ModelSummary,
     ValidateModel,
     ValidationOut,
+    error_responses,
 )
 from freeagentics.server.deps import Viewer
 from freeagentics.server.services import compile_model
 
 __all__ = ["router"]
 
-ERRORS = {401: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+ERRORS = error_responses(401, 422)
 router = APIRouter(prefix="/models", tags=["models"], responses=ERRORS)
 
 

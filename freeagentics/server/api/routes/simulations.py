@@ -12,23 +12,17 @@ from freeagentics.server.api.params import SimId
 from freeagentics.server.api.schemas import (
     CheckpointOut,
     CreateSimulation,
-    ErrorOut,
     RestoreRequest,
     SimulationOut,
     StepRequest,
+    error_responses,
 )
 from freeagentics.server.deps import Admin, Operator, ServiceDep, Viewer
 from freeagentics.server.services import KindDefinition
 
 __all__ = ["router"]
 
-ERRORS = {
-    401: {"model": ErrorOut},
-    403: {"model": ErrorOut},
-    404: {"model": ErrorOut},
-    409: {"model": ErrorOut},
-    422: {"model": ErrorOut},
-}
+ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
 class TypedArrayOut(BaseModel):
