@@ -1,7 +1,9 @@
 """Generative models: the arrays, their validation, and ways to build them."""
 
-from freeagentics.models._gmn import GMNEdge, GMNGraph, GMNNode, parse_gmn
+from freeagentics.models._gmn import parse_gmn
 from freeagentics.models._gmn_compile import compile_gmn
+from freeagentics.models._gmn_graph import GMNEdge, GMNGraph, GMNNode, GMNWarning
+from freeagentics.models._gmn_json import parse_gmn_json
 from freeagentics.models._model import GenerativeModel, Labels
 from freeagentics.models._policies import enumerate_policies
 from freeagentics.models._spec import compile_spec
@@ -12,6 +14,7 @@ __all__ = [
     "GMNEdge",
     "GMNGraph",
     "GMNNode",
+    "GMNWarning",
     "GenerativeModel",
     "Labels",
     "compile_gmn",
@@ -19,6 +22,7 @@ __all__ = [
     "enumerate_policies",
     "load_spec",
     "parse_gmn",
+    "parse_gmn_json",
     "read_spec",
     "spec_to_dict",
 ]

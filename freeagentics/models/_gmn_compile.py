@@ -3,19 +3,31 @@
 Each edge is first given its meaning from the types of its two nodes; then every
 likelihood, transition, preference and prior is tied to its modality or factor, and
 arrays the GMN does not spell out get their documented defaults. Errors name the
-line of the node or edge at fault.
+line of the node or edge at fault (``nodes[i]`` / ``edges[j]`` in the JSON form).
+
+What the original system's parser accepted compiles here too, with the original's
+meaning where it had one, and a :class:`GMNWarning` saying what was assumed: a state
+linked straight to an observation (an identity likelihood when their sizes agree,
+uniform otherwise), an observation with no likelihood (uniform), sizes left out (1),
+a transition, action, preference or prior tied to nothing (tied to the only factor or
+modality that can take it, else ignored), edges with no meaning (ignored), and the
+``llm_query``/``policy`` nodes that carry no model array (kept as metadata).
+``strict=True`` turns each of these into an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from freeagentics.errors import ModelError, SpecError
-from freeagentics.models._gmn import GMNGraph, GMNNode, parse_gmn
+from freeagentics.models._gmn import parse_gmn
+from freeagentics.models._gmn_graph import METADATA_NODE_TYPES, GMNGraph, GMNNode, GMNWarning
 from freeagentics.models._model import GenerativeModel, Labels
 from freeagentics.models._spec_check import (
     as_int,
@@ -46,6 +58,10 @@ _MEANINGS: dict[tuple[str, str, str], tuple[str, int]] = {
     ("observation", "preference", "depends_on"): ("preference_obs", 1),
     ("prior", "state", "depends_on"): ("prior_state", 0),
     ("state", "prior", "depends_on"): ("prior_state", 1),
+    # the original's shortcut: a state generating an observation without a likelihood node
+    ("state", "observation", "generates"): ("direct_obs", 1),
+    ("state", "observation", "depends_on"): ("direct_obs", 1),
+    ("observation", "state", "depends_on"): ("direct_obs", 0),
 }
 _ALLOWED_EDGES = (
     "state -> likelihood: depends_on",
@@ -69,16 +85,29 @@ _PROPS = {
 
 
 @contextmanager
-def _at(line: int) -> Iterator[None]:
-    """Re-raise any model or spec error inside as a ``SpecError`` at ``line N``."""
+def _at(place: int) -> Iterator[None]:
+    """Re-raise any model or spec error inside as a ``SpecError`` at ``place``."""
     try:
         yield
     except ModelError as exc:
-        raise SpecError(f"line {line}: {exc}", path=f"line {line}") from None
+        raise SpecError(f"{place}: {exc}", path=str(place)) from None
 
 
-def _error(line: int, message: str) -> SpecError:
-    return SpecError(f"line {line}: {message}", path=f"line {line}")
+def _error(place: int, message: str) -> SpecError:
+    return SpecError(f"{place}: {message}", path=str(place))
+
+
+@dataclass
+class _Caveats:
+    """Where compiling assumed something: a warning each, or an error when ``strict``."""
+
+    strict: bool
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, place: int | str, message: str) -> None:
+        if self.strict:
+            raise SpecError(f"{place}: {message} (refused: strict)", path=str(place))
+        self.notes.append(f"{place}: {message}")
 
 
 @dataclass
@@ -98,24 +127,27 @@ class _Relations:
         return sorted(found, key=lambda item: item[1])
 
 
-def _relations(graph: GMNGraph) -> _Relations:
+def _relations(graph: GMNGraph, caveats: _Caveats) -> _Relations:
     types = {n.id: n.type for n in graph.nodes}
     relations = _Relations()
     for edge in graph.edges:
         key = (types[edge.source], types[edge.target], edge.type)
+        if key[0] in METADATA_NODE_TYPES or key[1] in METADATA_NODE_TYPES:
+            continue  # noted once per metadata node
         if key not in _MEANINGS:
-            raise _error(
+            caveats.note(
                 edge.line,
                 f"'{edge.source} -> {edge.target}: {edge.type}' links {key[0]} to {key[1]}, "
-                f"which has no meaning; edges: {'; '.join(_ALLOWED_EDGES)}",
+                f"which has no meaning, and is ignored; edges: {'; '.join(_ALLOWED_EDGES)}",
             )
+            continue
         relation, owner_end = _MEANINGS[key]
         ends = (edge.source, edge.target)
         owner, other = ends[owner_end], ends[1 - owner_end]
         targets = relations.links.setdefault(relation, {}).setdefault(owner, [])
         for previous, line in targets:
             if previous == other:
-                raise _error(edge.line, f"repeats the edge of line {line}")
+                raise _error(edge.line, f"repeats the edge of {line}")
         targets.append((other, edge.line))
     return relations
 
@@ -123,11 +155,13 @@ def _relations(graph: GMNGraph) -> _Relations:
 def _single(links: list[tuple[str, int]], what: str) -> str | None:
     """The one linked node, ``None`` for none; a second link is an error at its line."""
     if len(links) > 1:
-        raise _error(links[1][1], f"{what} is already given on line {links[0][1]}")
+        raise _error(links[1][1], f"{what} is already given on {links[0][1]}")
     return links[0][0] if links else None
 
 
-def _space(node: GMNNode, count_key: str, names_key: str, prefix: str) -> tuple[str, ...]:
+def _space(
+    node: GMNNode, count_key: str, names_key: str, prefix: str, caveats: _Caveats
+) -> tuple[str, ...]:
     """The names of a state, observation or action node (generated from the count if unnamed)."""
     with _at(node.line):
         check_keys(node.props, node.id, allowed=_PROPS[node.type])
@@ -140,7 +174,9 @@ def _space(node: GMNNode, count_key: str, names_key: str, prefix: str) -> tuple[
                 fail(node.id, f"{count_key} is {count} but {names_key} lists {len(names)}")
             return names or tuple(f"{prefix}{i}" for i in range(count))
         if names is None:
-            fail(node.id, f"give {count_key} or {names_key}")
+            message = f"{node.id!r} gives neither {count_key} nor {names_key}; size 1"
+            caveats.note(node.line, message)
+            return (f"{prefix}0",)
         return names
 
 
@@ -255,26 +291,44 @@ def _vector(node: GMNNode, names: Sequence[str], one_key: str, probabilities: bo
     return vector
 
 
-def compile_gmn(source: str | GMNGraph, *, policy_len: int = 1) -> GenerativeModel:
-    """Compile GMN text (or a parsed graph) to a model planning ``policy_len`` steps ahead."""
-    graph = parse_gmn(source) if isinstance(source, str) else source
+def compile_gmn(
+    source: str | Mapping[str, Any] | GMNGraph,
+    *,
+    policy_len: int = 1,
+    strict: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+) -> GenerativeModel:
+    """Compile GMN (text, the JSON form as text or object, or a parsed graph) to a model.
+
+    The model plans ``policy_len`` steps ahead. What the original format accepted with
+    an assumption (see the module docstring) is reported to ``on_warning`` as one
+    message each, or as a :class:`GMNWarning` when no callback is given; with
+    ``strict=True`` each is an error instead.
+    """
+    caveats = _Caveats(strict)
+    graph = source if isinstance(source, GMNGraph) else parse_gmn(source, strict=strict)
+    for place, message in graph.warnings:
+        caveats.note(place, message)
     state_nodes, obs_nodes = graph.of_type("state"), graph.of_type("observation")
     if not state_nodes:
         raise SpecError("the GMN declares no 'state' node; a model needs a hidden-state factor")
     if not obs_nodes:
         raise SpecError("the GMN declares no 'observation' node; a model needs a modality")
-    relations = _relations(graph)
+    _note_metadata(graph, caveats)
+    relations = _relations(graph, caveats)
     factor_of = {n.id: f for f, n in enumerate(state_nodes)}
-    states = [_space(n, "num_states", "states", "s") for n in state_nodes]
-    outcomes = [_space(n, "num_observations", "outcomes", "o") for n in obs_nodes]
+    states = [_space(n, "num_states", "states", "s", caveats) for n in state_nodes]
+    outcomes = [_space(n, "num_observations", "outcomes", "o", caveats) for n in obs_nodes]
     sizes = [len(s) for s in states]
 
-    A, A_deps = _likelihoods(graph, relations, obs_nodes, factor_of, states, outcomes)
-    transitions, actions = _factor_links(graph, relations, state_nodes)
+    A, A_deps = _likelihoods(graph, relations, obs_nodes, factor_of, states, outcomes, caveats)
+    transitions, actions = _factor_links(graph, relations, state_nodes, caveats)
     controls: list[tuple[str, ...]] = []
     for f in range(len(state_nodes)):
         action = actions.get(f)
-        controls.append(() if action is None else _space(action, "num_actions", "actions", "u"))
+        controls.append(
+            () if action is None else _space(action, "num_actions", "actions", "u", caveats)
+        )
     B, B_deps = [], []
     for f, state in enumerate(state_nodes):
         node = transitions.get(f)
@@ -286,20 +340,25 @@ def compile_gmn(source: str | GMNGraph, *, policy_len: int = 1) -> GenerativeMod
 
     C = [np.zeros(len(o)) for o in outcomes]
     D = [np.full(s, 1.0 / s) for s in sizes]
-    obs_index = {n.id: m for m, n in enumerate(obs_nodes)}
-    for kind, targets, index, vectors, names in (
-        ("preference", "preference_obs", obs_index, C, outcomes),
-        ("prior", "prior_state", factor_of, D, states),
+    obs_ids = [n.id for n in obs_nodes]
+    for kind, targets, ids, vectors, names in (
+        ("preference", "preference_obs", obs_ids, C, outcomes),
+        ("prior", "prior_state", list(factor_of), D, states),
     ):
         taken: dict[int, int] = {}
+        what = "observation" if kind == "preference" else "state"
         for node in graph.of_type(kind):
             target = _single(relations.get(targets, node.id), f"the target of {kind} {node.id!r}")
             if target is None:
-                what = "observation" if kind == "preference" else "state"
-                raise _error(node.line, f"{kind} {node.id!r} is linked to no {what}")
-            i = index[target]
+                free = [t for i, t in enumerate(ids) if i not in taken]
+                if len(ids) != 1 or not free:
+                    caveats.note(node.line, f"{kind} {node.id!r} is linked to no {what}; ignored")
+                    continue
+                target = ids[0]
+                caveats.note(node.line, f"{kind} {node.id!r} is linked to no {what}; {target!r}")
+            i = ids.index(target)
             if i in taken:
-                raise _error(node.line, f"{target!r} already has a {kind} on line {taken[i]}")
+                raise _error(node.line, f"{target!r} already has a {kind} on {taken[i]}")
             taken[i] = node.line
             with _at(node.line):
                 one_key = "preferred_observation" if kind == "preference" else "initial_state"
@@ -308,16 +367,34 @@ def compile_gmn(source: str | GMNGraph, *, policy_len: int = 1) -> GenerativeMod
     labels = Labels(
         factors=tuple(n.id for n in state_nodes),
         states=tuple(states),
-        modalities=tuple(n.id for n in obs_nodes),
+        modalities=tuple(obs_ids),
         outcomes=tuple(outcomes),
         controls=tuple(controls),
     )
     try:
-        return GenerativeModel.create(
+        model = GenerativeModel.create(
             A, B, C, D, policy_len=policy_len, A_deps=A_deps, B_deps=B_deps, labels=labels
         )
     except ModelError as exc:  # each array was checked at its line; this is a safety net
         raise SpecError(f"the GMN compiles to an invalid model: {exc}") from exc
+    for note in caveats.notes:
+        if on_warning is not None:
+            on_warning(note)
+        else:
+            warnings.warn(note, GMNWarning, stacklevel=2)
+    return model
+
+
+def _note_metadata(graph: GMNGraph, caveats: _Caveats) -> None:
+    """One note per node that carries no model array, with how many edges touch it."""
+    for node in graph.nodes:
+        if node.type in METADATA_NODE_TYPES:
+            edges = sum(node.id in (e.source, e.target) for e in graph.edges)
+            caveats.note(
+                node.line,
+                f"{node.type} node {node.id!r} carries no model array; kept as metadata "
+                f"with its {edges} edge(s)",
+            )
 
 
 def _likelihoods(
@@ -327,42 +404,67 @@ def _likelihoods(
     factor_of: dict[str, int],
     states: list[tuple[str, ...]],
     outcomes: list[tuple[str, ...]],
+    caveats: _Caveats,
 ) -> tuple[list[np.ndarray], list[list[int]]]:
     for node in graph.of_type("likelihood"):
         if _single(relations.get("likelihood_obs", node.id), f"what {node.id!r} generates") is None:
-            raise _error(
+            caveats.note(
                 node.line,
-                f"likelihood {node.id!r} generates no observation; "
+                f"likelihood {node.id!r} generates no observation and is ignored; "
                 f"add '{node.id} -> <observation>: generates'",
             )
     A, A_deps = [], []
     for m, obs in enumerate(obs_nodes):
         owners = relations.owners_of("likelihood_obs", obs.id)
-        if not owners:
-            raise _error(
-                obs.line,
-                f"observation {obs.id!r} has no likelihood; "
-                f"add '<likelihood> -> {obs.id}: generates'",
-            )
         if len(owners) > 1:
             raise _error(owners[1][1], f"observation {obs.id!r} already has a likelihood")
-        node = graph.node(owners[0][0])
-        links = relations.get("likelihood_deps", node.id)
-        deps = [factor_of[s] for s, _ in links] or list(range(len(states)))
-        with _at(node.line):
-            A.append(_likelihood(node, outcomes[m], deps, states))
+        if owners:
+            node = graph.node(owners[0][0])
+            links = relations.get("likelihood_deps", node.id)
+            deps = [factor_of[s] for s, _ in links] or list(range(len(states)))
+            with _at(node.line):
+                A.append(_likelihood(node, outcomes[m], deps, states))
+        else:
+            deps, matrix, note = _implied_likelihood(obs, relations, factor_of, states, outcomes[m])
+            A.append(matrix)
+            caveats.note(obs.line, note)
         A_deps.append(deps)
     return A, A_deps
 
 
+def _implied_likelihood(
+    obs: GMNNode,
+    relations: _Relations,
+    factor_of: dict[str, int],
+    states: list[tuple[str, ...]],
+    outcomes: Sequence[str],
+) -> tuple[list[int], np.ndarray, str]:
+    """``A[m]`` of an observation with no likelihood node, its dependencies, and a note.
+
+    Linked straight to one factor of its size: the identity (the original's meaning);
+    otherwise uniform over the linked factors (all factors when linked to none).
+    """
+    linked = [s for s, _ in relations.get("direct_obs", obs.id)]
+    deps = [factor_of[s] for s in linked] or list(range(len(states)))
+    shape = (len(outcomes), *(len(states[f]) for f in deps))
+    if not linked:
+        note = f"observation {obs.id!r} has no likelihood; it is uninformative (uniform)"
+        return deps, np.full(shape, 1.0 / len(outcomes)), note
+    names = ", ".join(map(repr, linked))
+    note = f"observation {obs.id!r} is linked straight to {names} with no likelihood node; "
+    if len(deps) == 1 and shape[0] == shape[1]:
+        return deps, identity_matrix(shape[0], 0.0), note + "its likelihood is the identity"
+    return deps, np.full(shape, 1.0 / len(outcomes)), note + "sizes differ: uniform likelihood"
+
+
 def _factor_links(
-    graph: GMNGraph, relations: _Relations, state_nodes: list[GMNNode]
+    graph: GMNGraph, relations: _Relations, state_nodes: list[GMNNode], caveats: _Caveats
 ) -> tuple[dict[int, GMNNode], dict[int, GMNNode]]:
     """The transition node and the action node of each factor (by factor index)."""
     factor_of = {n.id: f for f, n in enumerate(state_nodes)}
     transitions: dict[int, GMNNode] = {}
     actions: dict[int, GMNNode] = {}
-    action_lines: dict[str, tuple[int, int]] = {}  # action id -> (factor, line of the link)
+    action_lines: dict[str, tuple[int, int]] = {}  # action id -> (factor, place of the link)
 
     def attach(action_id: str, f: int, line: int) -> None:
         if action_id in action_lines and action_lines[action_id][0] != f:
@@ -370,7 +472,7 @@ def _factor_links(
             raise _error(
                 line,
                 f"action {action_id!r} already controls {state_nodes[first_f].id!r} "
-                f"(line {first_line}); declare one action node per factor",
+                f"({first_line}); declare one action node per factor",
             )
         if f in actions and actions[f].id != action_id:
             raise _error(line, f"{state_nodes[f].id!r} is already controlled by {actions[f].id!r}")
@@ -380,29 +482,44 @@ def _factor_links(
     for node in graph.of_type("transition"):
         target = _single(relations.get("transition_target", node.id), f"what {node.id!r} generates")
         deps = relations.get("transition_deps", node.id)
-        if target is None:
-            if len(deps) != 1:
-                raise _error(
-                    node.line,
-                    f"transition {node.id!r} does not say which factor it is for; "
-                    f"add '{node.id} -> <state>: generates'",
-                )
+        if target is None and len(deps) > 1:
+            raise _error(
+                node.line,
+                f"transition {node.id!r} does not say which factor it is for; "
+                f"add '{node.id} -> <state>: generates'",
+            )
+        if target is None and deps:
             target = deps[0][0]
+        if target is None:
+            if len(state_nodes) != 1 or 0 in transitions:
+                caveats.note(node.line, f"transition {node.id!r} is tied to no factor; ignored")
+                continue
+            target = state_nodes[0].id
+            caveats.note(node.line, f"transition {node.id!r} is tied to no factor; {target!r}")
         f = factor_of[target]
         if f in transitions:
-            raise _error(
-                node.line, f"{target!r} already has a transition on line {transitions[f].line}"
-            )
+            raise _error(node.line, f"{target!r} already has a transition on {transitions[f].line}")
         transitions[f] = node
         for action_id, line in relations.get("transition_action", node.id):
             attach(action_id, f, line)
     for action in graph.of_type("action"):
         for target, line in relations.get("action_factor", action.id):
             attach(action.id, factor_of[target], line)
-        if action.id not in action_lines:
-            raise _error(
+    for action in graph.of_type("action"):
+        if action.id in action_lines:
+            continue
+        free = [f for f in range(len(state_nodes)) if f not in actions]
+        if len(free) == 1 and len(state_nodes) == 1:
+            caveats.note(
                 action.line,
-                f"action {action.id!r} controls no factor; add '{action.id} -> <transition>: "
-                f"depends_on' or '{action.id} -> <state>: influences'",
+                f"action {action.id!r} controls no factor; it controls {state_nodes[0].id!r}, "
+                f"the only one",
+            )
+            attach(action.id, 0, action.line)
+        else:
+            caveats.note(
+                action.line,
+                f"action {action.id!r} controls no factor and is ignored; add '{action.id} -> "
+                f"<transition>: depends_on' or '{action.id} -> <state>: influences'",
             )
     return transitions, actions

@@ -290,7 +290,7 @@ COMPILE_ERRORS = [
     (
         HEAD + "L: likelihood\n[edges]\ns -> L: depends_on\n",
         "line 4",
-        "likelihood 'L' generates no observation",
+        "likelihood 'L' generates no observation and is ignored",
     ),
     (HEAD, "line 3", "observation 'o' has no likelihood"),
     (
@@ -298,7 +298,7 @@ COMPILE_ERRORS = [
         "line 8",
         "observation 'o' already has a likelihood",
     ),
-    (LINKED + "o -> s: depends_on\n", "line 8", "links observation to state, which has no meaning"),
+    (LINKED + "o -> L: depends_on\n", "line 8", "links observation to likelihood, which has no"),
     (LINKED + "s -> L: depends_on\n", "line 8", "repeats the edge of line 6"),
     (
         LINKED.replace("L: likelihood", "L: likelihood {kind: identity, noise: 1.5}"),
@@ -342,7 +342,11 @@ COMPILE_ERRORS = [
         "line 2",
         "num_states is 3 but states lists 2",
     ),
-    (LINKED.replace("s: state {num_states: 2}", "s: state"), "line 2", "give num_states or states"),
+    (
+        LINKED.replace("s: state {num_states: 2}", "s: state"),
+        "line 2",
+        "'s' gives neither num_states nor states; size 1 (refused: strict)",
+    ),
     (
         LINKED.replace("[edges]", "C: preference {values: [1, 2]}\n[edges]"),
         "line 5",
@@ -416,8 +420,9 @@ COMPILE_ERRORS = [
 
 @pytest.mark.parametrize(("text", "path", "fragment"), COMPILE_ERRORS)
 def test_compile_errors_name_the_line(text, path, fragment):
+    """Errors, and (with ``strict``) what the lenient mode would accept with a warning."""
     with pytest.raises(SpecError) as info:
-        compile_gmn(text)
+        compile_gmn(text, strict=True)
     assert info.value.path == path
     assert str(info.value).startswith(f"{path}: ")
     assert fragment in str(info.value)

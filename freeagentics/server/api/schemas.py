@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -68,7 +68,11 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 # ---------------------------------------------------------------------- models
 class _ModelSource(_Strict):
     spec: dict[str, Any] | None = Field(None, description="A named model spec (JSON form).")
-    gmn: str | None = Field(None, max_length=MAX_GMN_CHARS, description="GMN text.")
+    gmn: Annotated[str, Field(max_length=MAX_GMN_CHARS)] | dict[str, Any] | None = Field(
+        None,
+        description="GMN: the text form, or the JSON form "
+        '(`{"nodes": [...], "edges": [...]}`) as an object.',
+    )
     policy_len: int = Field(1, ge=1, le=4, description="Planning horizon for GMN models.")
 
     @model_validator(mode="after")
@@ -98,6 +102,11 @@ class ModelErrorOut(BaseModel):
 class ValidationOut(BaseModel):
     valid: bool
     error: ModelErrorOut | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What a GMN model was accepted with: the original format's shortcuts, "
+        "each with the meaning it was given.",
+    )
     summary: ModelSummary | None = None
 
 

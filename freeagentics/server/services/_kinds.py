@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +16,15 @@ __all__ = ["KindDefinition", "build_kind", "compile_model"]
 
 @dataclass(frozen=True)
 class KindDefinition:
-    """A custom agent kind: a name, a model (``spec`` mapping or ``gmn`` text) and its rules."""
+    """A custom agent kind: a name, a model (``spec`` mapping or ``gmn``) and its rules.
+
+    ``gmn`` is the text form or the JSON form's object.
+    """
 
     name: str
     count: int = 0
     spec: Mapping[str, Any] | None = None
-    gmn: str | None = None
+    gmn: str | Mapping[str, Any] | None = None
     policy_len: int = 1
     observer: str = "compass"
     target: str = "waypoint"
@@ -63,8 +66,8 @@ def _spec_sizes(spec: Mapping[str, Any]) -> None:
     _check_size(sizes, outcomes, controls, horizon if isinstance(horizon, int) else 1)
 
 
-def _gmn_sizes(text: str, policy_len: int) -> None:
-    graph = parse_gmn(text)
+def _gmn_sizes(source: str | Mapping[str, Any], policy_len: int) -> None:
+    graph = parse_gmn(source)
 
     def sizes(kind: str, names: str, count: str) -> list[int]:
         return [_size(n.props.get(names), n.props.get(count)) for n in graph.of_type(kind)]
@@ -78,9 +81,17 @@ def _gmn_sizes(text: str, policy_len: int) -> None:
 
 
 def compile_model(
-    spec: Mapping[str, Any] | None, gmn: str | None, policy_len: int = 1, *, where: str = ""
+    spec: Mapping[str, Any] | None,
+    gmn: str | Mapping[str, Any] | None,
+    policy_len: int = 1,
+    *,
+    where: str = "",
+    on_warning: Callable[[str], None] | None = None,
 ) -> GenerativeModel:
-    """Compile exactly one of ``spec`` / ``gmn``; errors name their place after ``where``."""
+    """Compile exactly one of ``spec`` / ``gmn``; errors name their place after ``where``.
+
+    What a GMN model was accepted with goes to ``on_warning`` (ignored when ``None``).
+    """
     if (spec is None) == (gmn is None):
         raise ConfigurationError(f"{where or 'model'}: give exactly one of 'spec' or 'gmn'")
     prefix = f"{where}." if where else ""
@@ -89,7 +100,7 @@ def compile_model(
             _spec_sizes(spec)
             return compile_spec(spec)
         _gmn_sizes(gmn, policy_len)
-        return compile_gmn(gmn, policy_len=policy_len)
+        return compile_gmn(gmn, policy_len=policy_len, on_warning=on_warning or _ignore)
     except SpecError as exc:
         place = f"{prefix}{'spec' if spec is not None else 'gmn'}"
         path = f"{place}.{exc.path}" if exc.path else place
@@ -97,6 +108,10 @@ def compile_model(
     except ModelError as exc:
         place = f"{prefix}{'spec' if spec is not None else 'gmn'}"
         raise ModelError(f"{place}: {exc}", array=exc.array, index=exc.index) from None
+
+
+def _ignore(_: str) -> None:
+    """Warnings of kinds compiled as a simulation is created are not reported back."""
 
 
 def build_kind(definition: KindDefinition, index: int) -> AgentKind:

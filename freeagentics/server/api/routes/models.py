@@ -1,4 +1,4 @@
-"""Models: validate a named spec or GMN text and report the first problem by its path."""
+"""Models: validate a named spec or GMN (text or JSON form), naming the first problem."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ router = APIRouter(prefix="/models", tags=["models"], responses=ERRORS)
 @router.post("/validate", response_model=ValidationOut)
 def validate(body: ValidateModel, _: Viewer) -> ValidationOut:
     """``valid: true`` with the model's sizes, or ``valid: false`` naming the problem's path."""
+    notes: list[str] = []
     try:
-        model = compile_model(body.spec, body.gmn, body.policy_len)
+        model = compile_model(body.spec, body.gmn, body.policy_len, on_warning=notes.append)
     except SpecError as exc:
         return ValidationOut(valid=False, error=ModelErrorOut(path=exc.path, message=str(exc)))
     except ModelError as exc:
@@ -37,4 +38,4 @@ def validate(body: ValidateModel, _: Viewer) -> ValidationOut:
         num_policies=model.num_policies,
         policy_len=model.policy_len,
     )
-    return ValidationOut(valid=True, summary=summary)
+    return ValidationOut(valid=True, summary=summary, warnings=notes)
