@@ -59,7 +59,10 @@ def read_spec(path: str | PathLike[str]) -> dict[str, Any]:
 
 
 def load_spec(path: str | PathLike[str]) -> GenerativeModel:
-    """Compile the model specified in a ``.json``, ``.toml`` or ``.gmn`` file."""
+    """Compile the model specified in a ``.json``, ``.toml`` or ``.gmn`` file.
+
+    A JSON file holding ``nodes`` and ``edges`` is GMN's JSON form; any other is a named spec.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
@@ -75,6 +78,8 @@ def load_spec(path: str | PathLike[str]) -> GenerativeModel:
             raise SpecError(f"{path.name}: {exc}", path=exc.path) from exc
     data = read_spec(path)
     try:
+        if suffix == ".json" and "nodes" in data and "edges" in data:
+            return compile_gmn(data)
         return compile_spec(data)
     except SpecError as exc:
         raise SpecError(f"{path.name}: {exc}", path=exc.path) from exc

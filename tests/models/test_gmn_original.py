@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from freeagentics.errors import SpecError
-from freeagentics.models import GMNWarning, compile_gmn, parse_gmn, parse_gmn_json
+from freeagentics.models import GMNWarning, compile_gmn, load_spec, parse_gmn, parse_gmn_json
 
 
 def gmn(text: str) -> str:
@@ -272,6 +272,12 @@ def test_the_json_form_compiles_like_the_text_form(form):
     }
     assert graph.node("ring").metadata == {"author": "test"}
     assert graph.edges[-1].props == {"w": 1}
+
+
+def test_a_json_file_of_nodes_and_edges_loads_as_gmn(tmp_path):
+    path = tmp_path / "forager.json"
+    path.write_text(json.dumps(FORAGER))
+    assert_same_model(load_spec(path), compile_gmn(FORAGER_TEXT))
 
 
 def test_json_nodes_without_sizes_or_types_default_as_the_original_did():
