@@ -26,6 +26,11 @@ How the contract maps onto SQL:
   cached plans among them) otherwise stayed in use until autovacuum got round to it,
   turning a 50 000-edge upsert from seconds into minutes.
 
+The statements sit by concept: eviction and the capacity census in
+:mod:`._sql_eviction`, neighbourhoods and paths in :mod:`._sql_traversal`, the
+dialect-specific upserts and CTE in :mod:`._sql_queries`, property filters in
+:mod:`._sql_json`.
+
 Sharing a graph between instances: every instance reads what the others committed,
 but two things are per instance. The query cache is invalidated by this instance's
 writes only, so another instance's writes can be served stale from it (use
@@ -44,7 +49,6 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from freeagentics.errors import ConfigurationError, UnknownIdError
 from freeagentics.knowledge._args import (
@@ -61,16 +65,26 @@ from freeagentics.knowledge._cache import QueryCache
 from freeagentics.knowledge._filters import parse_where
 from freeagentics.knowledge._frontend import StoreFrontEnd
 from freeagentics.knowledge._memory import _capacity, _type_set
+from freeagentics.knowledge._sql_eviction import (
+    census,
+    delete_edges,
+    delete_nodes,
+    evict_edges,
+    evict_nodes,
+)
 from freeagentics.knowledge._sql_json import encode_properties, where_clauses
 from freeagentics.knowledge._sql_queries import (
     ID_CHUNK,
+    NODE_COLUMNS,
     PAIR_CHUNK,
     chunks,
     code_point_order,
     edge_upsert,
     k_hop_select,
+    node_of_row,
     node_upsert,
 )
+from freeagentics.knowledge._sql_traversal import frontier_step, near_query, shortest_path
 from freeagentics.knowledge._store import DEFAULT_PINNED_EDGE_TYPES, DEFAULT_PINNED_TYPES
 from freeagentics.knowledge._types import (
     CapacityError,
@@ -87,13 +101,8 @@ __all__ = ["SqlKnowledgeGraph"]
 #: tables smaller than this are left to autovacuum: any plan is fast on them
 ANALYSE_MIN_ROWS = 1000
 
-_NODE_COLUMNS = (N.c.id, N.c.type, N.c.key, N.c.properties, N.c.created_tick, N.c.updated_tick)
 _TYPE_LENGTH = N.c.type.type.length
 _KEY_LENGTH = N.c.key.type.length
-
-
-def _node(row: Any) -> Node:
-    return Node(int(row[0]), row[1], row[2], row[3], int(row[4]), int(row[5]))
 
 
 def _check_lengths(type: str, keys: Iterable[str] = ()) -> None:
@@ -288,7 +297,9 @@ class SqlKnowledgeGraph(StoreFrontEnd):
                     sa.update(G).where(G.c.id == g).values(next_node_id=next_id + len(new))
                 )
             n_nodes = self._n_nodes + len(new)
-            evicted_nodes, evicted_edges = self._evict_nodes(conn, n_nodes - self._max_nodes)
+            evicted_nodes, evicted_edges = evict_nodes(
+                conn, self._graph_id, self._pinned_types, self._tick, n_nodes - self._max_nodes
+            )
         self._n_nodes = n_nodes - evicted_nodes
         self._n_edges -= evicted_edges
         self._evicted_nodes += evicted_nodes
@@ -296,21 +307,6 @@ class SqlKnowledgeGraph(StoreFrontEnd):
         self._version += 1
         self._analyse_if_grown(N, self._n_nodes)
         return [ids[k] for k in keys]
-
-    def _census(self, conn: sa.Connection, table: sa.Table, pinned: frozenset[str]) -> tuple:
-        """``(total, pinned, evictable written this tick)`` of a table, counted in SQL."""
-        is_pinned = table.c.type.in_(sorted(pinned))
-        query = sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(sa.case((is_pinned, 1), else_=0)), 0),
-            sa.func.coalesce(
-                sa.func.sum(
-                    sa.case((sa.and_(~is_pinned, table.c.updated_tick == self._tick), 1), else_=0)
-                ),
-                0,
-            ),
-        ).where(table.c.graph_id == self._graph_id)
-        return tuple(int(v) for v in conn.execute(query).one())
 
     def _reserve_nodes(
         self,
@@ -323,7 +319,7 @@ class SqlKnowledgeGraph(StoreFrontEnd):
         """Raise :class:`CapacityError` unless the write fits after evicting stale nodes."""
         if self._n_nodes + len(keys) <= self._max_nodes:
             return  # fits even if every key is new: skip the exact count
-        total, pinned, fresh = self._census(conn, N, self._pinned_types)
+        total, pinned, fresh = census(conn, N, self._graph_id, self._pinned_types, self._tick)
         self._n_nodes = total
         if type in self._pinned_types:
             added = added_new
@@ -337,36 +333,6 @@ class SqlKnowledgeGraph(StoreFrontEnd):
                 f"{need} pinned or current-tick nodes would exceed max_nodes={self._max_nodes}"
             )
 
-    def _evict_nodes(self, conn: sa.Connection, excess: int) -> tuple[int, int]:
-        """Remove the ``excess`` least recently updated evictable nodes; return counts."""
-        if excess <= 0:
-            return 0, 0
-        victims = list(
-            conn.execute(
-                sa.select(N.c.id)
-                .where(
-                    N.c.graph_id == self._graph_id,
-                    N.c.type.not_in(sorted(self._pinned_types)),
-                    N.c.updated_tick < self._tick,
-                )
-                .order_by(N.c.updated_tick, N.c.id)
-                .limit(excess)
-            ).scalars()
-        )
-        return len(victims), self._delete_nodes(conn, victims)
-
-    def _delete_nodes(self, conn: sa.Connection, ids: Sequence[int]) -> int:
-        """Delete nodes and their edges; return the number of edges deleted."""
-        edges = 0
-        for part in chunks(ids, ID_CHUNK):
-            for end in (E.c.src, E.c.dst):  # a self-loop goes with the first
-                result = conn.execute(
-                    sa.delete(E).where(E.c.graph_id == self._graph_id, end.in_(part))
-                )
-                edges += result.rowcount
-            conn.execute(sa.delete(N).where(N.c.graph_id == self._graph_id, N.c.id.in_(part)))
-        return edges
-
     def get_node(self, node_id: int) -> Node:
         nid = check_id(node_id)
         return self.get_nodes([nid])[0]
@@ -376,10 +342,10 @@ class SqlKnowledgeGraph(StoreFrontEnd):
         found: dict[int, Node] = {}
         with self._read() as conn:
             for part in chunks(sorted(set(ids)), ID_CHUNK):
-                query = sa.select(*_NODE_COLUMNS).where(
+                query = sa.select(*NODE_COLUMNS).where(
                     N.c.graph_id == self._graph_id, N.c.id.in_(part)
                 )
-                found.update((n.id, n) for n in map(_node, conn.execute(query)))
+                found.update((n.id, n) for n in map(node_of_row, conn.execute(query)))
         for nid in ids:
             if nid not in found:
                 raise UnknownIdError(f"node id {nid} does not exist")
@@ -408,7 +374,7 @@ class SqlKnowledgeGraph(StoreFrontEnd):
         with self._write() as conn:
             if not self._present(conn, [nid]):
                 raise UnknownIdError(f"node id {nid} does not exist")
-            edges = self._delete_nodes(conn, [nid])
+            edges = delete_nodes(conn, self._graph_id, [nid])
         self._n_nodes -= 1
         self._n_edges -= edges
         self._version += 1
@@ -466,7 +432,14 @@ class SqlKnowledgeGraph(StoreFrontEnd):
             ]
             conn.execute(self._upsert_edge_sql, params)
             n_edges = self._n_edges + sum(1 for p in last if p not in existing)
-            evicted = self._evict_edges(conn, n_edges - self._max_edges)
+            evicted = evict_edges(
+                conn,
+                self._graph_id,
+                self._pinned_edge_types,
+                self._tick,
+                n_edges - self._max_edges,
+                self._dialect,
+            )
         self._n_edges = n_edges - evicted
         self._evicted_edges += evicted
         self._version += 1
@@ -482,7 +455,7 @@ class SqlKnowledgeGraph(StoreFrontEnd):
     ) -> None:
         if self._n_edges + n_rows <= self._max_edges:
             return
-        total, pinned, fresh = self._census(conn, E, self._pinned_edge_types)
+        total, pinned, fresh = census(conn, E, self._graph_id, self._pinned_edge_types, self._tick)
         self._n_edges = total
         if type in self._pinned_edge_types:
             added = sum(1 for p in pairs if p not in existing)
@@ -494,32 +467,6 @@ class SqlKnowledgeGraph(StoreFrontEnd):
                 f"cannot upsert {n_rows} {type!r} edges at tick {self._tick}: "
                 f"{need} pinned or current-tick edges would exceed max_edges={self._max_edges}"
             )
-
-    def _evict_edges(self, conn: sa.Connection, excess: int) -> int:
-        if excess <= 0:
-            return 0
-        victims = conn.execute(
-            sa.select(E.c.src, E.c.dst, E.c.type)
-            .where(
-                E.c.graph_id == self._graph_id,
-                E.c.type.not_in(sorted(self._pinned_edge_types)),
-                E.c.updated_tick < self._tick,
-            )
-            .order_by(E.c.updated_tick, E.c.src, E.c.dst, code_point_order(E.c.type, self._dialect))
-            .limit(excess)
-        ).all()
-        self._delete_edges(conn, [(s, d, t) for s, d, t in victims])
-        return len(victims)
-
-    def _delete_edges(self, conn: sa.Connection, keys: list[tuple[int, int, str]]) -> None:
-        if keys:
-            stmt = sa.delete(E).where(
-                E.c.graph_id == self._graph_id,
-                E.c.src == sa.bindparam("s"),
-                E.c.dst == sa.bindparam("d"),
-                E.c.type == sa.bindparam("t"),
-            )
-            conn.execute(stmt, [{"s": s, "d": d, "t": t} for s, d, t in keys])
 
     def get_edge(self, src: int, dst: int, type: str) -> Edge:
         type = check_name(type, "edge type")
@@ -554,7 +501,7 @@ class SqlKnowledgeGraph(StoreFrontEnd):
                 for src, dst in pairs:
                     if (src, dst) not in existing:
                         raise UnknownIdError(f"edge {src} -{type}-> {dst} does not exist")
-            self._delete_edges(conn, [(s, d, type) for s, d in existing])
+            delete_edges(conn, self._graph_id, [(s, d, type) for s, d in existing])
         if existing:
             self._n_edges -= len(existing)
             self._version += 1
@@ -563,7 +510,7 @@ class SqlKnowledgeGraph(StoreFrontEnd):
     # --- queries -----------------------------------------------------------------
 
     def _node_query(self, type: str | None, conditions: tuple) -> sa.Select:
-        query = sa.select(*_NODE_COLUMNS).where(N.c.graph_id == self._graph_id)
+        query = sa.select(*NODE_COLUMNS).where(N.c.graph_id == self._graph_id)
         if type is not None:
             query = query.where(N.c.type == type)
         return query.where(*where_clauses(self._dialect, N.c.properties, conditions))
@@ -573,7 +520,7 @@ class SqlKnowledgeGraph(StoreFrontEnd):
     ) -> tuple[Node, ...]:
         query = self._node_query(type, conditions).order_by(N.c.id).limit(limit).offset(offset)
         with self._read() as conn:
-            return tuple(map(_node, conn.execute(query)))
+            return tuple(map(node_of_row, conn.execute(query)))
 
     def _edges(self, nid: int, edge_type: str | None, direction: str) -> tuple[Edge, ...]:
         ends = {"out": E.c.src == nid, "in": E.c.dst == nid}
@@ -591,7 +538,9 @@ class SqlKnowledgeGraph(StoreFrontEnd):
 
     def _neighbours(self, nid: int, edge_type: str | None, direction: str) -> tuple[int, ...]:
         with self._read() as conn:
-            return tuple(sorted(self._step(conn, [nid], edge_type, direction)[nid]))
+            return tuple(
+                sorted(frontier_step(conn, self._graph_id, [nid], edge_type, direction)[nid])
+            )
 
     def _k_hop(
         self, nid: int, k: int, edge_type: str | None, direction: str
@@ -604,7 +553,7 @@ class SqlKnowledgeGraph(StoreFrontEnd):
         self, src: int, dst: int, edge_type: str | None, direction: str, max_depth: int
     ) -> tuple[int, ...] | None:
         with self._read() as conn:
-            return self._shortest(conn, src, dst, edge_type, direction, max_depth)
+            return shortest_path(conn, self._graph_id, src, dst, edge_type, direction, max_depth)
 
     def find_near(
         self,
@@ -630,13 +579,15 @@ class SqlKnowledgeGraph(StoreFrontEnd):
             type = check_name(type, "node type")
         conditions = parse_where(where)
         limit, _ = check_page(limit, 0)
-        query = self._near_query(nid, k, conditions, type, edge_type, direction, limit)
+        query = near_query(
+            self._graph_id, self._dialect, nid, k, conditions, type, edge_type, direction, limit
+        )
 
         def compute() -> tuple[Node, ...]:
             with self._read() as conn:  # one connection for the check and the query
                 if not self._present(conn, [nid]):
                     raise UnknownIdError(f"node id {nid} does not exist")
-                return tuple(map(_node, conn.execute(query)))
+                return tuple(map(node_of_row, conn.execute(query)))
 
         key = ("find_near", nid, k, type, conditions, edge_type, direction, limit)
         return list(self._cached(key, compute))
@@ -653,7 +604,9 @@ class SqlKnowledgeGraph(StoreFrontEnd):
         limit: int = 100,
     ) -> sa.Select:
         """The SQL :meth:`find_near` runs (unchecked ids), e.g. to ``EXPLAIN`` it."""
-        return self._near_query(
+        return near_query(
+            self._graph_id,
+            self._dialect,
             check_id(node_id),
             check_hops(k, "k"),
             parse_where(where),
@@ -662,88 +615,6 @@ class SqlKnowledgeGraph(StoreFrontEnd):
             check_direction(direction),
             check_page(limit, 0)[0],
         )
-
-    def _near_query(
-        self,
-        nid: int,
-        k: int,
-        conditions: tuple,
-        type: str | None,
-        edge_type: str | None,
-        direction: str,
-        limit: int,
-    ) -> sa.Select:
-        # from the neighbourhood to its nodes by primary key, then filter those few rows
-        near = k_hop_select(self._graph_id, nid, k, edge_type, direction).subquery("near")
-        query = sa.select(*_NODE_COLUMNS)
-        if self._dialect == "postgresql":
-            # id = ANY(array of the neighbourhood): an index condition whatever the
-            # planner guesses about the filter's selectivity
-            agg = sa.select(sa.func.array_agg(near.c.id)).scalar_subquery()
-            ids = sa.cast(agg, ARRAY(sa.BigInteger))  # an array, not an ANY (subquery)
-            query = query.where(N.c.graph_id == self._graph_id, N.c.id == sa.any_(ids))
-        else:
-            on = sa.and_(N.c.graph_id == self._graph_id, N.c.id == near.c.id)
-            query = query.select_from(near.join(N, on))
-        query = query.where(
-            *where_clauses(self._dialect, N.c.properties, conditions, indexable=False)
-        )
-        if type is not None:
-            query = query.where(N.c.type == type)
-        return query.order_by(N.c.id).limit(limit)
-
-    def _step(
-        self, conn: sa.Connection, frontier: Sequence[int], edge_type: str | None, direction: str
-    ) -> dict[int, set[int]]:
-        """Neighbours of each node of ``frontier``: one SQL query per chunk and direction."""
-        found: dict[int, set[int]] = {u: set() for u in frontier}
-        sides = (("out", E.c.src, E.c.dst), ("in", E.c.dst, E.c.src))
-        for side, near, far in sides:
-            if direction not in (side, "both"):
-                continue
-            for part in chunks(sorted(frontier), ID_CHUNK):
-                query = sa.select(near, far).where(E.c.graph_id == self._graph_id, near.in_(part))
-                if edge_type is not None:
-                    query = query.where(E.c.type == edge_type)
-                for u, v in conn.execute(query):
-                    found[int(u)].add(int(v))
-        return found
-
-    def _shortest(
-        self,
-        conn: sa.Connection,
-        src: int,
-        dst: int,
-        edge_type: str | None,
-        direction: str,
-        max_depth: int,
-    ) -> tuple[int, ...] | None:
-        """Level-by-level BFS from ``src``, one frontier query per level; the adjacency
-        it fetched then yields the lexicographically smallest shortest path."""
-        levels: list[set[int]] = [{src}]
-        steps: list[dict[int, set[int]]] = []  # steps[i]: neighbours of levels[i]
-        seen = {src}
-        while dst not in levels[-1]:
-            if len(levels) > max_depth:
-                return None
-            step = self._step(conn, sorted(levels[-1]), edge_type, direction)
-            steps.append(step)
-            nxt = {v for vs in step.values() for v in vs} - seen
-            if not nxt:
-                return None
-            seen |= nxt
-            levels.append(nxt)
-        # keep, level by level backwards, the nodes that still lead to dst ...
-        depth = len(levels) - 1
-        on_path: list[set[int]] = [set() for _ in levels]
-        on_path[depth] = {dst}
-        for i in range(depth - 1, -1, -1):
-            on_path[i] = {u for u in levels[i] if steps[i][u] & on_path[i + 1]}
-        # ... then walk forwards taking the smallest id each time
-        path = [src]
-        for i in range(1, depth + 1):
-            path.append(min(steps[i - 1][path[-1]] & on_path[i]))
-        return tuple(path)
 
     def count_nodes(self, type: str | None = None) -> int:
         if type is not None:

@@ -21,21 +21,31 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
+from freeagentics.knowledge._types import Node
 from freeagentics.storage.tables import knowledge_edges as E
 from freeagentics.storage.tables import knowledge_nodes as N
 
 __all__ = [
     "ID_CHUNK",
+    "NODE_COLUMNS",
     "PAIR_CHUNK",
     "chunks",
     "code_point_order",
     "edge_upsert",
     "k_hop_select",
+    "node_of_row",
     "node_upsert",
 ]
 
+#: the node columns in :class:`Node`'s field order (see :func:`node_of_row`)
+NODE_COLUMNS = (N.c.id, N.c.type, N.c.key, N.c.properties, N.c.created_tick, N.c.updated_tick)
 ID_CHUNK = 1000  # ids per IN (...) list: far below SQLite's bound-parameter limit
 PAIR_CHUNK = 400  # (src, dst) pairs per row-value IN list
+
+
+def node_of_row(row: Any) -> Node:
+    """The :class:`Node` of a row selected with :data:`NODE_COLUMNS`."""
+    return Node(int(row[0]), row[1], row[2], row[3], int(row[4]), int(row[5]))
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
