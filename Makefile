@@ -23,13 +23,19 @@ peers: $(PEER_PYMDP1)/.installed
 run: $(VENV)/.installed
 	$(VENV)/bin/freeagentics serve
 
-test: $(VENV)/.installed $(PEER_PYMDP1)/.installed browsers
+test: $(VENV)/.installed $(PEER_PYMDP1)/.installed browsers promtool
 	FREEAGENTICS_PYMDP1_PATH=$(PEER_PYMDP1) $(PY) -m pytest
 
 # Debian's chromium for the dashboard's browser tests (Playwright drives it; no downloads)
 .PHONY: browsers
 browsers:
 	@if [ ! -x /usr/bin/chromium ]; then apt-get update && apt-get install -y chromium; fi
+
+# Debian's prometheus package for promtool: the alert rules and dashboard queries are
+# checked by Prometheus's own parser and rule unit tests
+.PHONY: promtool
+promtool:
+	@if ! command -v promtool >/dev/null; then apt-get update && apt-get install -y --no-install-recommends prometheus; fi
 
 test-quick: $(VENV)/.installed
 	$(PY) -m pytest -m "not slow" -q

@@ -265,6 +265,7 @@ def serve_command(
     from pydantic import ValidationError
 
     from freeagentics.server.app import INSECURE_WARNING, create_app
+    from freeagentics.server.logs import log_config
     from freeagentics.server.settings import Settings
     from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
@@ -277,7 +278,13 @@ def serve_command(
         err_console.print(f"[bold red]WARNING: {INSECURE_WARNING}[/]")
     console.print(f"FreeAgentics server on http://{host}:{port} (docs at /docs)")
     # the WebSocket protocol that lets frames be framed once for all subscribers
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws=WS_PROTOCOL)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=log_config(settings.log_format),
+        ws=WS_PROTOCOL,
+    )
 
 
 @app.command("loadtest")

@@ -20,6 +20,7 @@ from freeagentics import __version__
 from freeagentics.server.api import api_router
 from freeagentics.server.debug import install_debug_delay
 from freeagentics.server.errors import install_exception_handlers
+from freeagentics.server.http_metrics import HttpMetricsMiddleware
 from freeagentics.server.metrics import ServerMetrics, metrics_router
 from freeagentics.server.middleware import install_middleware
 from freeagentics.server.services import SimulationService
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_exception_handlers(app)
     install_middleware(app, settings)
     install_debug_delay(app)  # off unless FREEAGENTICS_DEBUG_DELAY_MS is set
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)  # outermost: times them all
     app.include_router(api_router)
     app.include_router(metrics_router)
 

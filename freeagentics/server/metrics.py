@@ -1,8 +1,9 @@
 """Prometheus metrics of the server, in a registry of its own, served at ``/metrics``.
 
 Updated where things happen (tick durations by the runners, database writes by the
-service, WebSocket connections and messages by the hub's ``MetricsSync``), and read at
-scrape time where a value already lives elsewhere (agents by kind, queue depths).
+service and the storage writers, HTTP requests by :mod:`.http_metrics`, WebSocket
+connections and messages by the hub's ``MetricsSync``), and read at scrape time where a
+value already lives elsewhere (agents by kind, queue depths).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = ["ServerMetrics", "metrics_router"]
 
 TICK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 WRITE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class _LiveGauges(Collector):
@@ -73,8 +75,23 @@ class ServerMetrics:
         )
         self.db_write_seconds = Histogram(
             "freeagentics_db_write_seconds",
-            "Duration of database writes made by the server.",
+            "Duration of database writes made by the server: the service's own and each "
+            "batch of the simulations' storage writers.",
             buckets=WRITE_BUCKETS,
+            registry=r,
+        )
+        self.http_seconds = Histogram(
+            "freeagentics_http_request_duration_seconds",
+            "Time from an HTTP request's arrival to its response's last byte, by method and "
+            "route template.",
+            ["method", "route"],
+            buckets=HTTP_BUCKETS,
+            registry=r,
+        )
+        self.http_errors = Counter(
+            "freeagentics_http_errors",
+            "HTTP responses with a 4xx or 5xx status, by method, route template and status.",
+            ["method", "route", "status"],
             registry=r,
         )
         self.ws_connections = Gauge(

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     tick_rate_hz: float = Field(10.0, gt=0, le=10_000)
     max_simulations: int = Field(32, ge=1)
     history_limit: int = Field(256, ge=1)
+    log_format: Literal["text", "json"] = Field(
+        "text", description="'json': one JSON object per log line, for log pipelines."
+    )
 
     @property
     def development(self) -> bool:

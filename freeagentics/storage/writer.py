@@ -76,6 +76,8 @@ class StorageWriter:
         coalesce_limit: ticks one entry may fold in under ``"coalesce"``.
         belief_dtype: storage dtype of belief snapshots.
         backoff_initial, backoff_max: retry delays in seconds.
+        on_write_seconds: called on the writer's thread with the duration of each batch
+            written (e.g. a Prometheus histogram's ``observe``).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class StorageWriter:
         belief_dtype: str = "float16",
         backoff_initial: float = 0.05,
         backoff_max: float = 2.0,
+        on_write_seconds: Callable[[float], None] | None = None,
     ):
         if policy not in POLICIES:
             raise ConfigurationError(f"policy must be one of {POLICIES}, got {policy!r}")
@@ -110,6 +113,7 @@ class StorageWriter:
         self.snapshot_every, self.coalesce_limit = snapshot_every, coalesce_limit
         self.belief_dtype = belief_dtype
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
+        self._on_write_seconds = on_write_seconds
         # Counters, read by exporters and tests (written under the lock or by the thread).
         self.ticks_accepted = self.ticks_written = self.ticks_coalesced = 0
         self.batches_written = self.rows_written = self.retries = 0
@@ -249,8 +253,11 @@ class StorageWriter:
                     delay = min(2 * delay, self.backoff_max)
                     continue
                 break
+            seconds = time.perf_counter() - start
+            if self._on_write_seconds is not None:
+                self._on_write_seconds(seconds)
             with self._cond:
-                self.last_write_seconds = time.perf_counter() - start
+                self.last_write_seconds = seconds
                 self.batches_written += 1
                 self.rows_written += rows
                 self.ticks_written += batch.ticks

@@ -1,10 +1,16 @@
-"""deploy/prometheus/alerts.yml: valid rules, on metrics the server exports, same thresholds."""
+"""deploy/: alert rules valid (promtool), tested, on exported metrics, with the report's
+thresholds; the Grafana dashboard's queries valid and on exported metrics."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from freeagentics.loadtest.thresholds import THRESHOLDS
@@ -49,11 +55,98 @@ def test_rules_carry_the_reports_thresholds():
 
 
 def test_rules_use_metrics_the_server_exports():
-    metrics = ServerMetrics()
-    metrics.watch(lambda: {"agents_by_kind": {}, "queues": {}, "last_write_seconds": 0.0})
-    metrics.messages_sent.labels("world").inc()
-    metrics.messages_dropped.labels("world").inc()
-    exported = set(re.findall(r"^([a-z_]+)", metrics.render().decode(), re.M))
+    exported = _exported_names()
     for rule in _rules():
         for name in re.findall(r"\b((?:process|freeagentics)_[a-z_]+)\b", rule["expr"]):
             assert name in exported, f"{rule['alert']}: {name} is not exported"
+
+
+# ------------------------------------------------ checked by Prometheus's own promtool
+def _promtool() -> str:
+    """Debian's promtool (``make test`` installs it); CI fails rather than skips without it."""
+    path = shutil.which("promtool")
+    if path is None:
+        if os.environ.get("FREEAGENTICS_REQUIRE_SERVICES") == "1":
+            pytest.fail("promtool is not installed (Debian package 'prometheus')")
+        pytest.skip("promtool is not installed (Debian package 'prometheus')")
+    return path
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+
+def test_promtool_checks_the_rules():
+    result = _run(_promtool(), "check", "rules", str(RULES))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 8 rules found" in result.stdout
+
+
+def test_promtool_unit_tests_of_the_rules_pass():
+    """alerts_test.yml: slow and failing servers fire the warnings, a healthy one nothing."""
+    result = _run(_promtool(), "test", "rules", str(RULES.with_name("alerts_test.yml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+# ------------------------------------------------------------- the Grafana dashboard
+DASHBOARD = RULES.parents[1] / "grafana" / "freeagentics.json"
+
+
+def _dashboard_queries() -> list[tuple[str, str]]:
+    doc = json.loads(DASHBOARD.read_text())
+    return [(p["title"], t["expr"]) for p in doc["panels"] for t in p["targets"]]
+
+
+def _exported_names() -> set[str]:
+    metrics = ServerMetrics()
+    metrics.watch(
+        lambda: {"agents_by_kind": {"x": 1}, "queues": {"q": 0}, "last_write_seconds": 0.0}
+    )
+    metrics.messages_sent.labels("world").inc()
+    metrics.messages_dropped.labels("world").inc()
+    metrics.http_seconds.labels("GET", "/x").observe(0.01)
+    metrics.http_errors.labels("GET", "/x", "500").inc()
+    metrics.tick_seconds.observe(0.01)
+    metrics.db_write_seconds.observe(0.01)
+    return set(re.findall(r"^([a-z_]+)", metrics.render().decode(), re.M))
+
+
+def test_dashboard_queries_use_metrics_the_server_exports():
+    exported = _exported_names()
+    queries = _dashboard_queries()
+    assert len(queries) >= 12
+    used = set()
+    for title, expr in queries:
+        names = re.findall(r"\b((?:process|freeagentics)_[a-z_]+)\b", expr)
+        assert names, f"{title}: {expr} reads no metric"
+        for name in names:
+            assert name in exported, f"panel {title!r}: {name} is not exported"
+            used.add(name)
+    # every family the server exports of its own has a panel
+    own = {n for n in exported if n.startswith("freeagentics_")}
+    families = {re.sub(r"_(bucket|count|sum|created|total)$", "", n) for n in own}
+    shown = {re.sub(r"_(bucket|count|sum|created|total)$", "", n) for n in used}
+    assert families <= shown, f"no panel for {sorted(families - shown)}"
+
+
+def test_dashboard_queries_are_valid_promql(tmp_path):
+    """promtool parses each query as a recording rule (Grafana's variables filled in)."""
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {
+                        "record": f"dashboard:query_{i}",
+                        "expr": expr.replace("$__rate_interval", "5m").replace("$job", "fa"),
+                    }
+                    for i, (_, expr) in enumerate(_dashboard_queries())
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "dashboard_rules.yml"
+    path.write_text(yaml.safe_dump(rules))
+    result = _run(_promtool(), "check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr

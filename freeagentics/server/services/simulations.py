@@ -164,7 +164,9 @@ class SimulationService:
         sim_id = self._write(
             lambda c: simulation_store.create(c, config, name=label, status="created")
         )
-        writer = StorageWriter(self.engine, sim_id, policy="coalesce")
+        writer = StorageWriter(
+            self.engine, sim_id, policy="coalesce", on_write_seconds=self._on_db_write_seconds
+        )
         managed = ManagedSimulation(
             sim_id,
             label,
