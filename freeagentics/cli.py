@@ -131,9 +131,12 @@ def _load(scenario: Path, ticks: int | None, seed: int | None, sets: dict[str, l
     if seed is not None:
         changes["scenario.seed"] = seed
     try:
-        return load_scenario(scenario).with_overrides(changes)
+        loaded = load_scenario(scenario).with_overrides(changes)
     except FreeAgenticsError as exc:
         raise _fail(str(exc)) from None
+    for note in loaded.notes:
+        err_console.print(f"[yellow]note: {scenario}: {note}[/]")
+    return loaded
 
 
 @app.command("run")

@@ -26,6 +26,7 @@ from freeagentics.errors import (
 )
 from freeagentics.server.auth import AuthError
 from freeagentics.server.services import ConflictError
+from freeagentics.simulation.scenario import ScenarioError, scenario_problems
 
 __all__ = ["error_response", "install_exception_handlers"]
 
@@ -63,11 +64,31 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
         return error_response(
             400, f"body: malformed JSON at character {where}: {reason}", "malformed_json"
         )
+    problems = _scenario_in_its_own_words(exc.errors(), problems)
     first = problems[0] if problems else {"loc": [], "msg": "invalid request"}
     detail = f"{_place(first['loc'])}: {first['msg']}"
     if len(problems) > 1:
         detail += f" (and {len(problems) - 1} more)"
     return error_response(422, detail, "validation_error", problems)
+
+
+def _scenario_in_its_own_words(
+    errors: list[dict[str, Any]], problems: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Mistakes in a request's ``scenario`` worded as scenario files word them."""
+    root = ("body", "scenario")
+    inside = [
+        {**e, "loc": tuple(e["loc"])[2:]} for e in errors if tuple(e.get("loc", ()))[:2] == root
+    ]
+    if not inside:
+        return problems
+    others = [p for p in problems if tuple(p["loc"])[:2] != root]
+    worded = []
+    for message in scenario_problems(inside):
+        place, _, text = message.partition(": ")
+        loc = ["body", "scenario", *([] if place == "top level" else [place])]
+        worded.append({"loc": loc, "msg": text, "type": "scenario"})
+    return worded + others
 
 
 def _auth(request: Request, exc: Exception) -> JSONResponse:
@@ -88,6 +109,9 @@ def _domain(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ModelError):
         place = {"array": exc.array, "index": list(exc.index) if exc.index else None}
         return error_response(422, message, "model_error", [{**place, "msg": message}])
+    if isinstance(exc, ScenarioError):
+        problems = [{"loc": ["body", "scenario"], "msg": p} for p in exc.problems]
+        return error_response(422, message, "invalid_value", problems)
     if isinstance(exc, ConfigurationError | ObservationError):
         return error_response(422, message, "invalid_value")
     return error_response(400, message, "bad_request")

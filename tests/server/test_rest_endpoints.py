@@ -146,7 +146,8 @@ def test_bad_input_is_a_4xx_naming_the_problem(client, sim):
     )
     assert r.status_code == 400 and "malformed JSON" in r.json()["detail"]
     r = client.post(f"{API}/simulations", json={"scenario": {"world": {"height": "ten"}}})
-    assert r.status_code == 422 and r.json()["detail"].startswith("world.height")
+    assert r.status_code == 422
+    assert r.json()["detail"] == "body.scenario.world.height: expected an integer >= 1, got 'ten'"
     r = client.post(f"{API}/simulations", json={"scenario": {"world": {"height": 10**6}}})
     assert r.status_code == 422 and "world cells" in r.json()["detail"]
     r = client.post(f"{API}/simulations/{sim}/step", json={"n": 10**6})
@@ -161,3 +162,52 @@ def test_demo_simulation_runs_at_start(make_client):
     demo = make_client(demo=True, demo_agents=10)
     sims = demo.get(f"{API}/simulations").json()
     assert [s["name"] for s in sims] == ["demo"] and sims[0]["status"] == "running"
+
+
+def test_every_scenario_mistake_is_reported_at_once(client):
+    scenario = {
+        "world": {"height": 0, "heigth": 3},
+        "agents": {"explorr": 2},
+        "coalitions": {"strategy": "best"},
+    }
+    r = client.post(f"{API}/simulations", json={"scenario": scenario})
+    body = r.json()
+    assert r.status_code == 422 and body["detail"].endswith("(and 3 more)")
+    messages = [f"{'.'.join(e['loc'])}: {e['msg']}" for e in body["errors"]]
+    assert messages == [
+        "body.scenario.world.height: expected an integer >= 1, got 0",
+        "body.scenario.world: unknown key(s) ['heigth']; allowed: ['energy_cost_per_move', "
+        "'energy_cost_per_tick', 'energy_per_unit', 'goal_reward', 'hazard_density', "
+        "'hazard_penalty', 'height', 'initial_energy', 'n_goals', 'observation_radius', "
+        "'resources', 'wall_density', 'width'] ('heigth' -> did you mean 'height'?)",
+        "body.scenario.agents: unknown agent kind(s) ['explorr']; kinds are "
+        "('collector', 'coordinator', 'explorer')",
+        "body.scenario.coalitions.strategy: expected one of ['greedy', 'optimal', 'grid'], "
+        "got 'best'",
+    ]
+    # cross-field mistakes, found after the schema, are all reported too
+    scenario = {
+        "world": {"height": 4, "width": 4, "wall_density": 0.7, "hazard_density": 0.5},
+        "agents": {"explorer": 0},
+    }
+    body = client.post(f"{API}/simulations", json={"scenario": scenario}).json()
+    assert body["detail"].startswith("2 problems: world: ")
+    assert [e["msg"][:7] for e in body["errors"]] == ["world: ", "agents:"]
+
+
+def test_the_openapi_document_describes_the_scenario(client):
+    doc = client.get("/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    world = schemas["WorldSection"]["properties"]
+    assert world["height"]["minimum"] == 1 and world["height"]["default"] == 32
+    assert schemas["ScenarioSpec"]["examples"][0]["scenario"]["name"] == "foraging"
+    create = schemas["CreateSimulation"]["properties"]["scenario"]
+    assert "ScenarioSpec" in str(create)
+
+
+def test_step_without_a_body_runs_one_tick(client, sim):
+    r = client.post(f"{API}/simulations/{sim}/step")
+    assert r.status_code == 200 and r.json()["tick"] == 1
+    assert client.post(f"{API}/simulations/{sim}/step", json={"n": 2}).json()["tick"] == 3
+    r = client.post(f"{API}/simulations/{sim}/step", json={"n": 0})
+    assert r.status_code == 422 and r.json()["detail"].startswith("body.n")

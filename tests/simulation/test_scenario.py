@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from freeagentics.errors import ConfigurationError
-from freeagentics.simulation import Simulation
+from freeagentics.simulation import Simulation, SimulationConfig
 from freeagentics.simulation.scenario import (
     DEFAULT_TICKS,
+    EMPTY_NOTE,
     Scenario,
+    ScenarioError,
+    ScenarioSpec,
     apply_overrides,
     load_scenario,
     parse_override_values,
@@ -294,3 +297,65 @@ def test_the_example_scenarios_load_and_build():
 def test_the_large_example_builds_and_steps():
     sim = Simulation(load_scenario(EXAMPLES / "large.toml").config)
     assert sim.step().ids.size == 100_000
+
+
+# ---------------------------------------------------------------- the schema
+def test_every_mistake_is_reported_at_once():
+    data = small()
+    data["world"]["height"] = "ten"
+    data["world"]["heigth"] = 3
+    data["scenario"]["seed"] = -1
+    data["agents"]["explorr"] = 1
+    data["coalitions"]["objectives"][0]["target"] = [1, "a"]
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_mapping(data)
+    assert info.value.problems == [
+        "scenario.seed: expected an integer >= 0, got -1",
+        "world.height: expected an integer >= 1, got 'ten'",
+        info.value.problems[2],  # the unknown key, with the allowed ones
+        "agents: unknown agent kind(s) ['explorr']; kinds are "
+        "('collector', 'coordinator', 'explorer')",
+        "coalitions.objectives[0].target[1]: expected an integer >= 0, got 'a'",
+    ]
+    assert info.value.problems[2].startswith("world: unknown key(s) ['heigth']")
+    assert str(info.value).startswith("5 problems: scenario.seed: expected")
+
+
+def test_cross_field_mistakes_are_all_reported():
+    data = small()
+    data["world"].update(wall_density=0.6, hazard_density=0.5)
+    data["agents"] = {"explorer": 0}
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_mapping(data)
+    assert [p.split(":")[0] for p in info.value.problems] == ["world", "agents"]
+
+
+def test_an_empty_scenario_runs_on_defaults_and_says_so(tmp_path):
+    path = tmp_path / "empty.toml"
+    path.write_text("# nothing yet\n")
+    s = load_scenario(path)
+    assert s.notes == (EMPTY_NOTE,)
+    assert s.config == SimulationConfig(seed=0)
+    assert s.with_overrides({"scenario.ticks": 5}).notes == (EMPTY_NOTE,)
+    assert load_scenario(EXAMPLES / "foraging.toml").notes == ()
+
+
+def test_the_example_files_satisfy_the_published_json_schema():
+    import tomllib
+
+    import jsonschema
+
+    schema = ScenarioSpec.model_json_schema()
+    for path in EXAMPLES.glob("*.toml"):
+        jsonschema.validate(tomllib.loads(path.read_text()), schema)
+    for example in schema["examples"]:
+        jsonschema.validate(example, schema)
+        scenario_from_mapping(example)  # and they build
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"world": {"height": 0}}, schema)
+
+
+def test_schema_defaults_are_the_configs_defaults():
+    spec = ScenarioSpec()
+    built = scenario_from_mapping(spec.model_dump(exclude={"scenario": {"name"}}))
+    assert built.config == SimulationConfig(seed=0)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from freeagentics.simulation.scenario import ScenarioSpec
+
 __all__ = [
     "AddAgents",
     "AddedAgents",
@@ -125,8 +127,10 @@ class CreateSimulation(_Strict):
     """A simulation from a scenario (the structure of a scenario file) and custom kinds."""
 
     name: str | None = Field(None, min_length=1, max_length=100)
-    scenario: dict[str, Any] | None = Field(
-        None, description="Sections scenario, world, agents, coalitions, simulation."
+    scenario: ScenarioSpec | None = Field(
+        None,
+        description="The structure of a scenario file (sections scenario, world, agents, "
+        "coalitions, simulation; each optional). Omitted: the defaults.",
     )
     kinds: list[KindSpec] = Field(default_factory=list, max_length=8)
     start: bool = Field(False, description="Start stepping at once.")

@@ -73,7 +73,9 @@ def create_simulation(body: CreateSimulation, service: ServiceDep, _: Operator) 
         )
         for k in body.kinds
     ]
-    sim_id = service.create(body.scenario, name=body.name, kinds=kinds)
+    # only what the caller wrote: unset sections keep the scenario's defaults and notes
+    scenario = body.scenario.model_dump(exclude_unset=True) if body.scenario else None
+    sim_id = service.create(scenario, name=body.name, kinds=kinds)
     if body.start:
         return SimulationOut(**service.start(sim_id))
     return SimulationOut(**service.get(sim_id))
@@ -126,9 +128,11 @@ def resume(sim_id: SimId, service: ServiceDep, _: Operator) -> SimulationOut:
 
 
 @router.post("/{sim_id}/step", response_model=SimulationOut)
-def step(sim_id: SimId, body: StepRequest, service: ServiceDep, _: Operator) -> SimulationOut:
-    """Run ``n`` ticks now (the simulation must not be running)."""
-    return SimulationOut(**service.step(sim_id, body.n))
+def step(
+    sim_id: SimId, service: ServiceDep, _: Operator, body: StepRequest | None = None
+) -> SimulationOut:
+    """Run ``n`` ticks now (the simulation must not be running); no body runs one."""
+    return SimulationOut(**service.step(sim_id, (body or StepRequest()).n))
 
 
 @router.post("/{sim_id}/stop", response_model=SimulationOut)
