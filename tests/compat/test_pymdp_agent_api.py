@@ -47,7 +47,10 @@ def test_belief_history_and_update_D():
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        (dict(inference_algo="MMP"), "only 'VANILLA'"),
+        (dict(inference_algo="VMP"), "'VMP' is not supported"),
+        (dict(inference_algo="MMP", use_BMA=False), "use_BMA=True or policy_sep_prior"),
+        (dict(inference_algo="MMP", inference_params={"grad_descent": False}), "grad_descent"),
+        (dict(action_selection="greedy"), "action_selection must be"),
         (dict(num_controls=[9, 9]), "num_controls[0] = 9"),
     ],
 )
@@ -57,10 +60,16 @@ def test_unsupported_options_are_refused(kwargs, fragment):
     assert fragment in str(info.value)
 
 
-def test_time_dependent_C_is_refused():
+def test_time_dependent_C_needs_a_column_per_scored_step():
     rm = random_model(7, num_factors=1, num_modalities=1)
-    with pytest.raises(ConfigurationError, match="time-dependent C"):
-        Agent(A=obj_array(rm.A), B=obj_array(rm.B), C=obj_array([np.zeros((rm.num_obs[0], 2))]))
+    agent = Agent(
+        A=obj_array(rm.A),
+        B=obj_array(rm.B),
+        C=obj_array([np.zeros((rm.num_obs[0], 2))]),
+        policy_len=3,
+    )
+    with pytest.raises(ConfigurationError, match="one column per scored step"):
+        agent.infer_states([0])
 
 
 def test_unnormalised_A_is_refused_with_its_column():
