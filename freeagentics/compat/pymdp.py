@@ -375,6 +375,12 @@ class Agent:
             )
         begin = self.curr_timestep - self.inference_horizon
         if self.edge_handling_params["use_BMA"] and begin >= 0:
+            if hasattr(self, "q_pi_hist") and begin >= len(self.q_pi_hist):
+                raise ConfigurationError(
+                    f"use_BMA with save_belief_hist needs q_pi from step {begin}, but "
+                    f"pymdp's history keeps the last {len(self.q_pi_hist)} (pymdp 0.0.7.1 "
+                    "fails here too); use save_belief_hist=False or policy_sep_prior=True"
+                )
             weights = self.q_pi_hist[begin] if hasattr(self, "q_pi_hist") else self.q_pi
             self.latest_belief = _average_over_policies(last_belief, weights)
         else:
