@@ -65,6 +65,8 @@ from benchmarks._common import (
     write_json,
 )
 from benchmarks._engine_cases import KINDS, Case, parse_case, write_model_npz
+from benchmarks._tmaze import CASE as TMAZE
+from benchmarks._tmaze import print_tmaze, tmaze_records
 
 FULL_N = (1, 10, 30, 50, 1_000, 10_000, 100_000)
 QUICK_N = (1, 50, 1_000)
@@ -265,6 +267,24 @@ def add_derived(records: list[dict[str, Any]]) -> None:
                 r["target_met"] = r["tick_s_median"] <= TARGETS[r["n"]]
 
 
+def _tmaze_cell(impls: list[Impl], machine: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
+    """The one-agent T-maze cell (``benchmarks._tmaze``): pymdp 0.0.7.x runs in the same
+    process as ours (even with ``--no-peers``), pymdp 1.x in its own when peers run."""
+    pymdp0 = _pymdp0_impl(False)
+    pymdp1 = next((i for i in impls if i.name.startswith("inferactively-pymdp-1.")), None)
+    records = tmaze_records(
+        machine,
+        pymdp0=None if pymdp0.unavailable else pymdp0.name,
+        pymdp1=None if pymdp1 is None or pymdp1.unavailable else (pymdp1.name, pymdp1.pythonpath),
+        budget_s=plan.budget_s,
+        timeout_s=plan.timeout_s,
+        memory_budget=plan.memory_budget,
+    )
+    for record in records:
+        _progress(record)
+    return records
+
+
 # ---------------------------------------------------------------------- output
 COLUMNS = (
     "impl",
@@ -337,7 +357,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--cases",
         nargs="+",
         default=None,
-        help=f"kinds {KINDS} or full names like deep-20 (default: all; quick: explorer, deep)",
+        help=f"kinds {KINDS}, full names like deep-20, or {TMAZE!r} (one agent, pymdp API) "
+        "(default: all; quick: explorer, deep)",
     )
     parser.add_argument(
         "--sizes", "--size", nargs="+", type=int, default=[10], help="grid sizes (default: 10)"
@@ -390,8 +411,9 @@ def _progress(record: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = make_plan(args)
-    kinds = args.cases or list(QUICK_KINDS if args.quick else KINDS)
-    cases = [c for text in kinds for c in parse_case(text, args.sizes)]
+    kinds = args.cases or list(QUICK_KINDS if args.quick else (*KINDS, TMAZE))
+    with_tmaze = TMAZE in kinds
+    cases = [c for text in kinds if text != TMAZE for c in parse_case(text, args.sizes)]
     impls = implementations(peers=not args.no_peers, quick=args.quick)
     machine = machine_info()
     print(
@@ -419,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
                 records.extend(done)
             add_derived(records)
             print_case(case.name, records)
+    if with_tmaze:
+        records.extend(_tmaze_cell(impls, machine, plan))
+        print_tmaze(records)
     print_targets(records)
     if args.json:
         write_json(args.json, records)
