@@ -150,7 +150,7 @@ def measure_lockstep(spec: dict[str, Any]) -> dict[str, Any]:
         if (
             timed
             and time.perf_counter() - start >= spec["budget_s"]
-            and trial >= spec["min_trials"]
+            and trial - spec["warmup_trials"] >= spec["min_trials"]
         ):
             break
     return {"times": times, "observations": observations, "disagreements": disagreements}
