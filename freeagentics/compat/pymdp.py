@@ -627,9 +627,9 @@ class Agent:
         """Dirichlet update of ``pB`` from the last transition (``qs_prev`` → ``qs``)."""
         if self.pB is None:
             raise ConfigurationError("update_B needs pB (Dirichlet concentrations) at construction")
+        self._refuse_under_mmp("update_B")
         if self.action is None:
             raise ConfigurationError("update_B needs an action taken since qs_prev")
-        self._refuse_under_mmp("update_B")
         qB = [np.array(p, dtype=np.float64)[None] for p in self.pB]
         masks = [np.asarray(b)[None] > 0 for b in self.B]  # pymdp learns where B > 0
         update_pB(

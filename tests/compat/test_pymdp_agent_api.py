@@ -114,3 +114,88 @@ def test_stochastic_actions_come_from_the_given_generator():
             seq.append(agent.sample_action().copy())
         draws.append(np.stack(seq))
     np.testing.assert_array_equal(draws[0], draws[1])
+
+
+def test_learning_under_mmp_is_refused_as_pymdp_cannot_do_it():
+    rm = random_model(7, num_factors=2, num_modalities=2)
+    agent = Agent(
+        A=obj_array(rm.A),
+        B=obj_array(rm.B),
+        pA=obj_array(rm.A),
+        pB=obj_array(rm.B),
+        inference_algo="MMP",
+    )
+    agent.infer_states([0, 1])
+    for call in (lambda: agent.update_A([0, 1]), lambda: agent.update_B(agent.qs)):
+        with pytest.raises(ConfigurationError, match="under MMP qs is per policy"):
+            call()
+    with pytest.raises(ConfigurationError, match="use_param_info_gain and pB"):
+        _agent(inference_algo="MMP", use_param_info_gain=True, pB=obj_array(rm.B))
+
+
+def test_the_mmp_test_helper_needs_mmp():
+    with pytest.raises(ConfigurationError, match="records MMP iterations"):
+        _agent()._infer_states_test([0, 1])
+
+
+def test_the_mmp_test_helper_records_each_iteration():
+    agent = _agent(inference_algo="MMP", policy_len=2)
+    qs, xn, vn = agent._infer_states_test([0, 1])
+    window = len(qs[0])
+    assert len(xn) == len(vn) == len(agent.policies)
+    assert len(xn[0]) == agent.inference_params["num_iter"]
+    assert [x.shape for x in xn[0][-1]] == [(s, window) for s in agent.num_states]
+    for f in range(agent.num_factors):  # the last iteration's beliefs are the posterior
+        np.testing.assert_allclose(xn[0][-1][f][:, 0], qs[0][0][f])
+
+
+@pytest.mark.parametrize(
+    ("obs", "fragment"),
+    [
+        ([np.ones(3)], "one distribution per modality (2)"),
+        ([np.ones(2), np.ones(2)], "modality 0 must be"),
+        ([np.full(7, np.nan)[:0], np.ones(2)], "modality 0 must be"),
+    ],
+)
+def test_bad_distributional_observations_are_refused(obs, fragment):
+    agent = _agent()
+    with pytest.raises(ObservationError) as info:
+        agent.infer_states(obj_array(obs), distr_obs=True)
+    assert fragment in str(info.value)
+
+
+def test_without_rng_stochastic_choices_follow_numpy_global_state_as_pymdp():
+    pymdp_agent = pytest.importorskip("pymdp.agent")
+    rm = random_model(5, num_factors=1, num_modalities=2)
+    kwargs = dict(action_selection="stochastic", alpha=2.0, policy_len=2)
+    runs = []
+    for cls in (Agent, pymdp_agent.Agent):
+        agent = cls(A=obj_array(rm.A), B=obj_array(rm.B), C=obj_array(rm.C), **kwargs)
+        np.random.seed(3)  # noqa: NPY002 (the state pymdp draws from)
+        seq = []
+        for t in range(6):
+            agent.infer_states([t % rm.num_obs[0], 0])
+            agent.infer_policies()
+            seq.append(agent.sample_action().copy())
+        runs.append(np.stack(seq))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_edits_to_A_C_and_D_between_steps_take_effect():
+    pymdp_agent = pytest.importorskip("pymdp.agent")
+    from pymdp_pair import assert_nested_close, pair
+
+    rm = random_model(9, num_factors=2, num_modalities=2)
+    ours, theirs = pair(pymdp_agent.Agent, A=obj_array(rm.A), B=obj_array(rm.B), C=obj_array(rm.C))
+    for t in range(4):
+        for agent in (ours, theirs):
+            agent.C[0][0] = float(t)  # in place
+            agent.D[1] = np.roll(rm.D[1], t)  # replaced
+            if t == 2:
+                agent.A = obj_array([np.roll(a, 1, axis=0) for a in rm.A])
+            if t == 3:
+                agent.action = None  # back to the prior D
+        assert_nested_close(ours.infer_states([t % 2, 0]), theirs.infer_states([t % 2, 0]))
+        assert_nested_close(ours.infer_policies(), theirs.infer_policies())
+        ours.sample_action()
+        theirs.sample_action()
