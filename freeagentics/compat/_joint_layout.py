@@ -17,7 +17,10 @@ from freeagentics.inference._maths import log_stable, softmax
 from freeagentics.inference._single_agent import JOINT_STATE_THRESHOLD
 from freeagentics.inference.policies import _novelty_weights
 
-__all__ = ["JointLayout", "layout_key", "pad_beliefs"]
+__all__ = ["MAX_JOINT_ENTRIES", "JointLayout", "layout_key", "pad_beliefs"]
+
+#: largest (joint states x joint outcomes) table for the joint information gain (400 MB)
+MAX_JOINT_ENTRIES = 50_000_000
 
 
 def _arrays(group) -> list[np.ndarray]:
@@ -131,6 +134,14 @@ class JointLayout:
             log_preference_steps(_arrays(C), horizon, omax) if use_utility else np.zeros((0, 0, 0))
         )
         if use_states_info_gain:
+            joint_outcomes = int(np.prod(num_obs))
+            if num_joint * joint_outcomes > MAX_JOINT_ENTRIES:
+                raise ConfigurationError(
+                    f"the state information gain over the joint outcome needs a table of "
+                    f"{num_joint:,} joint states x {joint_outcomes:,} joint outcomes, over the "
+                    f"limit of {MAX_JOINT_ENTRIES:,} entries; use_states_info_gain=False, or "
+                    "a Cohort with info_gain='factorised', handles such models"
+                )
             po = A_flat[0, : num_obs[0]].T
             for m in range(1, len(A)):
                 po = (po[:, :, None] * A_flat[m, : num_obs[m]].T[:, None, :]).reshape(num_joint, -1)

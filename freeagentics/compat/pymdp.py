@@ -195,7 +195,11 @@ class Agent:
             self.inference_horizon = 1
         else:
             defaults = {"num_iter": 10, "grad_descent": True, "tau": 0.25}
-            self.inference_horizon = inference_horizon
+            if not isinstance(inference_horizon, int | np.integer) or inference_horizon < 1:
+                raise ConfigurationError(
+                    f"inference_horizon must be an integer >= 1, got {inference_horizon!r}"
+                )
+            self.inference_horizon = int(inference_horizon)
             self._check_mmp_options()
         self.inference_params = {**defaults, **(inference_params or {})}
         if algo == "MMP" and not self.inference_params.get("grad_descent", True):

@@ -51,6 +51,7 @@ def test_belief_history_and_update_D():
         (dict(inference_algo="MMP", use_BMA=False), "use_BMA=True or policy_sep_prior"),
         (dict(inference_algo="MMP", inference_params={"grad_descent": False}), "grad_descent"),
         (dict(action_selection="greedy"), "action_selection must be"),
+        (dict(inference_algo="MMP", inference_horizon=0), "inference_horizon must be"),
         (dict(num_controls=[9, 9]), "num_controls[0] = 9"),
     ],
 )
@@ -199,3 +200,14 @@ def test_edits_to_A_C_and_D_between_steps_take_effect():
         assert_nested_close(ours.infer_policies(), theirs.infer_policies())
         ours.sample_action()
         theirs.sample_action()
+
+
+def test_a_joint_outcome_table_over_the_limit_is_refused_before_allocation():
+    A = [np.full((60, 50, 50), 1.0 / 60) for _ in range(4)]  # 2 500 states x 60^4 outcomes
+    B = [np.eye(50)[:, :, None], np.eye(50)[:, :, None]]
+    agent = Agent(A=obj_array(A), B=obj_array(B))
+    with pytest.raises(ConfigurationError, match="over the limit"):
+        agent.infer_states([0, 0, 0, 0])
+    quiet = Agent(A=obj_array(A), B=obj_array(B), use_states_info_gain=False)
+    quiet.infer_states([0, 0, 0, 0])
+    assert quiet.infer_policies()[0].shape == (1,)
