@@ -418,6 +418,13 @@ class Agent:
         self.cohort.q_pi = q_pi
         return self.cohort.engine.actions(self.cohort, 0).copy()
 
+    def infer_parameters(self, *args, **kwargs):
+        """Learning is not offered here (see module docstring)."""
+        raise ConfigurationError(
+            "infer_parameters (learning) is not supported by freeagentics.compat.pymdp1; a "
+            "Cohort with CohortConfig(learn_A=..., learn_B=...) learns per agent"
+        )
+
     @property
     def unique_multiactions(self) -> np.ndarray:
         return np.unique(self.policies.policy_arr[:, 0], axis=0)

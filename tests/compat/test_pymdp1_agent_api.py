@@ -114,6 +114,8 @@ def test_bad_priors_actions_and_posteriors_are_refused():
         agent.sample_action(np.ones((2, 2)))
     with pytest.raises(ConfigurationError, match="mask"):
         agent.infer_states(obs, agent.D, mask=[1, 1])
+    with pytest.raises(ConfigurationError, match="infer_parameters"):
+        agent.infer_parameters(qs, obs, None)
 
 
 def test_categorical_observations_are_checked():

@@ -332,3 +332,30 @@ def test_grid_world_demo(policy_len):
     for t in range(4):
         step_both(ours, theirs, [state], what=f"t={t}")
         state = int(np.argmax(_grid_B()[:, state, int(theirs.action[0])]))
+
+
+def test_mmp_iteration_record_matches_pymdp():
+    """``_infer_states_test`` (used by pymdp's SPM validation) under a policy-separated prior."""
+    num_obs = [3]
+    C = utils.obj_array_zeros(num_obs)
+    C[0][0] = 1.0
+    ours, theirs = pair(
+        PymdpAgent,
+        **_model(num_obs, [3], [2]),
+        C=C,
+        inference_algo="MMP",
+        policy_len=1,
+        inference_horizon=3,
+        use_BMA=False,
+        policy_sep_prior=True,
+    )
+    for t in range(5):
+        obs = (int(RNG.integers(num_obs[0])),)
+        qs, xn, vn = ours._infer_states_test(obs)
+        qs_ref, xn_ref, vn_ref = theirs._infer_states_test(obs)
+        assert_nested_close(qs, qs_ref, f"t={t} qs")
+        assert_nested_close(xn, xn_ref, f"t={t} xn")
+        assert_nested_close(vn, vn_ref, f"t={t} vn")
+        assert_nested_close(ours.infer_policies(), theirs.infer_policies(), f"t={t} policies")
+        ours.action = theirs.sample_action()
+        ours.step_time()
