@@ -112,3 +112,22 @@ def test_bma_with_a_truncated_history_is_a_clear_error():
                 agent.infer_states(obs)
                 agent.infer_policies()
                 agent.sample_action()
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), policy_len=st.integers(1, 2))
+def test_parameter_information_gain_matches_pymdp(seed, policy_len):
+    rm = _small_model(seed)
+    rng = np.random.default_rng(seed)
+    ours, theirs = pair(
+        pymdp_agent.Agent,
+        A=obj_array(rm.A),
+        B=obj_array(rm.B),
+        C=obj_array(rm.C),
+        pA=obj_array([a * rng.uniform(0.5, 4.0) for a in rm.A]),
+        pB=obj_array([b * rng.uniform(0.5, 4.0) for b in rm.B]),
+        use_param_info_gain=True,
+        policy_len=policy_len,
+    )
+    for t in range(3):
+        step_both(ours, theirs, [int(rng.integers(o)) for o in rm.num_obs], what=f"t={t}")
