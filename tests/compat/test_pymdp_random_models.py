@@ -114,7 +114,7 @@ def test_bma_with_a_truncated_history_is_a_clear_error():
                 agent.sample_action()
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), policy_len=st.integers(1, 2))
 def test_parameter_information_gain_matches_pymdp(seed, policy_len):
     rm = _small_model(seed)
