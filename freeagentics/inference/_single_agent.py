@@ -17,10 +17,12 @@ import numba
 import numpy as np
 
 __all__ = [
+    "empirical_prior_into",
     "fpi_states",
     "joint_loglik_from_dists",
     "joint_loglik_from_indices",
     "policy_scores",
+    "posterior_over_policies",
     "project_states",
     "select_controls",
 ]
