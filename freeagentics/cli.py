@@ -280,13 +280,15 @@ def serve_command(
     if settings.development:
         err_console.print(f"[bold red]WARNING: {INSECURE_WARNING}[/]")
     console.print(f"FreeAgentics server on http://{host}:{port} (docs at /docs)")
-    # the WebSocket protocol that lets frames be framed once for all subscribers
+    # the WebSocket protocol that lets frames be framed once for all subscribers; frames
+    # over the application's message limit are refused before they are buffered
     uvicorn.run(
         create_app(settings),
         host=host,
         port=port,
         log_config=log_config(settings.log_format),
         ws=WS_PROTOCOL,
+        ws_max_size=settings.ws_max_message_bytes,
     )
 
 

@@ -4,8 +4,8 @@ The server runs ``uvicorn freeagentics.server.app:create_app`` in a session of i
 (so a Ctrl-C at the terminal reaches the load test, which then scrapes the server's
 final metrics and stops it, rather than killing the server mid-run), on a free port,
 with a fresh SQLite file in a temporary folder or the PostgreSQL URL given. It is
-configured for load testing: no demo simulation, and a rate limit high enough never to
-throttle the simulated users, who all come from 127.0.0.1.
+configured for load testing: no demo simulation, and rate and connection limits high
+enough never to throttle the simulated users, who all come from 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -93,6 +93,10 @@ class ServerProcess:
             "FREEAGENTICS_DATABASE_URL": url,
             "FREEAGENTICS_DEMO": "false",
             "FREEAGENTICS_RATE_LIMIT_PER_MINUTE": "100000000",
+            "FREEAGENTICS_WS_CONNECTS_PER_MINUTE": "100000000",
+            "FREEAGENTICS_WS_CONNECTIONS_PER_ADDRESS": "1000000",
+            "FREEAGENTICS_WS_MESSAGES_PER_SECOND": "100000",
+            "FREEAGENTICS_WS_MESSAGE_BURST": "100000",
             "FREEAGENTICS_FRAME_RATE_HZ": "10",
             **(env or {}),
         }

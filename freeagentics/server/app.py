@@ -20,7 +20,9 @@ from freeagentics import __version__
 from freeagentics.server.api import api_router
 from freeagentics.server.debug import install_debug_delay
 from freeagentics.server.errors import install_exception_handlers
+from freeagentics.server.gate import Gate
 from freeagentics.server.http_metrics import HttpMetricsMiddleware
+from freeagentics.server.logredact import install_log_redaction
 from freeagentics.server.metrics import ServerMetrics, metrics_router
 from freeagentics.server.middleware import install_middleware
 from freeagentics.server.services import SimulationService
@@ -126,7 +128,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     metrics.watch(service.gauges)
     install_exception_handlers(app)
-    install_middleware(app, settings)
+    install_log_redaction()
+    app.state.gate = gate = Gate(settings)
+    install_middleware(app, settings, gate)
     install_debug_delay(app)  # off unless FREEAGENTICS_DEBUG_DELAY_MS is set
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)  # outermost: times them all
     app.include_router(api_router)

@@ -1,4 +1,4 @@
-"""HTTP middleware: request size limit, rate limiting, security headers and CORS.
+"""HTTP middleware: request size limit, rate limiting, origin check, security headers, CORS.
 
 The first three are plain ASGI middleware (no per-request task or body copy); each
 answers in the API's error format. WebSocket traffic passes through untouched except
@@ -7,9 +7,6 @@ for CORS, which Starlette applies to HTTP only.
 
 from __future__ import annotations
 
-import hashlib
-import time
-from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -18,14 +15,16 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from freeagentics.server.auth import AuthError
+from freeagentics.server.gate import Gate, RateLimited, origin_refusal
 from freeagentics.server.settings import Settings
 
 __all__ = [
+    "OriginMiddleware",
     "RateLimitMiddleware",
     "RequestTooLarge",
     "SecurityHeadersMiddleware",
     "SizeLimitMiddleware",
-    "TokenBuckets",
     "install_middleware",
 ]
 
@@ -91,68 +90,70 @@ class SizeLimitMiddleware:
         await self.app(scope, limited, send)
 
 
-class TokenBuckets:
-    """Per-client token buckets: ``capacity`` tokens, refilled at ``rate`` per second.
-
-    At most ``max_clients`` buckets are kept (least recently used dropped), so memory
-    stays bounded whatever the number of clients.
-    """
-
-    def __init__(self, capacity: float, rate: float, max_clients: int = 10_000):
-        self.capacity, self.rate, self.max_clients = capacity, rate, max_clients
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._buckets)
-
-    def take(self, client: str, now: float | None = None) -> float:
-        """Spend one token; 0.0 when allowed, else seconds until a token is available."""
-        now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.pop(client, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self.rate)
-        wait = 0.0
-        if tokens >= 1.0:
-            tokens -= 1.0
-        else:
-            wait = (1.0 - tokens) / self.rate
-        self._buckets[client] = (tokens, now)
-        while len(self._buckets) > self.max_clients:
-            self._buckets.popitem(last=False)
-        return wait
-
-
-def _client_key(scope: Scope) -> str:
-    """Who is asking: a digest of the credentials sent, else the client address."""
-    headers = dict(scope["headers"])
-    credential = headers.get(b"authorization") or headers.get(b"x-api-key")
-    if credential:
-        return "cred:" + hashlib.sha256(credential).hexdigest()[:32]
+def _address(scope: Scope) -> str:
     client = scope.get("client")
-    return f"addr:{client[0] if client else 'unknown'}"
+    return client[0] if client else "unknown"
+
+
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value else None
 
 
 class RateLimitMiddleware:
-    """429 with ``Retry-After`` once a client spends its per-minute budget (health exempt)."""
+    """429 with ``Retry-After`` once a caller spends its per-minute budget (health exempt).
 
-    def __init__(self, app: ASGIApp, per_minute: int):
-        self.app = app
-        self.buckets = TokenBuckets(capacity=per_minute, rate=per_minute / 60.0)
+    The budget is the principal's when valid credentials are sent, else the address's;
+    bad credentials spend the address's budget of failed authentications, after which
+    every credentialed request from it is refused (see :mod:`~freeagentics.server.gate`).
+    The route still authenticates on its own; this only decides whose budget is spent.
+    """
+
+    def __init__(self, app: ASGIApp, gate: Gate):
+        self.app, self.gate = app, gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(RATE_EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
-        wait = self.buckets.take(_client_key(scope))
-        if wait > 0:
-            retry = str(max(1, int(wait + 0.999))).encode()
-            await _reply(
-                send,
-                429,
-                f"rate limit exceeded; retry in {retry.decode()} s",
-                "rate_limited",
-                headers=[(b"retry-after", retry)],
-            )
+        headers = dict(scope["headers"])
+        authorization = _header(headers, b"authorization")
+        api_key = _header(headers, b"x-api-key")
+        address = _address(scope)
+        key = f"addr:{address}"
+        try:
+            if authorization or api_key:
+                try:
+                    key = self.gate.authenticate(address, authorization, api_key).rate_key
+                except RateLimited:
+                    raise
+                except AuthError:
+                    pass  # the route answers 401; the address's budget is spent
+            self.gate.spend_request(key)
+        except RateLimited as exc:
+            retry = str(exc.retry_after).encode()
+            await _reply(send, 429, exc.message, "rate_limited", headers=[(b"retry-after", retry)])
             return
+        await self.app(scope, receive, send)
+
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class OriginMiddleware:
+    """403 for state-changing calls from a foreign browser ``Origin`` (CSRF; see
+    :func:`~freeagentics.server.gate.origin_refusal`)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings):
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in STATE_CHANGING:
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            reason = origin_refusal(headers, self.settings)
+            if reason is not None:
+                await _reply(send, 403, reason, "forbidden_origin")
+                return
         await self.app(scope, receive, send)
 
 
@@ -198,10 +199,12 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, with_headers)
 
 
-def install_middleware(app: FastAPI, settings: Settings) -> None:
-    """Add the middleware in order: CORS outermost, then headers, rate limit, size limit."""
+def install_middleware(app: FastAPI, settings: Settings, gate: Gate) -> None:
+    """Add the middleware in order: CORS outermost, then headers, origin check, rate
+    limit (spending ``gate``'s budgets), size limit."""
     app.add_middleware(SizeLimitMiddleware, limit=settings.max_request_bytes)
-    app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(RateLimitMiddleware, gate=gate)
+    app.add_middleware(OriginMiddleware, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware, hsts=not settings.development)
     options: dict[str, Any] = {
         "allow_origins": settings.cors_origins,

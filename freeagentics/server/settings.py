@@ -54,6 +54,24 @@ class Settings(BaseSettings):
         "text", description="'json': one JSON object per log line, for log pipelines."
     )
 
+    # --- abuse limits: tokens, failed logins, origins, WebSocket admission ---
+    #: the longest life any token may have; longer ones are refused, even if validly signed
+    token_max_ttl_seconds: int = Field(86_400, ge=60, le=30 * 24 * 3600)
+    #: failed authentications one client address may make per minute before a lockout (429)
+    auth_failures_per_minute: int = Field(10, ge=1)
+    #: origins besides the server's own (and cors_origins) that may change state or open
+    #: WebSockets; browsers send ``Origin``, so cross-site requests from others are refused
+    allowed_origins: list[str] = Field(default_factory=list)
+    #: the largest client WebSocket message; the server's frame limit is the same
+    ws_max_message_bytes: int = Field(64 * 1024, ge=1_024, le=16 * 1024 * 1024)
+    #: WebSocket handshakes one client address may make per minute
+    ws_connects_per_minute: int = Field(120, ge=1)
+    #: WebSocket connections one client address may hold open at once
+    ws_connections_per_address: int = Field(64, ge=1)
+    #: client messages per second per connection (sustained), and the burst allowed above it
+    ws_messages_per_second: float = Field(50.0, gt=0)
+    ws_message_burst: int = Field(100, ge=1)
+
     @property
     def development(self) -> bool:
         """True in development mode, where anonymous callers are admins."""
@@ -71,6 +89,15 @@ class Settings(BaseSettings):
             if len(key) < 16:
                 raise ValueError(f"api_keys: key ending {key[-4:]!r} is shorter than 16 characters")
         return keys
+
+    @model_validator(mode="after")
+    def _default_token_life_within_maximum(self) -> Settings:
+        if self.token_ttl_seconds > self.token_max_ttl_seconds:
+            raise ValueError(
+                f"token_ttl_seconds ({self.token_ttl_seconds}) is over "
+                f"token_max_ttl_seconds ({self.token_max_ttl_seconds})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from freeagentics.server.middleware import TokenBuckets
+from freeagentics.server.gate import TokenBuckets
 
 
 def test_oversized_body_is_413(make_client):

@@ -15,15 +15,23 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from freeagentics.server.ws.client import CLOSE_ABUSIVE, CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED, Client
+from freeagentics.server.ws.client import (
+    CLOSE_ABUSIVE,
+    CLOSE_RATE_LIMITED,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNAUTHORIZED,
+    Client,
+)
 from freeagentics.server.ws.endpoint import settings_of, websocket_endpoint
 from freeagentics.server.ws.frames import Topic
 from freeagentics.server.ws.hub import Hub
 from freeagentics.server.ws.metrics import MetricsSync
 from freeagentics.server.ws.source import ServiceSource
+from freeagentics.server.ws.wire import MAX_SIZE_STATE
 
 __all__ = [
     "CLOSE_ABUSIVE",
+    "CLOSE_RATE_LIMITED",
     "CLOSE_TOO_SLOW",
     "CLOSE_UNAUTHORIZED",
     "Client",
@@ -67,7 +75,8 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
 
                 fanout = await RedisFanout.start(hub, settings.redis_url)
             try:
-                yield state
+                # the server's WebSocket protocol reads the message limit from here
+                yield {**(state or {}), MAX_SIZE_STATE: settings.ws_max_message_bytes}
             finally:
                 if fanout is not None:
                     await fanout.close()

@@ -32,14 +32,16 @@ from typing import Any
 from freeagentics.server.ws.frames import Payload
 from freeagentics.server.ws.wire import wire_frame
 
-__all__ = ["CLOSE_ABUSIVE", "CLOSE_TOO_SLOW", "CLOSE_UNAUTHORIZED", "Client"]
+__all__ = ["CLOSE_ABUSIVE", "CLOSE_RATE_LIMITED", "CLOSE_TOO_SLOW", "CLOSE_UNAUTHORIZED", "Client"]
 
 #: the client did not keep up with its frames (RFC 6455 private-use range)
 CLOSE_TOO_SLOW = 4008
 #: credentials missing or invalid on connect
 CLOSE_UNAUTHORIZED = 4001
-#: policy violation: too many malformed messages in a row
+#: policy violation: too many malformed (or over-rate) messages in a row
 CLOSE_ABUSIVE = 1008
+#: too many failed authentications from the client's address: retry later
+CLOSE_RATE_LIMITED = 4029
 
 _ids = itertools.count(1)
 

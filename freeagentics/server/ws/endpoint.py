@@ -8,7 +8,15 @@ message within :data:`AUTH_TIMEOUT_S`. Bad credentials close the socket with
 subscribe; commands need an operator, checked per command (a refused command is
 acknowledged with ``ok: false``, and the connection stays).
 
-Malformed messages are answered with an ``error`` frame naming the problem; only
+Before the handshake is accepted, a browser ``Origin`` other than the server's own or a
+configured one is refused (403), and the client address must be within its budgets of
+handshakes per minute and connections open (429; see :mod:`~freeagentics.server.gate`).
+Failed authentications spend the address's budget, shared with HTTP; once it is spent
+the socket is closed with :data:`~freeagentics.server.ws.client.CLOSE_RATE_LIMITED`.
+
+Malformed messages, and messages over the connection's rate (``ws_messages_per_second``
+sustained, ``ws_message_burst`` at once), are answered with an ``error`` frame naming the
+problem (code ``rate_limited`` for the latter, which are not read); only
 :data:`MAX_STRIKES` of them in a row close the connection (1008, policy violation).
 """
 
@@ -21,11 +29,18 @@ from typing import Any
 import msgpack
 import orjson
 from fastapi import WebSocket
+from fastapi.responses import JSONResponse
 
 from freeagentics.errors import UnknownIdError
-from freeagentics.server.auth import AuthError, Principal, Role, authenticate, require
+from freeagentics.server.auth import AuthError, Principal, Role, require
+from freeagentics.server.gate import Gate, RateLimited, gate_of, origin_refusal
 from freeagentics.server.settings import Settings
-from freeagentics.server.ws.client import CLOSE_ABUSIVE, CLOSE_UNAUTHORIZED, Client
+from freeagentics.server.ws.client import (
+    CLOSE_ABUSIVE,
+    CLOSE_RATE_LIMITED,
+    CLOSE_UNAUTHORIZED,
+    Client,
+)
 from freeagentics.server.ws.commands import CommandError, run_command
 from freeagentics.server.ws.frames import Payload, Topic
 from freeagentics.server.ws.hub import Hub
@@ -73,8 +88,12 @@ class _Session:
     """One connection's reader side: parses messages, answers them through the client."""
 
     __slots__ = (
+        "address",
+        "allowance",
+        "allowance_at",
         "client",
         "direct",
+        "gate",
         "hub",
         "in_flight",
         "pending_auth_ack",
@@ -85,8 +104,11 @@ class _Session:
         "websocket",
     )
 
-    def __init__(self, websocket: WebSocket, hub: Hub, settings: Any):
-        self.websocket, self.hub, self.settings = websocket, hub, settings
+    def __init__(self, websocket: WebSocket, hub: Hub, settings: Any, gate: Gate):
+        self.websocket, self.hub, self.settings, self.gate = websocket, hub, settings, gate
+        self.address = websocket.client.host if websocket.client else "unknown"
+        self.allowance = float(settings.ws_message_burst)  # messages it may send now
+        self.allowance_at = time.monotonic()
         extensions = websocket.scope.get("extensions") or {}
         self.direct: DirectWriter | None = extensions.get(EXTENSION)
         self.client: Client | None = None
@@ -161,23 +183,64 @@ class _Session:
         if not isinstance(message, AuthMessage):
             raise AuthError(f"first message must be auth, not {message.type}")
         authorization = f"Bearer {message.token}" if message.token else None
-        principal = authenticate(authorization, message.api_key, self.settings)
+        principal = self.gate.authenticate(self.address, authorization, message.api_key)
         self.pending_auth_ack = (isinstance(data, bytes), message.id)
         return principal
 
-    # ------------------------------------------------------------------ the connection
+    # ------------------------------------------------------------------ admission
+    async def deny(self, status: int, detail: str, kind: str, retry_after: int = 0) -> None:
+        """Refuse the handshake: an HTTP ``status`` where the server can send one, else a
+        close before accepting (which servers answer with 403)."""
+        extensions = self.websocket.scope.get("extensions") or {}
+        if "websocket.http.response" in extensions:
+            headers = {"retry-after": str(retry_after)} if retry_after else None
+            body = {"detail": detail, "type": kind}
+            await self.websocket.send_denial_response(JSONResponse(body, status, headers))
+        else:
+            await self.websocket.close(CLOSE_ABUSIVE, detail)
+
     async def serve(self) -> None:
+        reason = origin_refusal(self.websocket.headers, self.settings)
+        if reason is not None:
+            await self.deny(403, reason, "forbidden_origin")
+            return
+        try:
+            self.gate.open_websocket(self.address)
+        except RateLimited as exc:
+            await self.deny(429, exc.message, "rate_limited", exc.retry_after)
+            return
+        try:
+            await self.connected()
+        finally:
+            self.gate.close_websocket(self.address)
+
+    def message_allowed(self) -> bool:
+        """Spend one of the connection's message allowance (a token bucket)."""
+        now = time.monotonic()
+        rate, burst = self.settings.ws_messages_per_second, self.settings.ws_message_burst
+        self.allowance = min(float(burst), self.allowance + (now - self.allowance_at) * rate)
+        self.allowance_at = now
+        if self.allowance < 1.0:
+            return False
+        self.allowance -= 1.0
+        return True
+
+    # ------------------------------------------------------------------ the connection
+    async def connected(self) -> None:
         self.pending_auth_ack: tuple[bool, Any] | None = None
         authorization, api_key = self.credentials()
         await self.websocket.accept()
         try:
             if authorization or api_key:
-                principal = authenticate(authorization, api_key, self.settings)
+                principal = self.gate.authenticate(self.address, authorization, api_key)
             else:
                 try:
-                    principal = authenticate(None, None, self.settings)
+                    principal = self.gate.authenticate(self.address, None, None)
                 except AuthError:
                     principal = await self.first_message_auth()
+        except RateLimited as exc:
+            await self.close(CLOSE_RATE_LIMITED, exc.message)
+            return
         except AuthError as exc:
             await self.close(CLOSE_UNAUTHORIZED, f"unauthorized: {exc.message}")
             return
@@ -207,17 +270,25 @@ class _Session:
                 return
             await self.handle(data)
 
+    def strike(self, binary: bool, id: Any, code: str, error: str, what: str) -> None:
+        """Answer a message that was not served; close after :data:`MAX_STRIKES` in a row."""
+        self.strikes += 1
+        self.reply(binary, {"type": "error", "id": id, "code": code, "error": error})
+        if self.strikes >= MAX_STRIKES:
+            assert self.client is not None
+            self.client.kick(CLOSE_ABUSIVE, f"{self.strikes} {what} messages in a row")
+
     async def handle(self, data: str | bytes) -> None:
         binary = isinstance(data, bytes)
+        if not self.message_allowed():
+            rate = self.settings.ws_messages_per_second
+            error = f"over {rate:g} messages per second; message dropped"
+            self.strike(binary, None, "rate_limited", error, "over-rate")
+            return
         try:
-            message = parse(data)
+            message = parse(data, self.settings.ws_max_message_bytes)
         except MalformedMessage as exc:
-            self.strikes += 1
-            doc = {"type": "error", "id": exc.id, "code": exc.code, "error": exc.message}
-            self.reply(binary, doc)
-            if self.strikes >= MAX_STRIKES:
-                assert self.client is not None
-                self.client.kick(CLOSE_ABUSIVE, f"{self.strikes} malformed messages in a row")
+            self.strike(binary, exc.id, exc.code, exc.message, "malformed")
             return
         self.strikes = 0
         if isinstance(message, PingMessage):
@@ -278,5 +349,5 @@ class _Session:
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
     """Serve one WebSocket connection (see the module docstring)."""
-    state = websocket.app.state
-    await _Session(websocket, state.hub, settings_of(websocket.app)).serve()
+    app = websocket.app
+    await _Session(websocket, app.state.hub, settings_of(app), gate_of(app)).serve()

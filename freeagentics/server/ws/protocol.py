@@ -145,14 +145,13 @@ def _salvage_id(raw: Any) -> Any:
     return None
 
 
-def parse(data: str | bytes) -> Any:
-    """The message in a text (JSON) or binary (MessagePack) frame.
+def parse(data: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Any:
+    """The message in a text (JSON) or binary (MessagePack) frame of at most ``max_bytes``.
 
     Raises :class:`MalformedMessage` naming what is wrong.
     """
-    if len(data) > MAX_MESSAGE_BYTES:
-        size = len(data)
-        raise MalformedMessage("too_large", f"message of {size} bytes over {MAX_MESSAGE_BYTES}")
+    if len(data) > max_bytes:
+        raise MalformedMessage("too_large", f"message of {len(data)} bytes over {max_bytes}")
     try:
         if isinstance(data, str):
             raw = orjson.loads(data)

@@ -16,6 +16,11 @@ while the socket's buffer is above its high-water mark. The caller then queues t
 payload and sends it through ASGI as before, so a slow client is thinned and closed by
 :class:`~freeagentics.server.ws.client.Client` exactly as without this protocol.
 
+The protocol also holds incoming messages to the application's own size limit
+(``ws_max_message_bytes``, published in the lifespan state under :data:`MAX_SIZE_STATE`)
+whatever uvicorn's ``ws_max_size`` says: a frame that declares more is refused with close
+code 1009 as soon as its header arrives, never buffered (uvicorn's default is 16 MiB).
+
 Serve with ``uvicorn --ws freeagentics.server.ws.wire:StreamingWebSocketProtocol``
 (``freeagentics serve`` does); under any other WebSocket implementation the scope has
 no writer and every frame takes the ASGI path.
@@ -32,10 +37,19 @@ from websockets.protocol import State
 
 from freeagentics.server.ws.frames import Payload
 
-__all__ = ["EXTENSION", "PROTOCOL", "DirectWriter", "StreamingWebSocketProtocol", "wire_frame"]
+__all__ = [
+    "EXTENSION",
+    "MAX_SIZE_STATE",
+    "PROTOCOL",
+    "DirectWriter",
+    "StreamingWebSocketProtocol",
+    "wire_frame",
+]
 
 #: the ASGI scope extension under which the protocol offers its :class:`DirectWriter`
 EXTENSION = "freeagentics.direct_write"
+#: the lifespan-state key under which the app publishes its message size limit
+MAX_SIZE_STATE = "freeagentics.ws_max_message_bytes"
 #: the import string for uvicorn's ``--ws`` option
 PROTOCOL = "freeagentics.server.ws.wire:StreamingWebSocketProtocol"
 
@@ -140,10 +154,17 @@ class _Flag:
 
 class StreamingWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's ``websockets-sansio`` protocol, offering a :class:`DirectWriter` in the
-    scope, with a lighter receive queue and ``writable`` event (same behaviour)."""
+    scope, with a lighter receive queue and ``writable`` event (same behaviour), and
+    messages limited to the app's size (see the module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        app_limit = (self.app_state or {}).get(MAX_SIZE_STATE)
+        if app_limit is not None:
+            configured = self.conn.max_message_size
+            self.conn.max_message_size = (
+                app_limit if configured is None else min(configured, app_limit)
+            )
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
         self.writable.set()
