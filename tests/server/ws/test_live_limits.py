@@ -157,3 +157,16 @@ def test_serve_limits_uvicorns_frames_to_the_application_limit(monkeypatch, tmp_
     result = CliRunner().invoke(cli.app, ["serve", "--no-demo"])
     assert result.exit_code == 0, result.output
     assert seen["ws_max_size"] == 2048 and seen["ws"] == WS_PROTOCOL
+
+
+def test_json_access_lines_carry_the_redacted_path():
+    from freeagentics.server.logredact import RedactCredentials
+    from freeagentics.server.logs import JsonFormatter
+
+    args = ("10.0.0.1:5000", "GET", f"/ws?api_key={VIEWER}&format=json", "1.1", 101)
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
+    )
+    assert RedactCredentials().filter(record)
+    line = JsonFormatter().format(record)
+    assert VIEWER not in line and '"path":"/ws?api_key=[redacted]&format=json"' in line
