@@ -74,7 +74,7 @@ def _handshake(port: int) -> socket.socket:
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         (
-            f"GET /ws?api_key={VIEWER} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
@@ -88,7 +88,7 @@ def _handshake(port: int) -> socket.socket:
 
 def test_an_oversized_frame_is_closed_1009_from_its_header(live):
     port, _ = live
-    sock = _handshake(port)
+    sock = _handshake(port)  # anonymous: the server waits for an auth message
     # a text frame declaring 8 MiB, of which only the first kilobyte is ever sent
     mask = os.urandom(4)
     sock.sendall(bytes([0x81, 0x80 | 127]) + struct.pack("!Q", 8 * 1024 * 1024) + mask)
