@@ -94,14 +94,16 @@ def _authenticated_body(data: bytes, key: bytes | None) -> bytes:
             "is no longer read because loading it could run code; write a new checkpoint"
         )
     if not data.startswith(MAGIC):
-        raise CheckpointError(f"not a FreeAgentics checkpoint (bad header {data[:32]!r})")
+        raise CheckpointError(
+            "not a FreeAgentics checkpoint (it does not begin with FREEAGENTICS-CHECKPOINT-2)"
+        )
     end = data.find(b"\n", len(MAGIC), len(MAGIC) + 128)
     if end < 0:
         raise CheckpointError("checkpoint digest line is malformed")
     scheme, _, digest = data[len(MAGIC) : end].partition(b" ")
     body = data[end + 1 :]
     if scheme not in (b"sha256", b"hmac-sha256"):
-        raise CheckpointError(f"checkpoint digest scheme {scheme[:32]!r} is unknown")
+        raise CheckpointError("checkpoint digest scheme is unknown")
     if key is not None and scheme != b"hmac-sha256":
         raise CheckpointError("checkpoint is not authenticated (no HMAC); refused")
     if key is None and scheme != b"sha256":

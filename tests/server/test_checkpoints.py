@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import tempfile
 
 import sqlalchemy as sa
 from server.conftest import SMALL
@@ -49,6 +50,7 @@ def test_a_pickled_row_with_a_matching_sha256_is_refused_and_runs_nothing(client
         r = client.post(f"{base}/restore", json={"checkpoint_id": ckpt})
         assert r.status_code == 422, r.text
         assert "checkpoint" in r.json()["detail"]
+        assert tempfile.gettempdir() not in r.text and "freeagentics-" not in r.text
     assert not marker.exists()
 
 
