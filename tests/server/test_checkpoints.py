@@ -13,6 +13,22 @@ from freeagentics.storage import create_engine_for
 from freeagentics.storage.tables import checkpoints, simulations
 
 API = "/api/v1"
+SCOUT = {
+    "name": "scout",
+    "count": 2,
+    "spec": {
+        "factors": [
+            {
+                "name": "where",
+                "states": [f"s{i}" for i in range(9)],
+                "controls": ["up", "down", "left", "right", "stay"],
+            }
+        ],
+        "modalities": [
+            {"name": "compass", "outcomes": [f"o{i}" for i in range(9)], "likelihood": "identity"}
+        ],
+    },
+}
 
 
 def _engine(client) -> sa.Engine:
@@ -128,7 +144,8 @@ def test_simulations_left_alive_are_restored_at_start_and_others_marked_failed(
     make_client, make_settings
 ):
     first = make_client(checkpoint_every_ticks=5)
-    running, paused, broken = _create(first), _create(first), _create(first)
+    running, broken = _create(first), _create(first)
+    paused = _create(first, kinds=[SCOUT])  # a kind defined by a spec comes back too
     for sim in (running, paused, broken):
         first.post(f"{API}/simulations/{sim}/step", json={"n": 7})  # checkpoint at tick 5
     url = make_settings().database_url
@@ -146,6 +163,8 @@ def test_simulations_left_alive_are_restored_at_start_and_others_marked_failed(
     assert back["status"] == "running" and back["ticks_lost"] == 2
     held = second.get(f"{API}/simulations/{paused}").json()
     assert (held["status"], held["tick"], held["ticks_lost"]) == ("paused", 5, 2)
+    assert held["kinds"]["scout"] == 2
+    assert second.post(f"{API}/simulations/{paused}/step", json={"n": 1}).status_code == 200
     assert second.get(f"{API}/simulations/{broken}").status_code == 404
     with _engine(second).connect() as conn:
         status = conn.execute(

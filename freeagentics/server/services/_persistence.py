@@ -128,9 +128,9 @@ def recover(
             report.append(_give_up(service, row, name, str(exc)))
             continue
         lost = max(0, int(row.tick) - sim.tick)
-        adopt(row.id, name, sim, row.status, lost)
-        with service.engine.begin() as conn:
+        with service.engine.begin() as conn:  # before it runs and stores ticks again
             simulation_store.rewind(conn, row.id, sim.tick)
+        adopt(row.id, name, sim, row.status, lost)
         if on_restored is not None:
             on_restored(lost)
         log.warning(
