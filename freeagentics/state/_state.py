@@ -8,15 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from freeagentics.errors import ConfigurationError
+from freeagentics.errors import CheckpointError
 
 __all__ = ["CheckpointError", "State"]
 
 SEPARATOR = "/"
-
-
-class CheckpointError(ConfigurationError):
-    """A checkpoint cannot be read: not one, an old or unknown format, tampered, or incomplete."""
 
 
 @dataclass

@@ -102,10 +102,10 @@ def test_a_deleted_simulations_id_is_never_reused(engine):
         newest = _new_simulation(conn)
         conn.execute(tables.simulations.delete().where(tables.simulations.c.id == newest))
         after = _new_simulation(conn)
+        assert after > newest
         ckpt = checkpoints.save(conn, after, 0, b"x")
         conn.execute(tables.checkpoints.delete().where(tables.checkpoints.c.id == ckpt))
         assert checkpoints.save(conn, after, 1, b"y") > ckpt
-    assert after > newest
 
 
 def test_upgrading_an_existing_sqlite_database_keeps_rows_and_stops_reuse(tmp_path):
