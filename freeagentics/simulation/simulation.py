@@ -49,7 +49,7 @@ from freeagentics.simulation._simulation_state import (
     simulation_state,
 )
 from freeagentics.simulation._targets import ResourceIndex, coalition_centres, redraw_waypoints
-from freeagentics.state import MAGIC, State, decode, encode
+from freeagentics.state import MAGIC, CheckpointError, State, decode, encode
 from freeagentics.worlds import Cell, GridWorld, Move
 
 __all__ = ["CHECKPOINT_FORMAT", "Simulation"]
@@ -428,7 +428,15 @@ class Simulation:
             CheckpointError: not a checkpoint, the old pickle format, another key,
                 altered bytes, or missing or malformed state.
         """
-        return cls.from_state(decode(data, CHECKPOINT_KIND, key))
+        state = decode(data, CHECKPOINT_KIND, key)
+        try:
+            return cls.from_state(state)
+        except CheckpointError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            # only reachable by a file its digest vouches for: a writer's bug, or an
+            # unkeyed file made by hand
+            raise CheckpointError(f"checkpoint state is malformed: {exc}") from None
 
     def checkpoint(self, path: str | Path, key: bytes | None = None) -> Path:
         """Write :meth:`to_checkpoint` to ``path`` (atomically), once subscribers have

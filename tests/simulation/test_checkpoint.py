@@ -303,3 +303,19 @@ def test_generators_are_stored_as_json(checkpoint):
     _, manifest, _ = _parts(checkpoint)
     rng = manifest["values"]["rng"]
     assert rng["bit_generator"] == "PCG64" and isinstance(rng["state"]["state"], int)
+
+
+def test_malformed_state_under_a_valid_digest_is_a_checkpoint_error(checkpoint):
+    _, manifest, npz = _parts(checkpoint)
+    manifest["values"]["tick"] = "soon"
+    with pytest.raises(CheckpointError, match="value 'tick' has the wrong type"):
+        Simulation.from_checkpoint(_sealed(manifest, npz), KEY)
+    _, manifest, npz = _parts(checkpoint)
+    arrays = dict(np.load(io.BytesIO(npz), allow_pickle=False))
+    slot = f"a{list(manifest['arrays']).index('world/positions')}"
+    arrays[slot] = arrays[slot][:1]  # one agent's position for three agents
+    manifest["arrays"]["world/positions"]["shape"] = list(arrays[slot].shape)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with pytest.raises(CheckpointError, match="malformed"):
+        Simulation.from_checkpoint(_sealed(manifest, buffer.getvalue()), KEY)

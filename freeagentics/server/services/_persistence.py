@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from freeagentics.errors import FreeAgenticsError, UnknownIdError
+from freeagentics.errors import UnknownIdError
 from freeagentics.simulation import Simulation
 from freeagentics.storage import checkpoints as checkpoint_store
 from freeagentics.storage import simulations as simulation_store
@@ -124,8 +124,8 @@ def recover(
             with service.engine.connect() as conn:
                 record = checkpoint_store.latest(conn, row.id)
                 sim = service.checkpoint_policy.load(conn, row.id, record.id)
-        except (FreeAgenticsError, sa.exc.SQLAlchemyError) as exc:
-            report.append(_give_up(service, row, name, str(exc)))
+        except Exception as exc:  # one bad row must not keep the server from starting
+            report.append(_give_up(service, row, name, f"{type(exc).__name__}: {exc}"))
             continue
         lost = max(0, int(row.tick) - sim.tick)
         with service.engine.begin() as conn:  # before it runs and stores ticks again

@@ -318,8 +318,10 @@ class SimulationService:
         The oldest checkpoints are pruned to keep the simulation within its quota.
         """
         managed = self._managed(sim_id)
-        with managed.lock:
-            checkpoint_id = self._save_checkpoint(managed)
+        policy = self.checkpoint_policy
+        with managed.lock:  # the state of one tick; stored after the lock is released
+            data, tick = managed.sim.to_checkpoint(policy.key), managed.sim.tick
+        checkpoint_id = self._write(lambda c: policy.save(c, sim_id, tick, data))
         return self._checkpoint_record(sim_id, checkpoint_id)
 
     def _save_checkpoint(self, managed: ManagedSimulation) -> int:
