@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import zipfile
 from typing import Any
 
@@ -44,6 +45,8 @@ ARRAY_KINDS = "biufU"
 #: largest manifest accepted (a sanity bound; the digest was checked before this)
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 _LENGTH = 8
+#: most bytes an .npy header takes before the data
+_NPY_HEADER_MAX = 65_536
 
 
 def _digest(body: bytes, key: bytes | None) -> tuple[bytes, str]:
@@ -142,19 +145,37 @@ def _manifest(raw: bytes, kind: str) -> dict[str, Any]:
     return manifest
 
 
+def _check_size(name: str, spec: Any, stored: int) -> None:
+    """Refuse a member whose unpacked size is not that of the array the manifest declares,
+    before anything is unpacked (zip readers stop at the declared size)."""
+    try:
+        dtype = np.dtype(spec["dtype"])
+        shape = [int(n) for n in spec["shape"]]
+    except (TypeError, ValueError, KeyError):
+        raise CheckpointError(f"checkpoint index entry {name!r} is malformed") from None
+    if dtype.kind not in ARRAY_KINDS or any(n < 0 for n in shape):
+        raise CheckpointError(f"array {name!r} has dtype {dtype} or shape {shape}, not allowed")
+    data = dtype.itemsize * math.prod(shape)
+    if not data <= stored <= data + _NPY_HEADER_MAX:
+        raise CheckpointError(f"array {name!r} is stored in {stored} bytes, not {data}")
+
+
 def _arrays(raw: bytes, index: dict[str, Any]) -> dict[str, np.ndarray]:
     expected = {f"a{i}.npy": name for i, name in enumerate(index)}
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            members = set(archive.namelist())
+            sizes = {info.filename: info.file_size for info in archive.infolist()}
     except zipfile.BadZipFile:
         raise CheckpointError("checkpoint arrays are not a valid .npz archive") from None
-    if members != set(expected):
+    members = set(sizes)
+    if members != set(expected) or len(sizes) != len(expected):
         extra, missing = sorted(members - set(expected)), sorted(set(expected) - members)
         raise CheckpointError(
             f"checkpoint arrays do not match the manifest (extra {extra[:5]}, "
             f"missing {[expected[m] for m in missing][:5]})"
         )
+    for member, name in expected.items():
+        _check_size(name, index[name], sizes[member])
     out = {}
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:

@@ -319,3 +319,10 @@ def test_malformed_state_under_a_valid_digest_is_a_checkpoint_error(checkpoint):
     np.savez(buffer, **arrays)
     with pytest.raises(CheckpointError, match="malformed"):
         Simulation.from_checkpoint(_sealed(manifest, buffer.getvalue()), KEY)
+
+
+def test_an_array_stored_in_other_than_its_declared_size_is_refused_before_unpacking(checkpoint):
+    _, manifest, npz = _parts(checkpoint)
+    manifest["arrays"]["world/positions"]["shape"] = [10**9, 2]  # 16 GB declared
+    with pytest.raises(CheckpointError, match="is stored in"):
+        Simulation.from_checkpoint(_sealed(manifest, npz), KEY)
