@@ -1,6 +1,7 @@
 """FreeAgentics: multi-agent Active Inference where agents are rows, not objects."""
 
 from freeagentics.errors import (
+    CheckpointError,
     ConfigurationError,
     FreeAgenticsError,
     ModelError,
@@ -12,6 +13,7 @@ from freeagentics.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckpointError",
     "ConfigurationError",
     "FreeAgenticsError",
     "ModelError",

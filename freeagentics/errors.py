@@ -8,6 +8,7 @@ Every error a user can cause derives from :class:`FreeAgenticsError`, so one
     │   └── SpecError              a named specification (JSON/TOML/GMN) cannot be compiled
     ├── ObservationError           observations do not fit the model (shape, range)
     ├── ConfigurationError         an option value is invalid (unknown mode, bad precision, ...)
+    │   └── CheckpointError        a checkpoint is not one, of an old format, altered or incomplete
     └── UnknownIdError             an id (agent, node, coalition, ...) does not exist
 
 Errors subclass ``ValueError`` (or ``KeyError`` for unknown ids) as well, so code
@@ -17,6 +18,7 @@ written against plain Python exceptions keeps working.
 from __future__ import annotations
 
 __all__ = [
+    "CheckpointError",
     "ConfigurationError",
     "FreeAgenticsError",
     "ModelError",
@@ -64,3 +66,8 @@ class UnknownIdError(FreeAgenticsError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
         return str(self.args[0]) if self.args else ""
+
+
+class CheckpointError(ConfigurationError):
+    """A checkpoint cannot be read: not one, an old or unknown format, another key,
+    altered bytes, or missing or malformed state. Nothing in it was run."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from freeagentics.agents._cohort_state import cohort_state, load_cohort_state
 from freeagentics.agents._config import CohortConfig
 from freeagentics.agents._engines import select_engine
 from freeagentics.errors import ConfigurationError, ObservationError
@@ -19,6 +20,7 @@ from freeagentics.inference import log_stable, normalise, update_pA, update_pB
 from freeagentics.inference._kernels import for_size
 from freeagentics.inference._maths import log_preferences
 from freeagentics.models import GenerativeModel
+from freeagentics.state import State
 
 __all__ = ["Cohort"]
 
@@ -287,6 +289,15 @@ class Cohort:
             value = getattr(self, name)
             if value is not None and any(not p.flags.writeable for p in value):
                 setattr(self, name, [np.array(p) for p in value])
+
+    # ------------------------------------------------------------------ checkpoints
+    def export_state(self) -> State:
+        """Everything that evolves (see :mod:`freeagentics.agents._cohort_state`)."""
+        return cohort_state(self)
+
+    def import_state(self, state: State) -> None:
+        """Continue from a :meth:`export_state` of a cohort with the same model and config."""
+        load_cohort_state(self, state)
 
     # ------------------------------------------------------------------ metrics
     def metrics(self) -> dict[str, np.ndarray]:

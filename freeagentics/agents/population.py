@@ -17,9 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from freeagentics.agents._bfloat16 import from_bfloat16, store_bfloat16
+from freeagentics.agents._population_state import load_population_state, population_state
 from freeagentics.agents.cohort import Cohort
 from freeagentics.agents.kinds import AgentKind
 from freeagentics.errors import ConfigurationError, UnknownIdError
+from freeagentics.state import State
 
 __all__ = ["Group", "Population"]
 
@@ -192,6 +194,15 @@ class Population:
         kept = min(self.history_len, tick + 1)
         order = [(tick - k) % self.history_len for k in range(kept - 1, -1, -1)]
         return ring[order]
+
+    # ------------------------------------------------------------------ checkpoints
+    def export_state(self) -> State:
+        """Every group's agents, belief history and cohort state."""
+        return population_state(self)
+
+    def import_state(self, state: State) -> None:
+        """Continue from a :meth:`export_state` of a population with the same kinds."""
+        load_population_state(self, state)
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

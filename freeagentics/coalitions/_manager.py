@@ -11,10 +11,12 @@ from freeagentics.coalitions._codes import CoalitionStatus, EventKind, Role
 from freeagentics.coalitions._events import CoalitionEvents, EventLog
 from freeagentics.coalitions._formation import FormationStrategy, check_formation_inputs
 from freeagentics.coalitions._leaders import elect_leaders
+from freeagentics.coalitions._manager_state import load_manager_state, manager_state
 from freeagentics.coalitions._objectives import Objective, ObjectiveSet
 from freeagentics.coalitions._preferences import apply_objective_preferences
 from freeagentics.coalitions._state import CoalitionState
 from freeagentics.errors import ConfigurationError, UnknownIdError
+from freeagentics.state import State
 
 __all__ = ["CoalitionManager", "EventSubscriber"]
 
@@ -87,6 +89,16 @@ class CoalitionManager:
         self._objective_set: ObjectiveSet | None = None
         self._next_reform: int | None = None
         self._subscribers: list[EventSubscriber] = []
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def export_state(self) -> State:
+        """Everything that evolves: table, event log, objectives, schedule, generator."""
+        return manager_state(self)
+
+    def import_state(self, state: State) -> None:
+        """Continue from a :meth:`export_state` of a manager built with the same settings."""
+        load_manager_state(self, state)
 
     # ------------------------------------------------------------------ accessors
 

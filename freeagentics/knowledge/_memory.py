@@ -34,6 +34,7 @@ from freeagentics.knowledge._args import (
 from freeagentics.knowledge._cache import QueryCache
 from freeagentics.knowledge._filters import matches
 from freeagentics.knowledge._frontend import StoreFrontEnd
+from freeagentics.knowledge._memory_state import graph_state, load_graph_state
 from freeagentics.knowledge._store import DEFAULT_PINNED_EDGE_TYPES, DEFAULT_PINNED_TYPES
 from freeagentics.knowledge._types import (
     CapacityError,
@@ -42,6 +43,7 @@ from freeagentics.knowledge._types import (
     Node,
     PropertyValue,
 )
+from freeagentics.state import State
 
 __all__ = ["InMemoryKnowledgeGraph"]
 
@@ -575,6 +577,16 @@ class InMemoryKnowledgeGraph(StoreFrontEnd):
             nodes_by_type={t: len(ids) for t, ids in self._by_type.items()},
             edges_by_type=dict(self._edges_by_type),
         )
+
+    # --- checkpoints ---------------------------------------------------------------
+
+    def export_state(self) -> State:
+        """Nodes, edges, clock and counters (see :mod:`._memory_state`)."""
+        return graph_state(self)
+
+    def import_state(self, state: State) -> None:
+        """Replace the content with a :meth:`export_state`; capacities and pinned types stay."""
+        load_graph_state(self, state)
 
     def __repr__(self) -> str:
         return (

@@ -51,12 +51,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from freeagentics.errors import ConfigurationError
 from freeagentics.knowledge._store import KnowledgeStore
+from freeagentics.state import CheckpointError, State
 
 __all__ = ["IngestReport", "KnowledgeUpdater", "Sightings"]
 
@@ -167,6 +168,38 @@ class KnowledgeUpdater:
         self._coalition = np.empty(0, dtype=np.int64)
         self._coalition_size: dict[int, int] = {}
         self._last_tick = -1
+
+    # the last summary written per agent: (N,) or (N, 2) arrays, in the last tick's row order
+    _SUMMARY: ClassVar[dict[str, type]] = {
+        "_ids": np.int64,
+        "_kind": np.int64,
+        "_pos": np.int64,
+        "_entropy": np.float64,
+        "_energy": np.float64,
+        "_coalition": np.int64,
+    }
+
+    def export_state(self) -> State:
+        """The summaries last written, coalition sizes and the last tick (not the store)."""
+        arrays = {name[1:]: getattr(self, name) for name in self._SUMMARY}
+        sizes = [[int(k), int(v)] for k, v in self._coalition_size.items()]
+        return State(arrays, {"coalition_size": sizes, "last_tick": self._last_tick})
+
+    def import_state(self, state: State) -> None:
+        """Continue from a :meth:`export_state`; the store is restored on its own."""
+        arrays = {name: state.array(name[1:], dtype) for name, dtype in self._SUMMARY.items()}
+        n = arrays["_ids"].shape[0]
+        if any(a.shape[:1] != (n,) for a in arrays.values()) or arrays["_pos"].shape != (n, 2):
+            raise CheckpointError("knowledge updater summaries disagree in shape")
+        try:
+            sizes = {int(k): int(v) for k, v in state.value("coalition_size", list)}
+        except (TypeError, ValueError):
+            raise CheckpointError("knowledge updater coalition sizes are malformed") from None
+        last_tick = state.value("last_tick", int)
+        for name, array in arrays.items():
+            setattr(self, name, array)
+        self._coalition_size = sizes
+        self._last_tick = last_tick
 
     @property
     def store(self) -> KnowledgeStore:

@@ -26,6 +26,7 @@ from freeagentics.server.logredact import install_log_redaction
 from freeagentics.server.metrics import ServerMetrics, metrics_router
 from freeagentics.server.middleware import install_middleware
 from freeagentics.server.services import SimulationService
+from freeagentics.server.services._persistence import CheckpointPolicy, checkpoint_key
 from freeagentics.server.settings import Settings
 from freeagentics.storage import create_engine_for, default_url, upgrade
 
@@ -66,7 +67,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     service: SimulationService = app.state.service
     if settings.development:
         log.warning(INSECURE_WARNING)
-    if settings.demo:
+    restored = service.recover() if settings.restore_on_start else []
+    if settings.demo and not any(r.name == "demo" and r.tick is not None for r in restored):
         sim_id = service.create(demo_scenario(settings.demo_agents), name="demo")
         service.start(sim_id)
     try:
@@ -124,6 +126,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         history_limit=settings.history_limit,
         on_tick_seconds=metrics.tick_seconds.observe,
         on_db_write_seconds=metrics.db_write_seconds.observe,
+        checkpoints=CheckpointPolicy(
+            key=checkpoint_key(settings.secret_key),
+            every_ticks=settings.checkpoint_every_ticks,
+            max_count=settings.checkpoint_max_count,
+            max_bytes=settings.checkpoint_max_bytes,
+        ),
+        on_restored=metrics.restored,
     )
     app.state.service = service
     metrics.watch(service.gauges)

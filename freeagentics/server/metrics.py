@@ -117,6 +117,21 @@ class ServerMetrics:
             "them out (the event loop was behind).",
             registry=r,
         )
+        self.simulations_restored = Counter(
+            "freeagentics_simulations_restored",
+            "Simulations restored from their latest checkpoint when the server started.",
+            registry=r,
+        )
+        self.ticks_lost = Counter(
+            "freeagentics_restore_ticks_lost",
+            "Ticks lost by simulations restored at start (last stored tick minus checkpoint).",
+            registry=r,
+        )
+
+    def restored(self, ticks_lost: int) -> None:
+        """Count a simulation restored at start and the ticks it lost."""
+        self.simulations_restored.inc()
+        self.ticks_lost.inc(ticks_lost)
 
     def watch(self, read: Callable[[], dict[str, Any]]) -> None:
         """Export the gauges ``read()`` returns (see ``SimulationService.gauges``)."""

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="'json': one JSON object per log line, for log pipelines."
     )
+    #: checkpoint every simulation every this many ticks (0: only on request); a crash
+    #: loses at most this many ticks
+    checkpoint_every_ticks: int = Field(1000, ge=0)
+    #: checkpoints kept per simulation; saving one more prunes the oldest
+    checkpoint_max_count: int = Field(8, ge=1, le=10_000)
+    #: bytes of checkpoints kept per simulation (oldest pruned; a larger one is refused)
+    checkpoint_max_bytes: int = Field(512 * 1024 * 1024, ge=1024)
+    #: at start, restore the simulations the database says were created, running or paused
+    restore_on_start: bool = True
 
     # --- abuse limits: tokens, failed logins, origins, WebSocket admission ---
     #: the longest life any token may have; longer ones are refused, even if validly signed

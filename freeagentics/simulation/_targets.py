@@ -21,6 +21,14 @@ class ResourceIndex:
         self.cells = cells.astype(np.int32)
         self._tree = cKDTree(cells) if len(cells) else None
 
+    @classmethod
+    def from_cells(cls, cells: np.ndarray) -> ResourceIndex:
+        """The index over ``cells`` ``(k, 2)`` (as :attr:`cells` of another index)."""
+        index = cls.__new__(cls)
+        index.cells = np.asarray(cells, dtype=np.int32).reshape(-1, 2)
+        index._tree = cKDTree(index.cells) if len(index.cells) else None
+        return index
+
     def nearest(self, positions: np.ndarray) -> np.ndarray:
         """Nearest resource cell to each position ``(n, 2)``; own cell when there is none."""
         if self._tree is None or not len(positions):

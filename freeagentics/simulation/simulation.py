@@ -23,7 +23,6 @@ exactly, in another process too.
 
 from __future__ import annotations
 
-import pickle
 import threading
 import time
 from pathlib import Path
@@ -44,12 +43,19 @@ from freeagentics.knowledge import InMemoryKnowledgeGraph, KnowledgeUpdater, Sig
 from freeagentics.models.builders import COMPASS_OUTCOMES, compass_of
 from freeagentics.simulation._config import ObjectiveSpec, SimulationConfig
 from freeagentics.simulation._events import EventBus, TickEvents
+from freeagentics.simulation._simulation_state import (
+    load_simulation_state,
+    setup_of,
+    simulation_state,
+)
 from freeagentics.simulation._targets import ResourceIndex, coalition_centres, redraw_waypoints
+from freeagentics.state import MAGIC, CheckpointError, State, decode, encode
 from freeagentics.worlds import Cell, GridWorld, Move
 
 __all__ = ["CHECKPOINT_FORMAT", "Simulation"]
 
-CHECKPOINT_FORMAT = b"FREEAGENTICS-CHECKPOINT-1\n"
+CHECKPOINT_FORMAT = MAGIC
+CHECKPOINT_KIND = "simulation"
 _HERE = COMPASS_OUTCOMES.index("here")
 
 
@@ -390,41 +396,60 @@ class Simulation:
         return self._pause.is_set()
 
     # ------------------------------------------------------------------ checkpoints
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state.pop("bus")  # subscribers belong to the running process, not the scenario
-        state.pop("_pause")
-        return state
+    def export_state(self) -> State:
+        """Everything needed to continue exactly from this tick, as arrays and JSON.
 
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self.bus = EventBus()
-        self._pause = threading.Event()
-
-    def checkpoint(self, path: str | Path) -> Path:
-        """Write everything needed to continue exactly from this tick.
-
-        The file is a pickle behind a format header: load only checkpoints you trust.
+        Subscribers of :attr:`bus` belong to the running process and are not part of it.
         """
+        return simulation_state(self)
+
+    @classmethod
+    def from_state(cls, state: State) -> Simulation:
+        """The simulation that :meth:`export_state` described, ready to continue."""
+        config, kinds = setup_of(state)
+        sim = cls(config, kinds=kinds)
+        load_simulation_state(sim, state)
+        return sim
+
+    def to_checkpoint(self, key: bytes | None = None) -> bytes:
+        """Checkpoint bytes (see :mod:`freeagentics.state`): HMAC-SHA256 under ``key``.
+
+        Without ``key`` the file carries a plain SHA-256: corruption is detected, but
+        anyone could have written it. Reading never runs code either way. Events still
+        queued for subscribers are not part of the state.
+        """
+        return encode(self.export_state(), CHECKPOINT_KIND, key)
+
+    @classmethod
+    def from_checkpoint(cls, data: bytes, key: bytes | None = None) -> Simulation:
+        """Continue from :meth:`to_checkpoint` bytes, checked under ``key`` before parsing.
+
+        Raises:
+            CheckpointError: not a checkpoint, the old pickle format, another key,
+                altered bytes, or missing or malformed state.
+        """
+        state = decode(data, CHECKPOINT_KIND, key)
+        try:
+            return cls.from_state(state)
+        except CheckpointError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            # only reachable by a file its digest vouches for: a writer's bug, or an
+            # unkeyed file made by hand
+            raise CheckpointError(f"checkpoint state is malformed: {exc}") from None
+
+    def checkpoint(self, path: str | Path, key: bytes | None = None) -> Path:
+        """Write :meth:`to_checkpoint` to ``path`` (atomically), once subscribers have
+        caught up (up to 10 s); returns the path."""
         self.bus.flush(timeout=10)
         path = Path(path)
+        data = self.to_checkpoint(key)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        with tmp.open("wb") as fh:
-            fh.write(CHECKPOINT_FORMAT)
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.write_bytes(data)
         tmp.replace(path)  # never leave a half-written checkpoint under the real name
         return path
 
     @classmethod
-    def restore(cls, path: str | Path) -> Simulation:
-        """Load a checkpoint written by :meth:`checkpoint`."""
-        with Path(path).open("rb") as fh:
-            header = fh.read(len(CHECKPOINT_FORMAT))
-            if header != CHECKPOINT_FORMAT:
-                raise ConfigurationError(
-                    f"{path} is not a FreeAgentics checkpoint (bad header {header[:32]!r})"
-                )
-            sim = pickle.load(fh)
-        if not isinstance(sim, cls):
-            raise ConfigurationError(f"{path} holds a {type(sim).__name__}, not a Simulation")
-        return sim
+    def restore(cls, path: str | Path, key: bytes | None = None) -> Simulation:
+        """Continue from a checkpoint file written by :meth:`checkpoint` with the same key."""
+        return cls.from_checkpoint(Path(path).read_bytes(), key)

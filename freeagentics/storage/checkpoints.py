@@ -1,24 +1,45 @@
-"""Checkpoints: the bytes written by ``Simulation.checkpoint``, stored inline or by path."""
+"""Checkpoints: the bytes of ``Simulation.to_checkpoint``, stored in the database.
+
+Rows hold their bytes inline. The ``path`` column of earlier versions is never
+followed: a row without bytes is refused, so a row cannot make the server read an
+arbitrary file. The SHA-256 kept beside the bytes only detects storage corruption; who
+wrote a checkpoint is proven by its HMAC, which the reader checks before parsing.
+
+Each simulation keeps at most ``max_count`` checkpoints and ``max_bytes`` bytes of
+them: saving one more prunes the oldest (lowest tick, then id) until it fits, and a
+single checkpoint larger than ``max_bytes`` is refused with :class:`CheckpointQuotaError`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from freeagentics.errors import FreeAgenticsError, UnknownIdError
+from freeagentics.errors import ConfigurationError, FreeAgenticsError, UnknownIdError
 from freeagentics.storage import simulations
 from freeagentics.storage.tables import checkpoints
 
-__all__ = ["CheckpointRecord", "CorruptCheckpointError", "latest", "load", "query", "save"]
+__all__ = [
+    "CheckpointQuotaError",
+    "CheckpointRecord",
+    "CorruptCheckpointError",
+    "latest",
+    "load",
+    "query",
+    "save",
+]
 
 
 class CorruptCheckpointError(FreeAgenticsError, ValueError):
-    """A checkpoint's bytes (inline or on disk) are not the ones that were saved."""
+    """A stored checkpoint's bytes are missing or not the ones that were saved."""
+
+
+class CheckpointQuotaError(ConfigurationError):
+    """A checkpoint does not fit the per-simulation quota (the message names the limit)."""
 
 
 @dataclass(frozen=True)
@@ -48,25 +69,60 @@ _FIELDS = (
 
 
 def save(
-    conn: Connection, simulation_id: int, tick: int, path: str | Path, *, inline: bool = True
+    conn: Connection,
+    simulation_id: int,
+    tick: int,
+    data: bytes,
+    *,
+    max_count: int | None = None,
+    max_bytes: int | None = None,
 ) -> int:
-    """Record the checkpoint file at ``path``; returns the checkpoint id.
+    """Store checkpoint bytes; returns the checkpoint id (oldest pruned to fit the quota).
 
-    With ``inline`` the bytes go into the database (the file may then be deleted);
-    otherwise only the path, size and SHA-256 are stored.
+    Raises:
+        CheckpointQuotaError: ``data`` alone is larger than ``max_bytes``.
+        UnknownIdError: no such simulation.
     """
     simulations.require(conn, simulation_id)
-    path = Path(path)
-    data = path.read_bytes()
+    data = bytes(data)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise CheckpointQuotaError(
+            f"checkpoint of {len(data)} bytes is larger than checkpoint_max_bytes "
+            f"({max_bytes}) per simulation"
+        )
+    if max_count is not None or max_bytes is not None:
+        _prune(conn, simulation_id, max_count, max_bytes, len(data))
     row = {
         "simulation_id": simulation_id,
         "tick": int(tick),
-        "data": data if inline else None,
-        "path": str(path.resolve()),
+        "data": data,
+        "path": None,
         "size_bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
     }
     return int(conn.execute(checkpoints.insert().values(row)).inserted_primary_key[0])
+
+
+def _prune(
+    conn: Connection, simulation_id: int, max_count: int | None, max_bytes: int | None, new: int
+) -> None:
+    """Delete the oldest checkpoints until one of ``new`` bytes fits both limits."""
+    rows = conn.execute(
+        sa.select(checkpoints.c.id, checkpoints.c.size_bytes)
+        .where(checkpoints.c.simulation_id == simulation_id)
+        .order_by(checkpoints.c.tick, checkpoints.c.id)
+    ).all()
+    count, total = len(rows), sum(r.size_bytes for r in rows)
+    doomed = []
+    for row in rows:
+        over_count = max_count is not None and count + 1 > max_count
+        over_bytes = max_bytes is not None and total + new > max_bytes
+        if not (over_count or over_bytes):
+            break
+        doomed.append(row.id)
+        count, total = count - 1, total - row.size_bytes
+    if doomed:
+        conn.execute(checkpoints.delete().where(checkpoints.c.id.in_(doomed)))
 
 
 def _record(row) -> CheckpointRecord:
@@ -102,17 +158,19 @@ def latest(conn: Connection, simulation_id: int) -> CheckpointRecord:
 
 
 def load(conn: Connection, checkpoint_id: int) -> bytes:
-    """The checkpoint's bytes, from the database or its file, checked against the SHA-256."""
+    """The checkpoint's stored bytes, checked against their SHA-256 (never read from a path)."""
     row = conn.execute(
-        sa.select(checkpoints.c.data, checkpoints.c.path, checkpoints.c.sha256).where(
-            checkpoints.c.id == checkpoint_id
-        )
+        sa.select(checkpoints.c.data, checkpoints.c.sha256).where(checkpoints.c.id == checkpoint_id)
     ).first()
     if row is None:
         raise UnknownIdError(f"no checkpoint with id {checkpoint_id}")
-    data = bytes(row.data) if row.data is not None else Path(row.path).read_bytes()
+    if row.data is None:
+        raise CorruptCheckpointError(
+            f"checkpoint {checkpoint_id} has no stored bytes (files named by a row are not read)"
+        )
+    data = bytes(row.data)
     if hashlib.sha256(data).hexdigest() != row.sha256:
         raise CorruptCheckpointError(
-            f"checkpoint {checkpoint_id}: bytes do not match their SHA-256 {row.sha256}"
+            f"checkpoint {checkpoint_id}: stored bytes do not match their SHA-256"
         )
     return data

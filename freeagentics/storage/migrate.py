@@ -6,6 +6,8 @@ No ``alembic.ini`` is needed: the configuration is built here. Developers who wa
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -23,6 +25,7 @@ __all__ = [
     "MIGRATIONS",
     "alembic_config",
     "current",
+    "foreign_keys_off",
     "head",
     "include_object",
     "schema_diff",
@@ -55,7 +58,7 @@ def upgrade(target: Engine | str | URL | None = None, revision: str = "head") ->
     """
     engine, owned = _engine(target)
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn, foreign_keys_off(conn), conn.begin():
             config = alembic_config()
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
@@ -63,6 +66,26 @@ def upgrade(target: Engine | str | URL | None = None, revision: str = "head") ->
     finally:
         if owned:
             engine.dispose()
+
+
+@contextlib.contextmanager
+def foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """On SQLite, migrate with foreign keys off (outside the transaction, where SQLite
+    reads the pragma): a migration that copies a parent table into a new one drops the
+    old table, and with foreign keys on that drop would delete every child row. The
+    keys are checked after the migration, then turned back on."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left rows without their parent: {broken[:5]}")
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current(target: Engine | str | URL | None = None) -> str | None:

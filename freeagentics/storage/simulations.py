@@ -15,7 +15,16 @@ from sqlalchemy import Connection
 from freeagentics.errors import ConfigurationError, UnknownIdError
 from freeagentics.storage.tables import SIMULATION_STATUSES, simulations
 
-__all__ = ["SimulationRecord", "config_to_json", "create", "get", "query", "require", "update"]
+__all__ = [
+    "SimulationRecord",
+    "config_to_json",
+    "create",
+    "get",
+    "query",
+    "require",
+    "rewind",
+    "update",
+]
 
 
 @dataclass(frozen=True)
@@ -123,4 +132,15 @@ def update(
         greatest = sa.func.greatest if conn.dialect.name == "postgresql" else sa.func.max
         values["tick"] = greatest(simulations.c.tick, int(tick))
     if conn.execute(stmt.values(values)).rowcount == 0:
+        raise UnknownIdError(f"no simulation with id {simulation_id}")
+
+
+def rewind(conn: Connection, simulation_id: int, tick: int) -> None:
+    """Set the current tick, also backwards (a simulation restored from a checkpoint)."""
+    stmt = (
+        simulations.update()
+        .where(simulations.c.id == simulation_id)
+        .values(tick=int(tick), updated_at=sa.func.now())
+    )
+    if conn.execute(stmt).rowcount == 0:
         raise UnknownIdError(f"no simulation with id {simulation_id}")

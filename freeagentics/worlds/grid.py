@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from freeagentics.errors import ConfigurationError, UnknownIdError
-from freeagentics.worlds._checkpoint import read_checkpoint
+from freeagentics.state import State, rng_from_state, rng_state
+from freeagentics.worlds._checkpoint import STATE_KEYS, read_checkpoint
 from freeagentics.worlds._codes import MOVE_DELTAS, Move, neighbourhood_offsets
 from freeagentics.worlds._config import GridWorldConfig
 from freeagentics.worlds._layout import Layout, draw_layout
@@ -397,3 +398,15 @@ class GridWorld:
         self._occupancy[ckpt.positions[slots, 0], ckpt.positions[slots, 1]] = slots
         self._rng = ckpt.rng
         self._tick = ckpt.tick
+
+    def export_state(self) -> State:
+        """:meth:`get_state` as a :class:`~freeagentics.state.State` (the generator as JSON)."""
+        arrays = self.get_state()
+        del arrays["rng"]
+        return State(arrays, {"rng": rng_state(self._rng)})
+
+    def import_state(self, state: State) -> None:
+        """Take back a :meth:`export_state` (validated in full by :meth:`set_state`)."""
+        arrays = {key: state.array(key) for key in STATE_KEYS if key != "rng"}
+        arrays["rng"] = rng_from_state(state.value("rng", dict)).bit_generator.state
+        self.set_state(arrays)

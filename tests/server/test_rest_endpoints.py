@@ -35,7 +35,9 @@ def test_checkpoint_and_restore(client, sim):
     assert ckpt.status_code == 201 and ckpt.json()["tick"] == 2
     client.post(f"{base}/step", json={"n": 5})
     assert client.get(base).json()["tick"] == 7
-    assert [c["id"] for c in client.get(f"{base}/checkpoints").json()] == [ckpt.json()["id"]]
+    listed = client.get(f"{base}/checkpoints").json()  # one from creation, then ours
+    assert [(c["id"], c["tick"]) for c in listed][-1] == (ckpt.json()["id"], 2)
+    assert [c["tick"] for c in listed] == [0, 2]
     restored = client.post(f"{base}/restore", json={"checkpoint_id": ckpt.json()["id"]})
     assert restored.json()["tick"] == 2
     assert client.post(f"{base}/restore", json={"checkpoint_id": 999}).status_code == 404

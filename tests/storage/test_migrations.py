@@ -6,13 +6,21 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from freeagentics.cli import app
-from freeagentics.storage import create_engine_for, current, head, metadata, upgrade
+from freeagentics.storage import (
+    checkpoints,
+    create_engine_for,
+    current,
+    head,
+    metadata,
+    tables,
+    upgrade,
+)
 from freeagentics.storage.migrate import schema_diff
 
 
 def _check_fresh_migration(engine: sa.Engine) -> None:
     assert current(engine) is None
-    assert upgrade(engine) == head() == "0001"
+    assert upgrade(engine) == head() == "0002"
     with engine.connect() as conn:
         assert schema_diff(conn) == []
         tables = set(sa.inspect(conn).get_table_names())
@@ -79,3 +87,63 @@ def test_cli_uses_the_environment_url(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert current(url) == head()
+
+
+def _new_simulation(conn) -> int:
+    from freeagentics.storage import simulations
+
+    return simulations.create(conn, {"seed": 1}, name="s")
+
+
+def test_a_deleted_simulations_id_is_never_reused(engine):
+    """SQLite used to hand the newest deleted id to the next simulation."""
+    with engine.begin() as conn:
+        _new_simulation(conn)
+        newest = _new_simulation(conn)
+        conn.execute(tables.simulations.delete().where(tables.simulations.c.id == newest))
+        after = _new_simulation(conn)
+        assert after > newest
+        ckpt = checkpoints.save(conn, after, 0, b"x")
+        conn.execute(tables.checkpoints.delete().where(tables.checkpoints.c.id == ckpt))
+        assert checkpoints.save(conn, after, 1, b"y") > ckpt
+
+
+def test_upgrading_an_existing_sqlite_database_keeps_rows_and_stops_reuse(tmp_path):
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'old.db'}")
+    assert upgrade(engine, "0001") == "0001"
+    with engine.begin() as conn:
+        first, second = _new_simulation(conn), _new_simulation(conn)
+        conn.execute(
+            tables.checkpoints.insert().values(
+                simulation_id=first, tick=3, data=b"abc", size_bytes=3, sha256="0" * 64
+            )
+        )
+        conn.execute(tables.knowledge_graphs.insert().values(simulation_id=first, name="g", tick=0))
+        conn.execute(
+            tables.tick_metrics.insert().values(
+                simulation_id=first,
+                tick=1,
+                agents=1,
+                coalitions=0,
+                events=0,
+                tick_seconds=0.1,
+                metrics={},
+                timings={},
+            )
+        )
+    assert upgrade(engine) == head()
+    with engine.begin() as conn:
+        assert schema_diff(conn) == []
+        ddl = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master").all())
+        for table in ("simulations", "checkpoints", "knowledge_graphs"):
+            assert "AUTOINCREMENT" in ddl[table], table
+        # children of the copied tables survived the copy (foreign keys were off)
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.tick_metrics)).scalar()
+        assert [c.tick for c in checkpoints.query(conn, first)] == [3]
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        conn.execute(tables.simulations.delete().where(tables.simulations.c.id == second))
+        assert _new_simulation(conn) > second
+        # and foreign keys cascade again
+        conn.execute(tables.simulations.delete().where(tables.simulations.c.id == first))
+        assert not conn.execute(sa.select(tables.tick_metrics.c.tick)).all()
+    engine.dispose()

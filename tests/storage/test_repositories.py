@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
 from freeagentics.coalitions import EventKind
 from freeagentics.errors import ConfigurationError, UnknownIdError
 from freeagentics.simulation import SimulationConfig
-from freeagentics.storage import agents, beliefs, checkpoints, coalitions, metrics, simulations
+from freeagentics.storage import (
+    agents,
+    beliefs,
+    checkpoints,
+    coalitions,
+    metrics,
+    simulations,
+    tables,
+)
 from freeagentics.storage.beliefs import BeliefSnapshot
 
 MISSING = 10**12
@@ -203,30 +213,64 @@ def test_tick_metrics_rows_once_per_tick(engine, sim_id):
             metrics.read(conn, MISSING)
 
 
-def test_checkpoints_inline_and_by_path(engine, sim_id, tmp_path):
+def test_checkpoints_are_stored_inline_and_checked(engine, sim_id):
     from freeagentics.simulation import Simulation
 
     sim = Simulation(SimulationConfig(seed=3, agents={"explorer": 3}))
     sim.run(2)
-    path = sim.checkpoint(tmp_path / "sim.ckpt")
+    data = sim.to_checkpoint(b"k" * 32)
     with engine.begin() as conn:
-        inline = checkpoints.save(conn, sim_id, sim.tick, path)
-        by_path = checkpoints.save(conn, sim_id, sim.tick + 1, path, inline=False)
-        assert checkpoints.load(conn, inline) == path.read_bytes()
+        first = checkpoints.save(conn, sim_id, sim.tick, data)
+        second = checkpoints.save(conn, sim_id, sim.tick + 1, data)
+        assert checkpoints.load(conn, first) == data
         record = checkpoints.latest(conn, sim_id)
-        assert (record.id, record.inline, record.size_bytes) == (
-            by_path,
-            False,
-            path.stat().st_size,
+        assert (record.id, record.inline, record.size_bytes, record.path) == (
+            second,
+            True,
+            len(data),
+            None,
         )
         assert [c.tick for c in checkpoints.query(conn, sim_id)] == [2, 3]
-        copy = tmp_path / "restored.ckpt"
-        copy.write_bytes(checkpoints.load(conn, inline))
-        assert Simulation.restore(copy).tick == 2
-        path.write_bytes(b"tampered")
-        with pytest.raises(checkpoints.CorruptCheckpointError):
-            checkpoints.load(conn, by_path)
+        assert Simulation.from_checkpoint(checkpoints.load(conn, first), b"k" * 32).tick == 2
+        conn.execute(
+            tables.checkpoints.update()
+            .where(tables.checkpoints.c.id == second)
+            .values(data=data[:-1] + b"x")
+        )
+        with pytest.raises(checkpoints.CorruptCheckpointError, match="do not match"):
+            checkpoints.load(conn, second)
         with pytest.raises(UnknownIdError):
             checkpoints.load(conn, MISSING)
         with pytest.raises(UnknownIdError):
             checkpoints.latest(conn, MISSING)
+
+
+def test_a_row_without_bytes_never_reads_the_file_it_names(engine, sim_id, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"not for you")
+    row = {
+        "simulation_id": sim_id,
+        "tick": 1,
+        "data": None,
+        "path": str(secret),
+        "size_bytes": 11,
+        "sha256": hashlib.sha256(b"not for you").hexdigest(),
+    }
+    with engine.begin() as conn:
+        ckpt = conn.execute(tables.checkpoints.insert().values(row)).inserted_primary_key[0]
+        with pytest.raises(checkpoints.CorruptCheckpointError, match="no stored bytes") as err:
+            checkpoints.load(conn, ckpt)
+    assert str(tmp_path) not in str(err.value)
+
+
+def test_checkpoint_quota_prunes_the_oldest_and_refuses_what_cannot_fit(engine, sim_id):
+    with engine.begin() as conn:
+        for tick in range(5):
+            checkpoints.save(conn, sim_id, tick, bytes(100), max_count=3, max_bytes=1_000)
+        assert [c.tick for c in checkpoints.query(conn, sim_id)] == [2, 3, 4]
+        checkpoints.save(conn, sim_id, 5, bytes(850), max_count=3, max_bytes=1_000)
+        kept = checkpoints.query(conn, sim_id)
+        assert [c.tick for c in kept] == [4, 5] and sum(c.size_bytes for c in kept) <= 1_000
+        with pytest.raises(checkpoints.CheckpointQuotaError, match="checkpoint_max_bytes"):
+            checkpoints.save(conn, sim_id, 6, bytes(1_001), max_count=3, max_bytes=1_000)
+        assert [c.tick for c in checkpoints.query(conn, sim_id)] == [4, 5]

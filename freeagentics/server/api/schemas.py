@@ -146,6 +146,9 @@ class SimulationOut(BaseModel):
     coalitions: int
     world: list[int]
     error: str | None = None
+    ticks_lost: int | None = Field(
+        None, description="Ticks lost when the simulation was restored at server start."
+    )
 
 
 class StepRequest(_Strict):

@@ -18,6 +18,7 @@ __all__ = ["ManagedSimulation"]
 
 TickObserver = Callable[[float], None]
 StatusListener = Callable[["ManagedSimulation"], None]
+AfterTick = Callable[["ManagedSimulation", int], None]
 
 
 class ManagedSimulation:
@@ -31,6 +32,8 @@ class ManagedSimulation:
         rate_hz: ticks per second while running.
         on_tick_seconds: called with each tick's duration (metrics).
         on_status: called after the runner changes the status by itself (a failure).
+        after_tick: called with the tick number after each tick, under :attr:`lock`
+            (periodic checkpoints).
     """
 
     def __init__(
@@ -42,6 +45,7 @@ class ManagedSimulation:
         rate_hz: float,
         on_tick_seconds: TickObserver | None = None,
         on_status: StatusListener | None = None,
+        after_tick: AfterTick | None = None,
     ):
         self.id, self.name = sim_id, name
         self.lock = threading.RLock()
@@ -49,10 +53,13 @@ class ManagedSimulation:
         self.rate_hz = rate_hz
         self.status = "created"
         self.error: str | None = None
+        #: ticks lost when this simulation was restored at server start (else None)
+        self.ticks_lost: int | None = None
         self._sim = sim
         self._hook = writer.hook(sim)
         self._on_tick_seconds = on_tick_seconds
         self._on_status = on_status
+        self._after_tick = after_tick
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -76,6 +83,8 @@ class ManagedSimulation:
         if self._on_tick_seconds is not None:
             self._on_tick_seconds(time.perf_counter() - start)
         self._hook(events)
+        if self._after_tick is not None:
+            self._after_tick(self, events.tick)
         return events
 
     def set_status(self, status: str) -> None:

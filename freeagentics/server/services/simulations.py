@@ -11,11 +11,10 @@ fit the current status raise :class:`ConflictError`.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,12 @@ from freeagentics.server.services import _views
 from freeagentics.server.services._errors import ConflictError
 from freeagentics.server.services._kinds import KindDefinition, build_kind
 from freeagentics.server.services._managed import ManagedSimulation
+from freeagentics.server.services._persistence import (
+    CheckpointPolicy,
+    Restored,
+    periodic,
+    recover,
+)
 from freeagentics.simulation import Simulation, Subscription, TickEvents
 from freeagentics.simulation.scenario import scenario_from_mapping
 from freeagentics.storage import checkpoints as checkpoint_store
@@ -80,6 +85,9 @@ class SimulationService:
         history_limit: most belief-history entries an agent view returns.
         on_tick_seconds: called with each tick's duration (metrics).
         on_db_write_seconds: called with the duration of each database write of the service.
+        checkpoints: key, cadence and quota of checkpoints (default: a key of this
+            process only, on request only); see :mod:`._persistence`.
+        on_restored: called with the ticks lost by each simulation :meth:`recover` restores.
     """
 
     def __init__(
@@ -91,8 +99,12 @@ class SimulationService:
         history_limit: int = 256,
         on_tick_seconds: Observer | None = None,
         on_db_write_seconds: Observer | None = None,
+        checkpoints: CheckpointPolicy | None = None,
+        on_restored: Callable[[int], None] | None = None,
     ):
         self.engine = engine
+        self.checkpoint_policy = checkpoints or CheckpointPolicy(key=secrets.token_bytes(32))
+        self._on_restored = on_restored
         self.tick_rate_hz = tick_rate_hz
         self.max_simulations = max_simulations
         self.history_limit = history_limit
@@ -132,6 +144,7 @@ class SimulationService:
                 "coalitions": int(sim.coalitions.state.active_ids().size),
                 "world": list(sim.world.shape),
                 "error": managed.error,
+                "ticks_lost": managed.ticks_lost,
             }
 
     # ------------------------------------------------------------------ lifecycle
@@ -164,21 +177,47 @@ class SimulationService:
         sim_id = self._write(
             lambda c: simulation_store.create(c, config, name=label, status="created")
         )
+        managed = self._hold(sim_id, label, sim)
+        if self.checkpoint_policy.every_ticks:
+            with managed.lock:  # restorable from the start, whatever its kinds
+                self._save_checkpoint(managed)
+        return sim_id
+
+    def _hold(self, sim_id: int, name: str, sim: Simulation) -> ManagedSimulation:
+        """Run ``sim`` as stored simulation ``sim_id``: writer, runner, periodic checkpoints."""
         writer = StorageWriter(
             self.engine, sim_id, policy="coalesce", on_write_seconds=self._on_db_write_seconds
         )
         managed = ManagedSimulation(
             sim_id,
-            label,
+            name,
             sim,
             writer,
             self.tick_rate_hz,
             on_tick_seconds=self._on_tick_seconds,
             on_status=self._record_status,
+            after_tick=periodic(self.checkpoint_policy, self._save_checkpoint),
         )
         with self._lock:
             self._sims[sim_id] = managed
-        return sim_id
+        return managed
+
+    def recover(self) -> list[Restored]:
+        """Bring back the simulations the database says were alive (server start).
+
+        Running ones run again, paused and created ones stay so; each reports
+        ``ticks_lost``. Those that cannot be restored are marked ``failed``.
+        """
+
+        def adopt(sim_id: int, name: str, sim: Simulation, status: str, lost: int):
+            managed = self._hold(sim_id, name, sim)
+            managed.ticks_lost = lost
+            managed.set_status(status)
+            if status == "running":
+                managed.launch()
+            return managed
+
+        return recover(self, adopt, self._on_restored)
 
     def get(self, sim_id: int) -> dict[str, Any]:
         """Summary of one simulation."""
@@ -274,17 +313,22 @@ class SimulationService:
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self, sim_id: int) -> dict[str, Any]:
-        """Store the simulation's exact state in the database; returns the checkpoint record."""
+        """Store the simulation's exact state in the database; returns the checkpoint record.
+
+        The oldest checkpoints are pruned to keep the simulation within its quota.
+        """
         managed = self._managed(sim_id)
-        with tempfile.TemporaryDirectory(prefix="freeagentics-ckpt-") as folder:
-            path = Path(folder) / "simulation.ckpt"
-            with managed.lock:
-                managed.sim.checkpoint(path)
-                tick = managed.sim.tick
-            checkpoint_id = self._write(
-                lambda c: checkpoint_store.save(c, sim_id, tick, path, inline=True)
-            )
+        policy = self.checkpoint_policy
+        with managed.lock:  # the state of one tick; stored after the lock is released
+            data, tick = managed.sim.to_checkpoint(policy.key), managed.sim.tick
+        checkpoint_id = self._write(lambda c: policy.save(c, sim_id, tick, data))
         return self._checkpoint_record(sim_id, checkpoint_id)
+
+    def _save_checkpoint(self, managed: ManagedSimulation) -> int:
+        """Write ``managed``'s checkpoint (hold its lock); returns the checkpoint id."""
+        policy = self.checkpoint_policy
+        data, tick = managed.sim.to_checkpoint(policy.key), managed.sim.tick
+        return self._write(lambda c: policy.save(c, managed.id, tick, data))
 
     def _checkpoint_record(self, sim_id: int, checkpoint_id: int) -> dict[str, Any]:
         for record in self.checkpoints(sim_id):
@@ -311,16 +355,8 @@ class SimulationService:
     def restore(self, sim_id: int, checkpoint_id: int | None = None) -> dict[str, Any]:
         """Continue the simulation from one of its checkpoints (default: the latest)."""
         managed = self._managed(sim_id)
-        with self.engine.connect() as conn:
-            if checkpoint_id is None:
-                checkpoint_id = checkpoint_store.latest(conn, sim_id).id
-            elif checkpoint_id not in {r.id for r in checkpoint_store.query(conn, sim_id)}:
-                raise UnknownIdError(f"simulation {sim_id} has no checkpoint {checkpoint_id}")
-            data = checkpoint_store.load(conn, checkpoint_id)
-        with tempfile.TemporaryDirectory(prefix="freeagentics-restore-") as folder:
-            path = Path(folder) / "simulation.ckpt"
-            path.write_bytes(data)
-            restored = Simulation.restore(path)
+        with self.engine.connect() as conn:  # the HMAC is checked before anything is parsed
+            restored = self.checkpoint_policy.load(conn, sim_id, checkpoint_id)
         managed.replace(restored)
         return self._summary(managed)
 

@@ -11,7 +11,7 @@ from alembic import context
 from sqlalchemy.engine import make_url
 
 from freeagentics.storage.engine import create_engine_for, default_url
-from freeagentics.storage.migrate import include_object
+from freeagentics.storage.migrate import foreign_keys_off, include_object
 from freeagentics.storage.tables import metadata
 
 config = context.config
@@ -43,7 +43,7 @@ def _run_online() -> None:
         return
     engine = create_engine_for(config.get_main_option("sqlalchemy.url") or default_url())
     try:
-        with engine.connect() as connection:
+        with engine.connect() as connection, foreign_keys_off(connection):
             _configure(connection.dialect.name, connection=connection)
             with context.begin_transaction():
                 context.run_migrations()
