@@ -39,7 +39,13 @@ INSECURE_WARNING = (
 
 DEMO_SCENARIO: dict[str, Any] = {
     "scenario": {"name": "demo", "seed": 0},
-    "world": {"height": 32, "width": 32, "resources": [{"name": "food", "density": 0.05}]},
+    # regrowth outpaces what the agents spend moving: the demo can run for ever
+    "world": {
+        "height": 32,
+        "width": 32,
+        "energy_cost_per_move": 0.02,
+        "resources": [{"name": "food", "density": 0.05}],
+    },
     "coalitions": {"auto_objectives": 3, "objective_capacity": 8},
 }
 
