@@ -28,11 +28,11 @@ Figures per run (``--window`` W = 200 by default):
 * ``resources_per_agent_100`` — resource units collected by all agents, per agent per
   100 ticks;
 * ``coverage_per_explorer`` — distinct cells visited per agent of the explorer kind;
-* ``objective_ticks`` — median over coalition assignments of the ticks from an agent
-  being given an objective until it is within 3 cells (Manhattan) of it; assignments
-  never completed count as infinitely long (so the median is null when most are never
-  completed); ``objective_reached`` is the share completed; assignments that end
-  before arrival (coalition re-formed) are left out.
+* ``objective_ticks`` — median over coalition assignments made while the agent was
+  more than 3 cells (Manhattan) from the objective of the ticks until it is within 3
+  cells; assignments never completed count as infinitely long (so the median is null
+  when most are never completed); ``objective_reached`` is the share completed;
+  assignments that end before arrival (coalition re-formed) are left out.
 
 Printed: per scenario and policy the medians over seeds, the AIF ÷ random and
 AIF ÷ greedy ratios, and the targets of the issue with met / not met. ``--json``
@@ -122,10 +122,12 @@ class _Objectives:
     def update(self, tick: int, targets: np.ndarray, positions: np.ndarray) -> None:
         """``targets`` ``(N, 2)`` objective cell per agent (-1: none); ``positions`` ``(N, 2)``."""
         changed = np.any(targets != self.target, axis=1)
-        self.open[changed] = targets[changed, 0] >= 0  # a new assignment, or none
+        near = np.abs(positions - targets).sum(axis=1) <= REACH
+        # a new assignment from afar starts a journey; one already in reach is none
+        self.open[changed] = (targets[changed, 0] >= 0) & ~near[changed]
         self.start[changed] = tick
         self.target = targets.astype(np.int64)
-        near = self.open & (np.abs(positions - self.target).sum(axis=1) <= REACH)
+        near &= self.open
         self.done.extend((tick - self.start[near]).tolist())
         self.open[near] = False
 

@@ -13,6 +13,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   me: null,
+  warnings: [], // codes of the activity warnings shown (frozen, stuck, dying)
   simId: null,
   sim: null, // the latest GET /simulations/{id}
   tick: 0,
@@ -137,6 +138,7 @@ async function selectSimulation(id) {
   state.ticksSeen = [];
   state.graphLoadedVersion = -2;
   selectAgent(null);
+  showActivity(null);
   for (const s of Object.values(charts)) s.clear();
   await refreshSim();
   await refreshLayout();
@@ -211,6 +213,7 @@ function onFrame(topic, frame) {
   } else if (topic === "metrics") {
     const ms = Object.values(d.timings || {}).reduce((a, b) => a + b, 0) * 1000;
     charts.tickMs.push(performance.now() / 1000, ms);
+    showActivity(d.activity);
   } else if (topic === "coalitions") {
     if (d.changes && Object.values(d.changes).some((v) => v.length)) refreshCoalitions();
   } else if (topic === "knowledge") {
@@ -220,6 +223,21 @@ function onFrame(topic, frame) {
     panel.pushTick(frame.tick, d.metrics);
   }
   drawCharts();
+}
+
+/** Moving and alive agents in the header; a banner while the world is frozen, agents
+ * are stuck or dying (the server decides, see ActivityTracker), instead of a world that
+ * silently stands still while the header says "running". */
+function showActivity(a) {
+  const banner = $("activity-warning");
+  const warnings = (a && a.warnings) || [];
+  state.warnings = warnings.map((w) => w.code);
+  $("moving").textContent = a && a.agents ? `${Math.round(100 * a.moving_fraction_avg)}%` : "–";
+  $("alive").textContent = a && a.agents ? `${a.alive}/${a.agents}` : "–";
+  banner.classList.toggle("hidden", warnings.length === 0);
+  banner.replaceChildren(
+    ...warnings.map((w) => Object.assign(document.createElement("span"), { textContent: w.message, className: `warning-${w.code}` })),
+  );
 }
 
 let chartsQueued = false;
