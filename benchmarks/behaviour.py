@@ -149,7 +149,8 @@ def run_one(scenario, policy: str, seed: int, ticks: int, window: int) -> dict[s
     sim = Simulation(config)
     sim.controller = controller(policy, seed)
     ids = sim.population.ids
-    explorer_code = sim.population.kind_names.index("explorer") if "explorer" in config.agents else -1
+    names = sim.population.kind_names
+    explorer_code = names.index("explorer") if "explorer" in names else -1
     explorers = np.flatnonzero(sim.population.kinds() == explorer_code)
     height, width = sim.world.shape
     visited = np.zeros((explorers.size, height * width), dtype=bool)

@@ -16,7 +16,8 @@ That makes behaviour comparable on the same worlds and seeds (benchmark B7)::
   nearest cell holding at least :data:`RICH_AMOUNT` of a resource that no agent stands
   on, and stay on it while it holds that much; a coalition member with an objective
   goes to the objective; everyone else to the nearest cell it has not visited yet.
-  Paths go round walls; a first step into a cell another agent holds is not taken.
+  Paths go round walls and hazards; a first step into a cell another agent holds is
+  not taken.
 
 A controller is an object with ``decide(sim) -> (n_slots,) int64`` world moves.
 """
@@ -95,7 +96,7 @@ class GreedyController:
         self._remember(world.n_slots, height * width, slots, ids)
         self._visited[slots, pos[:, 0] * width + pos[:, 1]] = True
         tiebreak = self._rng.integers(0, 4, size=ids.size)
-        walls = np.ascontiguousarray(world.walls)
+        walls = np.ascontiguousarray(world.walls | world.hazards)  # never worth crossing
         occupied = np.zeros(world.shape, dtype=bool)
         occupied[pos[:, 0], pos[:, 1]] = True
 
@@ -163,7 +164,7 @@ class GreedyController:
                 self._fields.clear()
             sources = np.zeros(walls.shape, dtype=bool)
             sources[target] = True
-            if walls[target]:  # an objective on a wall: reaching its side will do
+            if walls[target]:  # an objective on a wall or hazard: reaching its side will do
                 r, c = target
                 sources[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2] = True
             field = self._fields[target] = distance_field(walls, sources)

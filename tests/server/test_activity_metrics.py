@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
+from freeagentics.server.ws.frames import Topic, build, decode_msgpack, encode
 from freeagentics.simulation import Simulation
 from freeagentics.simulation.scenario import scenario_from_mapping
-from freeagentics.server.ws.frames import Topic, build, decode_msgpack, encode
 
 API = "/api/v1"
 #: three agents filling a 1 x 3 corridor: nobody can move

@@ -81,7 +81,7 @@ def test_greedy_collector_walks_a_shortest_path_round_the_walls():
 
 def test_greedy_explorer_heads_for_the_nearest_unvisited_cell_by_the_maze():
     walls = Layout.from_text(MAZE).walls
-    h, w = walls.shape
+    w = walls.shape[1]
     visited = ~walls.reshape(1, -1).copy()  # everything seen ...
     visited[0, FOOD[0] * w + FOOD[1]] = False  # ... except the far corner
     move = nearest_unvisited_moves(
