@@ -56,24 +56,23 @@ _SATURATE = np.iinfo(np.int32).max - 1
 def _fold(moved, active, energy, still, window):
     """Update ``still`` in place; return (agents, alive, moving, stuck).
 
+    Written without branches on the data: with moves scattered at random, a branchy
+    loop is several times slower (mispredictions) at 10^5 agents.
+
     Args:
         moved, active: (C,) bool; energy: (C,) float32; still: (C,) int32.
     """
     agents = alive = moving = stuck = 0
     for i in range(still.shape[0]):
-        if not active[i]:
-            still[i] = 0
-            continue
-        agents += 1
-        if moved[i]:
-            still[i] = 0
-            moving += 1
-        elif still[i] < _SATURATE:
-            still[i] += 1
-        if energy[i] > 0:
-            alive += 1
-            if still[i] >= window:
-                stuck += 1
+        a = active[i]
+        m = moved[i] and a
+        s = np.int32(0) if (m or not a) else min(still[i] + 1, _SATURATE)
+        still[i] = s
+        al = a and energy[i] > 0
+        agents += a
+        moving += m
+        alive += al
+        stuck += al and s >= window
     return agents, alive, moving, stuck
 
 
