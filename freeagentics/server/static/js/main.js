@@ -34,6 +34,8 @@ const charts = {
   tps: new Series(),
   tickMs: new Series(),
   agents: new Series(),
+  moving: new Series(),
+  alive: new Series(),
   clients: new Series(),
   memory: new Series(),
 };
@@ -214,6 +216,10 @@ function onFrame(topic, frame) {
     const ms = Object.values(d.timings || {}).reduce((a, b) => a + b, 0) * 1000;
     charts.tickMs.push(performance.now() / 1000, ms);
     showActivity(d.activity);
+    if (d.activity && d.activity.agents) {
+      charts.moving.push(performance.now() / 1000, d.activity.moving_fraction_avg);
+      charts.alive.push(performance.now() / 1000, d.activity.alive_fraction);
+    }
   } else if (topic === "coalitions") {
     if (d.changes && Object.values(d.changes).some((v) => v.length)) refreshCoalitions();
   } else if (topic === "knowledge") {
@@ -250,6 +256,10 @@ function drawCharts() {
     drawChart($("chart-tps"), "throughput (ticks/s)", [{ series: charts.tps, colour: "#56b4e9" }]);
     drawChart($("chart-tick"), "tick time", [{ series: charts.tickMs, colour: "#e69f00" }], " ms");
     drawChart($("chart-agents"), "agents", [{ series: charts.agents, colour: "#009e73" }]);
+    drawChart($("chart-activity"), "moving · alive (share of agents)", [
+      { series: charts.moving, colour: "#e69f00" },
+      { series: charts.alive, colour: "#009e73" },
+    ]);
     drawChart($("chart-clients"), "WebSocket clients", [{ series: charts.clients, colour: "#cc79a7" }]);
     drawChart($("chart-memory"), "server memory (RSS)", [{ series: charts.memory, colour: "#f0e442" }], " MB");
   });
@@ -468,7 +478,7 @@ $("formation").addEventListener("click", async () => {
 
 $("create-demo").addEventListener("click", async () => {
   const scenario = {
-    world: { height: 32, width: 32, resources: [{ name: "food", density: 0.05 }] },
+    world: { height: 32, width: 32, energy_cost_per_move: 0.02, resources: [{ name: "food", density: 0.05 }] },
     agents: { explorer: 40, collector: 40, coordinator: 20 },
     coalitions: { auto_objectives: 3, objective_capacity: 8 },
   };
