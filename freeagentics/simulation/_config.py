@@ -12,6 +12,8 @@ from freeagentics.worlds import GridWorldConfig
 __all__ = ["CoalitionSettings", "ObjectiveSpec", "SimulationConfig"]
 
 STRATEGIES = ("greedy", "optimal", "grid")
+#: the activity tracker keeps this many moving fractions at most (4 bytes each)
+MAX_STUCK_TICKS = 1_000_000
 
 
 def _at_least(name: str, value, low) -> None:
@@ -132,6 +134,10 @@ class SimulationConfig:
             ("knowledge_max_nodes", 16),
         ):
             _at_least(name, getattr(self, name), low)
+        if self.stuck_ticks > MAX_STUCK_TICKS:
+            raise ConfigurationError(
+                f"stuck_ticks must be at most {MAX_STUCK_TICKS}, got {self.stuck_ticks}"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigurationError(f"seed must be a whole number >= 0, got {self.seed!r}")
 

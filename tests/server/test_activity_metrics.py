@@ -57,3 +57,9 @@ def test_websocket_metrics_frame_carries_activity_and_warnings():
         assert activity["alive_fraction"] == 1.0 and activity["dead"] == 0
         assert [w["code"] for w in activity["warnings"]] == ["frozen", "stuck"]
         assert "3 of 3 agents have not moved for 3 ticks" in activity["warnings"][1]["message"]
+
+
+def test_too_long_a_stuck_window_is_refused_with_a_422(client):
+    scenario = {**FROZEN, "simulation": {"stuck_ticks": 10**9}}
+    r = client.post(f"{API}/simulations", json={"name": "t", "scenario": scenario})
+    assert r.status_code == 422 and "stuck_ticks must be at most" in r.json()["detail"]

@@ -67,9 +67,13 @@ def test_tracker_counts_moves_on_hand_built_ticks():
     assert a["stuck"] == 2 and codes(a) == ["frozen", "stuck"]  # half stuck: warned
 
 
-def test_window_must_be_positive():
+def test_window_is_bounded_before_anything_is_allocated():
     with pytest.raises(ConfigurationError, match="stuck_ticks"):
         SimulationConfig(stuck_ticks=0)
+    with pytest.raises(ConfigurationError, match="stuck_ticks must be at most 1000000"):
+        SimulationConfig(stuck_ticks=10**9)
+    with pytest.raises(ConfigurationError, match="stuck_ticks"):
+        ActivityTracker(window=0)
 
 
 def test_added_agents_start_unstuck_and_checkpoints_keep_the_counts(tmp_path):

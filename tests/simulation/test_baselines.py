@@ -140,6 +140,17 @@ def test_a_controller_changes_only_the_moves():
         assert aif.step().activity["moving"] == 0
 
 
+def test_greedy_refuses_worlds_too_large_to_remember(monkeypatch):
+    from freeagentics.errors import ConfigurationError
+    from freeagentics.simulation import baselines
+
+    sim = Simulation(SimulationConfig(world=GridWorldConfig(height=20, width=20)))
+    monkeypatch.setattr(baselines, "MAX_VISITED_CELLS", 8 * 400 - 1)  # 8 agents x 400 cells
+    sim.controller = GreedyController()
+    with pytest.raises(ConfigurationError, match="8 agents x 400 cells is more than 3199"):
+        sim.step()
+
+
 @pytest.mark.slow
 def test_greedy_outforages_random_on_the_maze():
     from freeagentics.simulation.scenario import load_scenario
