@@ -123,5 +123,11 @@ def test_maze_layout_is_connected_and_walled():
     assert not np.array_equal(walls[0], walls[1])
     with pytest.raises(ConfigurationError, match="layout must be one of"):
         GridWorldConfig(layout="labyrinth")
+    with pytest.raises(
+        ConfigurationError, match=r"world.layout: expected one of \['random', 'maze'\]"
+    ):
+        scenario_from_mapping({"world": {"layout": "labyrinth"}})
+    maze = scenario_from_mapping({"world": {"layout": "maze", "corridor_width": 3}})
+    assert maze.config.world.layout == "maze" and maze.config.world.corridor_width == 3
     with pytest.raises(ConfigurationError, match="needs at least"):
         GridWorldConfig(height=3, width=30, layout="maze", corridor_width=2)
