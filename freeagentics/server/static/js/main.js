@@ -478,7 +478,7 @@ $("formation").addEventListener("click", async () => {
 
 $("create-demo").addEventListener("click", async () => {
   const scenario = {
-    world: { height: 32, width: 32, energy_cost_per_move: 0.02, resources: [{ name: "food", density: 0.05 }] },
+    world: { height: 32, width: 32, energy_cost_per_move: 0.02, resources: [{ name: "food", density: 0.08, regrowth: 0.05 }] },
     agents: { explorer: 40, collector: 40, coordinator: 20 },
     coalitions: { auto_objectives: 3, objective_capacity: 8 },
   };
