@@ -26,7 +26,8 @@ Figures per run (``--window`` W = 200 by default):
   that changed cell in a tick (the dead count as not moving); ``moved_share_last``,
   the share that changed cell at least once in those W ticks;
 * ``resources_per_agent_100`` — resource units collected by all agents, per agent per
-  100 ticks;
+  100 ticks; ``resources_per_collector_100``, the same for agents of the collector
+  kind alone (whose task it is);
 * ``coverage_per_explorer`` — distinct cells visited per agent of the explorer kind;
 * ``objective_ticks`` — median over coalition assignments made while the agent was
   more than 3 cells (Manhattan) from the objective of the ticks until it is within 3
@@ -140,6 +141,24 @@ class _Objectives:
         return (median if math.isfinite(median) else None), len(self.done) / episodes, episodes
 
 
+def _code(names: tuple[str, ...], kind: str) -> int:
+    return names.index(kind) if kind in names else -1
+
+
+class _Intake:
+    """Resources taken per world slot, read from each step of ``world`` (``per_slot``)."""
+
+    def __init__(self, world):
+        self.per_slot = np.zeros(world.n_slots)
+        self._step = world.step
+        world.step = self._tap  # the world's own step, observed
+
+    def _tap(self, actions: np.ndarray):
+        result = self._step(actions)
+        self.per_slot += result.collected.sum(axis=1)
+        return result
+
+
 def run_one(scenario, policy: str, seed: int, ticks: int, window: int) -> dict[str, Any]:
     """One scenario, policy and world seed for ``ticks`` ticks; the figures of the module
     docstring."""
@@ -150,14 +169,15 @@ def run_one(scenario, policy: str, seed: int, ticks: int, window: int) -> dict[s
     sim.controller = controller(policy, seed)
     ids = sim.population.ids
     names = sim.population.kind_names
-    explorer_code = names.index("explorer") if "explorer" in names else -1
-    explorers = np.flatnonzero(sim.population.kinds() == explorer_code)
+    explorers = np.flatnonzero(sim.population.kinds() == _code(names, "explorer"))
     height, width = sim.world.shape
     visited = np.zeros((explorers.size, height * width), dtype=bool)
     rows = np.arange(explorers.size)
     objectives = _Objectives(ids.size)
     moving: list[float] = []
     collected = 0.0
+    collectors = sim.population.slots()[sim.population.kinds() == _code(names, "collector")]
+    taken = _Intake(sim.world)
 
     def look(positions: np.ndarray, tick: int) -> None:
         if explorers.size:
@@ -182,6 +202,9 @@ def run_one(scenario, policy: str, seed: int, ticks: int, window: int) -> dict[s
         "moving_fraction_last": float(np.mean(moving[-last:])),
         "moved_share_last": float(np.mean(sim.activity.still[slots] < last)),
         "resources_per_agent_100": collected / ids.size / ticks * 100,
+        "resources_per_collector_100": (
+            float(taken.per_slot[collectors].mean()) / ticks * 100 if collectors.size else None
+        ),
         "coverage_per_explorer": float(visited.sum(axis=1).mean()) if explorers.size else None,
         "objective_ticks": objective_ticks,
         "objective_reached": reached,
@@ -232,7 +255,8 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "ticks": cell[0]["ticks"],
                 "moving_fraction_last_min": min(r["moving_fraction_last"] for r in cell),
             }
-            for name in (*FIGURES, "moved_share_last", "objective_reached", "wall_s"):
+            extra = ("moved_share_last", "resources_per_collector_100", "objective_reached")
+            for name in (*FIGURES, *extra, "wall_s"):
                 values = [r[name] for r in cell]
                 pick = _objective_median if name == "objective_ticks" else _median
                 record[name] = pick(values)
@@ -295,6 +319,7 @@ def print_report(medians: list[dict[str, Any]], seeds: int, ticks: int) -> None:
                 _fmt(r["moving_fraction_last"]),
                 _fmt(r["moving_fraction_last_min"]),
                 _fmt(r["resources_per_agent_100"]),
+                _fmt(r["resources_per_collector_100"]),
                 _fmt(r["coverage_per_explorer"]),
                 _fmt(r["objective_ticks"]),
                 _fmt(r["objective_reached"]),
@@ -302,7 +327,7 @@ def print_report(medians: list[dict[str, Any]], seeds: int, ticks: int) -> None:
             ]
         )
     columns = ["scenario · policy", "n", "alive", "moving last", "moving min", "res/agent/100",
-               "cells/explorer", "objective ticks", "reached", ""]  # fmt: skip
+               "res/collector/100", "cells/explorer", "objective ticks", "reached", ""]  # fmt: skip
     print_table(f"B7 — behaviour, medians over {seeds} seeds, {ticks} ticks", columns, rows)
     ratio_rows = []
     for r in medians:

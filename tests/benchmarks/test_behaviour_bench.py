@@ -46,6 +46,7 @@ def test_b7_quick_records_ratios_and_targets(tmp_path):
         assert set(FIGURES) <= set(r)
         assert 0 <= r["alive_fraction"] <= 1 and 0 <= r["moving_fraction_last"] <= 1
         assert r["resources_per_agent_100"] >= 0 and r["coverage_per_explorer"] >= 1
+        assert r["resources_per_collector_100"] >= 0
     assert {(r["case"], r["impl"]) for r in medians} == cells
     for r in medians:
         if r["impl"] == "freeagentics-aif":
