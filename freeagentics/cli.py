@@ -181,7 +181,16 @@ def run_command(
     for key, value in result.final.items():
         if key.endswith("_mean") or key in ("agents", "coalition_members", "knowledge_nodes"):
             table.add_row(f"final {key.replace('_', ' ')}", f"{value:.4g}")
+    for key in ("moving_fraction_avg", "alive_fraction", "stuck"):
+        if key in result.final:
+            table.add_row(f"final {key.replace('_', ' ')}", f"{result.final[key]:.4g}")
     console.print(table)
+    if result.final.get("warnings"):  # the world froze or agents died: say so, loudly
+        err_console.print(
+            f"[bold yellow]warning:[/] at the end of the run: {result.final['warnings']} "
+            "(see the warnings, moving_fraction and stuck columns)",
+            soft_wrap=True,
+        )
     console.print(f"results: {result.path}", soft_wrap=True)
     if result.checkpoint is not None:
         console.print(f"checkpoint: {result.checkpoint}", soft_wrap=True)

@@ -42,7 +42,14 @@ INSECURE_WARNING = (
 
 DEMO_SCENARIO: dict[str, Any] = {
     "scenario": {"name": "demo", "seed": 0},
-    "world": {"height": 32, "width": 32, "resources": [{"name": "food", "density": 0.05}]},
+    # a sustainable ecology: the food that regrows each tick (about 4 units on 32 x 32)
+    # exceeds what 100 agents moving every tick spend (2 units), so the demo runs for ever
+    "world": {
+        "height": 32,
+        "width": 32,
+        "energy_cost_per_move": 0.02,
+        "resources": [{"name": "food", "density": 0.08, "regrowth": 0.05}],
+    },
     "coalitions": {"auto_objectives": 3, "objective_capacity": 8},
 }
 

@@ -3,7 +3,16 @@
 Updated where things happen (tick durations by the runners, database writes by the
 service and the storage writers, HTTP requests by :mod:`.http_metrics`, WebSocket
 connections and messages by the hub's ``MetricsSync``), and read at scrape time where a
-value already lives elsewhere (agents by kind, queue depths).
+value already lives elsewhere (agents by kind, queue depths, each simulation's latest
+activity).
+
+Activity gauges carry a ``simulation`` label (the simulation's id; at most the server's
+``max_simulations`` values): ``freeagentics_simulation_moving_fraction`` (this tick),
+``freeagentics_simulation_moving_fraction_avg`` (over the last ``stuck_ticks`` ticks),
+``freeagentics_simulation_alive_fraction``, ``freeagentics_simulation_agents_alive``,
+``freeagentics_simulation_agents_dead``, ``freeagentics_simulation_agents_stuck``, and
+``freeagentics_simulation_warning{simulation, warning}`` (1 while the warning holds, 0
+otherwise; ``warning`` is one of ``frozen``, ``stuck``, ``dying``).
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from freeagentics.simulation import WARNINGS
 
 __all__ = ["ServerMetrics", "metrics_router"]
 
@@ -57,6 +68,40 @@ class _LiveGauges(Collector):
             "Duration of the storage writers' latest batch write.",
             value=values["last_write_seconds"],
         )
+        yield from _activity_gauges(values.get("activity", {}))
+
+
+_ACTIVITY_GAUGES = (
+    ("moving_fraction", "moving_fraction", "Share of agents that changed cell this tick."),
+    (
+        "moving_fraction_avg",
+        "moving_fraction_avg",
+        "Share of agents changing cell per tick, averaged over the stuck window.",
+    ),
+    ("alive_fraction", "alive_fraction", "Share of agents with energy above 0."),
+    ("agents_alive", "alive", "Agents with energy above 0."),
+    ("agents_dead", "dead", "Agents exhausted (energy 0)."),
+    ("agents_stuck", "stuck", "Alive agents that have not changed cell for the stuck window."),
+)
+
+
+def _activity_gauges(activity: dict[int, dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
+    """Per simulation: the activity gauges and one 0/1 gauge per warning."""
+    for name, key, text in _ACTIVITY_GAUGES:
+        family = GaugeMetricFamily(f"freeagentics_simulation_{name}", text, labels=["simulation"])
+        for sim_id, figures in sorted(activity.items()):
+            family.add_metric([str(sim_id)], figures[key])
+        yield family
+    warnings = GaugeMetricFamily(
+        "freeagentics_simulation_warning",
+        "1 while a simulation's agents are frozen, stuck or dying.",
+        labels=["simulation", "warning"],
+    )
+    for sim_id, figures in sorted(activity.items()):
+        raised = {w["code"] for w in figures["warnings"]}
+        for code in WARNINGS:
+            warnings.add_metric([str(sim_id), code], float(code in raised))
+    yield warnings
 
 
 class ServerMetrics:

@@ -12,6 +12,8 @@ from freeagentics.worlds import GridWorldConfig
 __all__ = ["CoalitionSettings", "ObjectiveSpec", "SimulationConfig"]
 
 STRATEGIES = ("greedy", "optimal", "grid")
+#: the activity tracker keeps this many moving fractions at most (4 bytes each)
+MAX_STUCK_TICKS = 1_000_000
 
 
 def _at_least(name: str, value, low) -> None:
@@ -74,7 +76,9 @@ class SimulationConfig:
     """World, population and the cadence of everything around inference.
 
     ``agents`` maps kind names to initial counts (kinds: explorer, collector,
-    coordinator, or ones registered on the simulation).
+    coordinator, or ones registered on the simulation). ``stuck_ticks``: an alive agent
+    that has not changed cell for this many ticks counts as stuck, and the world is
+    frozen when hardly anybody moved over this many ticks (``TickEvents.activity``).
     """
 
     world: GridWorldConfig = field(default_factory=GridWorldConfig)
@@ -90,6 +94,7 @@ class SimulationConfig:
     metrics_every: int = 1
     waypoint_range: int = 16
     resource_index_every: int = 5
+    stuck_ticks: int = 50
 
     def __post_init__(self) -> None:
         if not isinstance(self.agents, dict) or not self.agents:
@@ -125,9 +130,14 @@ class SimulationConfig:
             ("metrics_every", 1),
             ("waypoint_range", 1),
             ("resource_index_every", 1),
+            ("stuck_ticks", 1),
             ("knowledge_max_nodes", 16),
         ):
             _at_least(name, getattr(self, name), low)
+        if self.stuck_ticks > MAX_STUCK_TICKS:
+            raise ConfigurationError(
+                f"stuck_ticks must be at most {MAX_STUCK_TICKS}, got {self.stuck_ticks}"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigurationError(f"seed must be a whole number >= 0, got {self.seed!r}")
 

@@ -14,6 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,8 @@ class TickEvents:
             ticks; -1 before the first refresh, with no metrics).
         coalition_events: arrays of the coalition changes this tick (maybe empty).
         timings: seconds spent in each stage of the tick.
+        activity: moving, alive and stuck agents this tick, and warnings when the world
+            freezes or agents die (see :class:`~freeagentics.simulation.ActivityTracker`).
     """
 
     tick: int
@@ -52,6 +55,7 @@ class TickEvents:
     metrics_tick: int = -1
     coalition_events: dict[str, np.ndarray] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    activity: dict[str, Any] = field(default_factory=dict)
 
 
 class Subscription:

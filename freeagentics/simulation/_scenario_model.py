@@ -21,12 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from freeagentics.agents.kinds import builtin_kinds
 from freeagentics.simulation._config import (
+    MAX_STUCK_TICKS,
     STRATEGIES,
     CoalitionSettings,
     ObjectiveSpec,
     SimulationConfig,
 )
 from freeagentics.worlds import GridWorldConfig, ResourceType
+from freeagentics.worlds._config import LAYOUTS
 
 __all__ = [
     "DEFAULT_TICKS",
@@ -87,6 +89,9 @@ class WorldSection(_Section):
     hazard_penalty: float = _field(GridWorldConfig, "hazard_penalty", ge=0.0)
     goal_reward: float = _field(GridWorldConfig, "goal_reward")
     observation_radius: int = _field(GridWorldConfig, "observation_radius", ge=0)
+    layout: Literal[LAYOUTS] = _default(GridWorldConfig, "layout")  # type: ignore[valid-type]
+    corridor_width: int = _field(GridWorldConfig, "corridor_width", ge=1)
+    maze_loops: float = _field(GridWorldConfig, "maze_loops", ge=0.0, le=1.0)
 
 
 class ObjectiveSection(_Section):
@@ -121,6 +126,7 @@ class SimulationSection(_Section):
     metrics_every: int = _field(SimulationConfig, "metrics_every", ge=1)
     waypoint_range: int = _field(SimulationConfig, "waypoint_range", ge=1)
     resource_index_every: int = _field(SimulationConfig, "resource_index_every", ge=1)
+    stuck_ticks: int = _field(SimulationConfig, "stuck_ticks", ge=1, le=MAX_STUCK_TICKS)
 
 
 class ScenarioHead(_Section):

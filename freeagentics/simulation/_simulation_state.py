@@ -1,7 +1,7 @@
 """A simulation's exact state: its configuration, kinds and every component's state.
 
 Parts (each a component's :class:`~freeagentics.state.State`): ``world``,
-``population``, ``coalitions``, ``knowledge`` and ``updater``, ``kind.<i>`` per
+``population``, ``coalitions``, ``knowledge``, ``updater`` and ``activity``, ``kind.<i>`` per
 kind; the simulation's own are its tick, generator, waypoints, the resource index
 and the targets looked up in it, and the latest metrics.
 """
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["load_simulation_state", "setup_of", "simulation_state"]
 
 #: components with ``export_state`` / ``import_state``, by attribute name
-COMPONENTS = ("world", "population", "coalitions", "knowledge", "_updater")
+COMPONENTS = ("world", "population", "coalitions", "knowledge", "_updater", "activity")
 
 
 def simulation_state(sim: Simulation) -> State:

@@ -8,6 +8,9 @@ Per-tick table (one row per tick, columns in this order):
   metrics, see ``metrics_every``) and for ``energy``;
 * ``coalition_members`` (agents in a coalition), ``coalitions`` (distinct ones),
   ``knowledge_nodes``, ``knowledge_edges``;
+* the activity of :attr:`TickEvents.activity`: ``moving_fraction``,
+  ``moving_fraction_avg``, ``alive_fraction``, ``alive``, ``dead``, ``stuck``,
+  ``collected``, and ``warnings`` (codes such as ``frozen dying``, empty when all is well);
 * ``<stage>_ms`` for every stage of :attr:`TickEvents.timings`, and ``tick_ms`` (their sum).
 
 Written as CSV (``.csv``) or Parquet (``.parquet``, needs ``pyarrow``), chosen by the
@@ -91,6 +94,12 @@ class _Recorder:
         row["coalitions"] = int(np.unique(members).size)
         row["knowledge_nodes"] = self.sim.knowledge.count_nodes()
         row["knowledge_edges"] = self.sim.knowledge.count_edges()
+        activity = events.activity
+        for name in ACTIVITY:
+            if name in activity:
+                row[name] = activity[name]
+        if activity:
+            row["warnings"] = " ".join(w["code"] for w in activity["warnings"])
         for stage, seconds in events.timings.items():
             self.stages.setdefault(stage)
             row[f"{stage}_ms"] = seconds * 1e3
@@ -102,10 +111,19 @@ class _Recorder:
         stats = [f"{m}_{s}" for m in sorted(self.metrics, key=_energy_last) for s in STATS]
         counts = ["coalition_members", "coalitions", "knowledge_nodes", "knowledge_edges"]
         timings = [f"{s}_ms" for s in self.stages] + ["tick_ms"]
-        return ["tick", "agents", *stats, *counts, *timings]
+        return ["tick", "agents", *stats, *counts, *ACTIVITY, "warnings", *timings]
 
 
 STATS = ("mean", "p5", "p95")
+ACTIVITY = (
+    "moving_fraction",
+    "moving_fraction_avg",
+    "alive_fraction",
+    "alive",
+    "dead",
+    "stuck",
+    "collected",
+)
 
 
 def _energy_last(name: str) -> tuple[bool, str]:

@@ -5,7 +5,8 @@ Stages of a tick (each timed in ``TickEvents.timings``):
 1. ``observe`` — each agent's compass reading towards its target (coalition
    objective for members; else its kind's target), or the cell under it;
 2. ``inference`` — every kind's cohort perceives, plans and acts (one batch per kind);
-3. ``world`` — the grid world applies all moves at once;
+3. ``world`` — the grid world applies all moves at once; the activity tracker folds
+   in who moved, who is alive and who is stuck (``TickEvents.activity``);
 4. ``coalitions`` — re-formation every ``reform_every`` ticks; members' preferences
    follow their coalition's objective;
 5. ``metrics`` — per-agent metrics, every ``metrics_every`` ticks (and on knowledge
@@ -15,6 +16,9 @@ Stages of a tick (each timed in ``TickEvents.timings``):
 7. ``history`` — the belief-history ring;
 8. ``events`` — the tick's event batch handed to subscribers through their bounded
    queues.
+
+A :attr:`Simulation.controller` (see :mod:`freeagentics.simulation.baselines`), when
+set, decides every agent's move in place of stage 2: baselines run on the same world.
 
 Everything random draws from generators spawned from ``config.seed``: the same seed
 gives the same trajectory, and :meth:`checkpoint` / :meth:`restore` continue it
@@ -41,6 +45,7 @@ from freeagentics.coalitions import (
 from freeagentics.errors import ConfigurationError
 from freeagentics.knowledge import InMemoryKnowledgeGraph, KnowledgeUpdater, Sightings
 from freeagentics.models.builders import COMPASS_OUTCOMES, compass_of
+from freeagentics.simulation._activity import ActivityTracker
 from freeagentics.simulation._config import ObjectiveSpec, SimulationConfig
 from freeagentics.simulation._events import EventBus, TickEvents
 from freeagentics.simulation._simulation_state import (
@@ -103,6 +108,10 @@ class Simulation:
         self.metrics: dict[str, np.ndarray] = {}
         self._metrics_tick = -1  # tick the metrics were computed at
         self.last_timings: dict[str, float] = {}
+        self.activity = ActivityTracker(config.stuck_ticks)
+        #: decides every agent's move instead of the agents' inference when set: an
+        #: object with ``decide(sim) -> (n_slots,) int64`` world moves
+        self.controller = None
         self.bus = EventBus()
         self._pause = threading.Event()
 
@@ -165,6 +174,7 @@ class Simulation:
             raise ConfigurationError(f"count must be >= 1, got {count}")
         group = self.population.group(kind)
         slots = self.world.add_agents(count)
+        self.activity.forget(slots)
         ids = self.population.add(kind, slots)
         self._waypoints[group.code] = np.concatenate(
             [self._waypoints[group.code], self.world.positions[slots].astype(np.int32)]
@@ -218,7 +228,7 @@ class Simulation:
         )
         lap("observe")
         actions = np.full(self.world.n_slots, int(Move.STAY), dtype=np.int64)
-        for g in self.population.groups:
+        for g in self.population.groups if self.controller is None else ():
             if not g.n:
                 continue
             index = np.searchsorted(ids, g.ids)
@@ -234,8 +244,14 @@ class Simulation:
             lap("observe")
             actions[g.slots] = g.cohort.step(obs)[:, 0]
             lap("inference")
+        if self.controller is not None:
+            actions = np.asarray(self.controller.decide(self), dtype=np.int64)
+            lap("inference")
         result = self.world.step(actions)
         self.tick += 1
+        activity = self.activity.update(
+            result.moved, self.world.active, result.energy, float(result.collected.sum())
+        )
         lap("world")
         changes = self.coalitions.maybe_reform(
             self.tick, self.world.positions[self.population.slots()], self._capabilities()
@@ -269,6 +285,7 @@ class Simulation:
             metrics_tick=self._metrics_tick,
             coalition_events=changes._asdict() if changes is not None else {},
             timings=timings,
+            activity=activity,
         )
         self.bus.publish(events)
         lap("events")

@@ -12,6 +12,8 @@ __all__ = ["GridWorldConfig", "ResourceType"]
 
 # Observation codes are int8-safe with this many types (6 + 64 < 127).
 MAX_RESOURCE_TYPES = 64
+#: how walls are drawn: scattered cells, or a maze of corridors (see ``draw_layout``)
+LAYOUTS = ("random", "maze")
 
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> None:
@@ -81,6 +83,9 @@ class GridWorldConfig:
     ``energy_cost_per_move`` when it actually changes cell, gains ``energy_per_unit`` per
     unit of resource collected and loses ``hazard_penalty`` while standing on a hazard.
     Energy never drops below 0; an agent at 0 is exhausted (stays put, collects nothing).
+    ``layout = "maze"`` replaces the scattered walls (``wall_density`` is then unused) by
+    a maze of corridors ``corridor_width`` cells wide with a share ``maze_loops`` of its
+    inner walls knocked through, so that there are several ways round.
     """
 
     height: int = 32
@@ -97,6 +102,9 @@ class GridWorldConfig:
     hazard_penalty: float = 1.0
     goal_reward: float = 1.0
     observation_radius: int = 1
+    layout: str = "random"
+    corridor_width: int = 2
+    maze_loops: float = 0.15
 
     def __post_init__(self) -> None:
         _check_int("height", self.height, 1)
@@ -132,6 +140,16 @@ class GridWorldConfig:
         _check_float("hazard_penalty", self.hazard_penalty, 0.0)
         _check_float("goal_reward", self.goal_reward, -math.inf)
         _check_int("observation_radius", self.observation_radius, 0)
+        if self.layout not in LAYOUTS:
+            raise ConfigurationError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        _check_int("corridor_width", self.corridor_width, 1)
+        _check_float("maze_loops", self.maze_loops, 0.0, 1.0)
+        if self.layout == "maze" and min(self.height, self.width) < self.corridor_width + 2:
+            raise ConfigurationError(
+                f"a maze with corridors {self.corridor_width} wide needs at least "
+                f"{self.corridor_width + 2} x {self.corridor_width + 2} cells, got "
+                f"{self.height} x {self.width}"
+            )
 
     @property
     def n_resource_types(self) -> int:

@@ -10,7 +10,7 @@ from freeagentics.errors import ConfigurationError
 from freeagentics.worlds._codes import Cell
 from freeagentics.worlds._config import GridWorldConfig
 
-__all__ = ["Layout", "draw_layout"]
+__all__ = ["Layout", "draw_layout", "maze_walls"]
 
 _TEXT_SYMBOLS = {".": -1, "#": -2, "G": -3, "H": -4}
 
@@ -118,15 +118,24 @@ def draw_layout(config: GridWorldConfig, rng: np.random.Generator) -> Layout:
 
     One uniform per cell is split into consecutive intervals of width wall density,
     hazard density, then each resource density; goals are drawn without replacement
-    among the cells left empty.
+    among the cells left empty. A maze layout draws its walls with :func:`maze_walls`
+    instead (the wall interval is then empty) and puts the other features on the
+    corridors.
     """
     shape = (config.height, config.width)
     u = rng.random(shape)
+    maze = config.layout == "maze"
     bounds = np.cumsum(
-        [config.wall_density, config.hazard_density, *(r.density for r in config.resources)]
+        [
+            0.0 if maze else config.wall_density,
+            config.hazard_density,
+            *(r.density for r in config.resources),
+        ]
     )
     # Interval index per cell: 0 wall, 1 hazard, 2 + k resource k, beyond the last: empty.
     interval = np.searchsorted(bounds, u, side="right")
+    if maze:
+        interval[maze_walls(shape, config.corridor_width, config.maze_loops, rng)] = 0
     walls = interval == 0
     hazards = interval == 1
     is_resource = (interval >= 2) & (interval < bounds.size)
@@ -140,3 +149,62 @@ def draw_layout(config: GridWorldConfig, rng: np.random.Generator) -> Layout:
     goals = np.zeros(shape, dtype=bool)
     goals.flat[rng.choice(empty, size=config.n_goals, replace=False)] = True
     return Layout(walls=walls, goals=goals, hazards=hazards, resource_kind=resource_kind)
+
+
+def maze_walls(
+    shape: tuple[int, int], corridor: int, loops: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Walls of a maze whose corridors are ``corridor`` cells wide.
+
+    Rooms of ``corridor x corridor`` cells sit on a lattice of pitch ``corridor + 1``
+    inside a wall border; a randomised depth-first search opens the wall between
+    neighbouring rooms until every room is reached (so every open cell is reachable),
+    then each wall still standing between two rooms is opened with probability
+    ``loops``. Rows and columns left over past the last whole room stay wall.
+
+    Returns:
+        (H, W) bool.
+    """
+    height, width = shape
+    pitch = corridor + 1
+    rows, cols = (height - 1) // pitch, (width - 1) // pitch
+    walls = np.ones(shape, dtype=bool)
+    starts_r = 1 + pitch * np.arange(rows)
+    starts_c = 1 + pitch * np.arange(cols)
+    for r in starts_r:
+        for c in starts_c:
+            walls[r : r + corridor, c : c + corridor] = False
+
+    def open_between(i: int, j: int, di: int, dj: int) -> None:
+        r, c = starts_r[i], starts_c[j]
+        if di:  # the wall row under room (i, j)
+            walls[r + corridor, c : c + corridor] = False
+        else:  # the wall column right of room (i, j)
+            walls[r : r + corridor, c + corridor] = False
+
+    seen = np.zeros((rows, cols), dtype=bool)
+    start = (int(rng.integers(rows)), int(rng.integers(cols)))
+    seen[start] = True
+    stack = [start]
+    steps = ((1, 0), (-1, 0), (0, 1), (0, -1))
+    while stack:
+        i, j = stack[-1]
+        fresh = [
+            (i + di, j + dj)
+            for di, dj in steps
+            if 0 <= i + di < rows and 0 <= j + dj < cols and not seen[i + di, j + dj]
+        ]
+        if not fresh:
+            stack.pop()
+            continue
+        ni, nj = fresh[int(rng.integers(len(fresh)))]
+        open_between(min(i, ni), min(j, nj), abs(ni - i), abs(nj - j))
+        seen[ni, nj] = True
+        stack.append((ni, nj))
+    # knock through some of the walls left between rooms, making loops
+    for i in range(rows):
+        for j in range(cols):
+            for di, dj in ((1, 0), (0, 1)):
+                if i + di < rows and j + dj < cols and rng.random() < loops:
+                    open_between(i, j, di, dj)
+    return walls

@@ -54,6 +54,18 @@ def test_run_writes_results_with_ticks_seed_and_overrides(tmp_path, scenario):
     assert "cli: 3/3 ticks" in result.output and f"results: {out}" in result.output
 
 
+def test_run_says_when_the_world_froze(tmp_path):
+    path = tmp_path / "boxed.toml"  # two agents filling a 1 x 2 world: nobody can move
+    path.write_text(
+        "[world]\nheight = 1\nwidth = 2\nwall_density = 0.0\nn_goals = 0\n"
+        "[agents]\nexplorer = 2\n[simulation]\nstuck_ticks = 2\n"
+    )
+    result = invoke("run", path, "--out", tmp_path / "r.csv", "--ticks", 3, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "final moving fraction avg" in result.output
+    assert "warning: at the end of the run: frozen stuck" in result.output
+
+
 def test_run_checkpoints(tmp_path, scenario):
     out = tmp_path / "r.csv"
     result = invoke("run", scenario, "--out", out, "--checkpoint-every", 2, "--no-progress")

@@ -155,3 +155,36 @@ def test_viewer_cannot_use_controls(page, auth_server, api_keys):
     page.wait_for_function(FRAMES_OVER, arg=1, timeout=20_000)
     assert page.locator("#run").is_disabled()
     assert page.locator("#formation").is_disabled()
+
+
+def test_frozen_world_shows_a_warning_banner(page, dev_server, screenshot):
+    import json
+    import urllib.request
+
+    frozen = {  # three agents filling a 1 x 3 corridor: nobody can ever move
+        "world": {"height": 1, "width": 3, "wall_density": 0.0, "n_goals": 0},
+        "agents": {"explorer": 3},
+        "simulation": {"stuck_ticks": 3},
+    }
+    body = json.dumps({"name": "frozen", "scenario": frozen, "start": True}).encode()
+    request = urllib.request.Request(
+        dev_server.base + "/api/v1/simulations",
+        data=body,
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as res:
+        sim_id = json.loads(res.read())["id"]
+    try:
+        page.goto(f"{dev_server.base}/?sim={sim_id}")
+        page.wait_for_selector("#activity-warning:not(.hidden)", timeout=20_000)
+        banner = page.locator("#activity-warning").inner_text()
+        assert "world frozen" in banner and "3 of 3 agents have not moved" in banner
+        assert page.locator("#moving").inner_text() == "0%"
+        assert page.locator("#alive").inner_text() == "3/3"
+        screenshot(page, "frozen-warning")
+    finally:
+        delete = urllib.request.Request(
+            f"{dev_server.base}/api/v1/simulations/{sim_id}", method="DELETE"
+        )
+        urllib.request.urlopen(delete).close()

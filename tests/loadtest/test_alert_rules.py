@@ -100,8 +100,22 @@ def _dashboard_queries() -> list[tuple[str, str]]:
 
 def _exported_names() -> set[str]:
     metrics = ServerMetrics()
+    activity = {
+        "moving_fraction": 0.5,
+        "moving_fraction_avg": 0.5,
+        "alive_fraction": 1.0,
+        "alive": 4,
+        "dead": 0,
+        "stuck": 1,
+        "warnings": [{"code": "stuck", "message": "half the agents are stuck"}],
+    }
     metrics.watch(
-        lambda: {"agents_by_kind": {"x": 1}, "queues": {"q": 0}, "last_write_seconds": 0.0}
+        lambda: {
+            "agents_by_kind": {"x": 1},
+            "queues": {"q": 0},
+            "last_write_seconds": 0.0,
+            "activity": {1: activity},
+        }
     )
     metrics.messages_sent.labels("world").inc()
     metrics.messages_dropped.labels("world").inc()

@@ -178,10 +178,11 @@ def test_every_scenario_mistake_is_reported_at_once(client):
     messages = [f"{'.'.join(e['loc'])}: {e['msg']}" for e in body["errors"]]
     assert messages == [
         "body.scenario.world.height: expected an integer >= 1, got 0",
-        "body.scenario.world: unknown key(s) ['heigth']; allowed: ['energy_cost_per_move', "
-        "'energy_cost_per_tick', 'energy_per_unit', 'goal_reward', 'hazard_density', "
-        "'hazard_penalty', 'height', 'initial_energy', 'n_goals', 'observation_radius', "
-        "'resources', 'wall_density', 'width'] ('heigth' -> did you mean 'height'?)",
+        "body.scenario.world: unknown key(s) ['heigth']; allowed: ['corridor_width', "
+        "'energy_cost_per_move', 'energy_cost_per_tick', 'energy_per_unit', 'goal_reward', "
+        "'hazard_density', 'hazard_penalty', 'height', 'initial_energy', 'layout', "
+        "'maze_loops', 'n_goals', 'observation_radius', 'resources', 'wall_density', "
+        "'width'] ('heigth' -> did you mean 'height'?)",
         "body.scenario.agents: unknown agent kind(s) ['explorr']; kinds are "
         "('collector', 'coordinator', 'explorer')",
         "body.scenario.coalitions.strategy: expected one of ['greedy', 'optimal', 'grid'], "

@@ -381,7 +381,7 @@ class SimulationService:
             cells[np.asarray(layout.hazards)] = 5
             cells[np.asarray(layout.walls)] = 1
             linear = np.flatnonzero(kind >= 0)
-            amounts = world.resources.reshape(world.resources.shape[0], -1)
+            amounts = world.resources.reshape(world.resources.shape[0], kind.size)  # K may be 0
             return {
                 "tick": managed.sim.tick,
                 "height": int(kind.shape[0]),
@@ -498,8 +498,10 @@ class SimulationService:
         managed.sim.bus.unsubscribe(subscription)
 
     def gauges(self) -> dict[str, Any]:
-        """Agents by kind, queue depths and last write latency across simulations."""
+        """Agents by kind, queue depths and last write latency across simulations, and
+        each simulation's latest activity (moving, alive, stuck agents and warnings)."""
         kinds: dict[str, int] = {}
+        activity: dict[int, dict[str, Any]] = {}
         queues = {"storage_writer": 0, "event_subscribers": 0}
         last_write = 0.0
         with self._lock:
@@ -509,7 +511,14 @@ class SimulationService:
                 for kind, n in _views.kind_counts(managed.sim).items():
                     kinds[kind] = kinds.get(kind, 0) + n
                 subs = managed.sim.bus.subscriptions
+                if managed.sim.activity.latest:
+                    activity[managed.id] = managed.sim.activity.latest
             queues["storage_writer"] += managed.writer.queue_depth
             queues["event_subscribers"] += sum(s.depth for s in subs)
             last_write = max(last_write, managed.writer.last_write_seconds or 0.0)
-        return {"agents_by_kind": kinds, "queues": queues, "last_write_seconds": last_write}
+        return {
+            "agents_by_kind": kinds,
+            "queues": queues,
+            "last_write_seconds": last_write,
+            "activity": activity,
+        }

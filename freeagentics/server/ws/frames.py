@@ -14,7 +14,10 @@ Every frame is a map (JSON object or MessagePack map)::
   ``action``, ``energy``, ``coalition``, ``metrics`` ``{name: value}``.
 * ``coalitions`` — ``sizes`` ``{coalition id: members}`` and ``changes``, this tick's
   coalition events as lists (empty when nothing changed).
-* ``metrics`` — ``n``, the mean of every per-agent metric, ``timings`` (seconds per stage).
+* ``metrics`` — ``n``, the mean of every per-agent metric, ``timings`` (seconds per stage),
+  ``activity``: moving, alive and stuck agents this tick and ``warnings`` (a list of
+  ``{"code", "message"}``: ``frozen``, ``stuck``, ``dying``; see
+  :class:`~freeagentics.simulation.ActivityTracker`).
 * ``knowledge`` — sent on ticks where the knowledge graph changed: ``version``,
   ``nodes``, ``edges``.
 
@@ -149,7 +152,12 @@ def _metrics(events: TickEvents, topic: Topic) -> dict[str, Any]:
         name: float(np.mean(values)) if np.size(values) else None
         for name, values in events.metrics.items()
     }
-    return {"n": int(events.ids.size), "means": means, "timings": dict(events.timings)}
+    return {
+        "n": int(events.ids.size),
+        "means": means,
+        "timings": dict(events.timings),
+        "activity": dict(events.activity),
+    }
 
 
 _BUILDERS: dict[str, Callable[[TickEvents, Topic], dict[str, Any] | None]] = {

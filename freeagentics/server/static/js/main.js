@@ -13,6 +13,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   me: null,
+  warnings: [], // codes of the activity warnings shown (frozen, stuck, dying)
   simId: null,
   sim: null, // the latest GET /simulations/{id}
   tick: 0,
@@ -33,6 +34,8 @@ const charts = {
   tps: new Series(),
   tickMs: new Series(),
   agents: new Series(),
+  moving: new Series(),
+  alive: new Series(),
   clients: new Series(),
   memory: new Series(),
 };
@@ -137,6 +140,7 @@ async function selectSimulation(id) {
   state.ticksSeen = [];
   state.graphLoadedVersion = -2;
   selectAgent(null);
+  showActivity(null);
   for (const s of Object.values(charts)) s.clear();
   await refreshSim();
   await refreshLayout();
@@ -211,6 +215,11 @@ function onFrame(topic, frame) {
   } else if (topic === "metrics") {
     const ms = Object.values(d.timings || {}).reduce((a, b) => a + b, 0) * 1000;
     charts.tickMs.push(performance.now() / 1000, ms);
+    showActivity(d.activity);
+    if (d.activity && d.activity.agents) {
+      charts.moving.push(performance.now() / 1000, d.activity.moving_fraction_avg);
+      charts.alive.push(performance.now() / 1000, d.activity.alive_fraction);
+    }
   } else if (topic === "coalitions") {
     if (d.changes && Object.values(d.changes).some((v) => v.length)) refreshCoalitions();
   } else if (topic === "knowledge") {
@@ -220,6 +229,21 @@ function onFrame(topic, frame) {
     panel.pushTick(frame.tick, d.metrics);
   }
   drawCharts();
+}
+
+/** Moving and alive agents in the header; a banner while the world is frozen, agents
+ * are stuck or dying (the server decides, see ActivityTracker), instead of a world that
+ * silently stands still while the header says "running". */
+function showActivity(a) {
+  const banner = $("activity-warning");
+  const warnings = (a && a.warnings) || [];
+  state.warnings = warnings.map((w) => w.code);
+  $("moving").textContent = a && a.agents ? `${Math.round(100 * a.moving_fraction_avg)}%` : "–";
+  $("alive").textContent = a && a.agents ? `${a.alive}/${a.agents}` : "–";
+  banner.classList.toggle("hidden", warnings.length === 0);
+  banner.replaceChildren(
+    ...warnings.map((w) => Object.assign(document.createElement("span"), { textContent: w.message, className: `warning-${w.code}` })),
+  );
 }
 
 let chartsQueued = false;
@@ -232,6 +256,10 @@ function drawCharts() {
     drawChart($("chart-tps"), "throughput (ticks/s)", [{ series: charts.tps, colour: "#56b4e9" }]);
     drawChart($("chart-tick"), "tick time", [{ series: charts.tickMs, colour: "#e69f00" }], " ms");
     drawChart($("chart-agents"), "agents", [{ series: charts.agents, colour: "#009e73" }]);
+    drawChart($("chart-activity"), "moving · alive (share of agents)", [
+      { series: charts.moving, colour: "#e69f00" },
+      { series: charts.alive, colour: "#009e73" },
+    ]);
     drawChart($("chart-clients"), "WebSocket clients", [{ series: charts.clients, colour: "#cc79a7" }]);
     drawChart($("chart-memory"), "server memory (RSS)", [{ series: charts.memory, colour: "#f0e442" }], " MB");
   });
@@ -450,7 +478,7 @@ $("formation").addEventListener("click", async () => {
 
 $("create-demo").addEventListener("click", async () => {
   const scenario = {
-    world: { height: 32, width: 32, resources: [{ name: "food", density: 0.05 }] },
+    world: { height: 32, width: 32, energy_cost_per_move: 0.02, resources: [{ name: "food", density: 0.08, regrowth: 0.05 }] },
     agents: { explorer: 40, collector: 40, coordinator: 20 },
     coalitions: { auto_objectives: 3, objective_capacity: 8 },
   };
