@@ -15,6 +15,7 @@ import yaml
 
 from freeagentics.loadtest.thresholds import THRESHOLDS
 from freeagentics.server.metrics import ServerMetrics
+from freeagentics.simulation._activity import WARNINGS
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
 #: alert name prefix → threshold key, and the factor from the rule's unit to the report's
@@ -26,15 +27,19 @@ KEYS = {
 }
 
 
-def _rules() -> list[dict]:
+def _rules(group: str = "freeagentics-load") -> list[dict]:
     doc = yaml.safe_load(RULES.read_text())
-    return [rule for group in doc["groups"] for rule in group["rules"]]
+    return [rule for g in doc["groups"] if g["name"] == group for rule in g["rules"]]
 
 
 def test_every_rule_is_well_formed():
     rules = _rules()
     assert len(rules) == 8
-    for rule in rules:
+    behaviour = _rules("freeagentics-behaviour")
+    assert {r["alert"] for r in behaviour} == {
+        f"FreeAgenticsAgents{w.capitalize()}" for w in WARNINGS
+    }
+    for rule in rules + behaviour:
         assert set(rule) == {"alert", "expr", "for", "labels", "annotations"}
         assert rule["labels"]["severity"] in ("warning", "critical")
         assert rule["expr"].count("(") == rule["expr"].count(")")
@@ -56,7 +61,7 @@ def test_rules_carry_the_reports_thresholds():
 
 def test_rules_use_metrics_the_server_exports():
     exported = _exported_names()
-    for rule in _rules():
+    for rule in _rules() + _rules("freeagentics-behaviour"):
         for name in re.findall(r"\b((?:process|freeagentics)_[a-z_]+)\b", rule["expr"]):
             assert name in exported, f"{rule['alert']}: {name} is not exported"
 
@@ -79,7 +84,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_promtool_checks_the_rules():
     result = _run(_promtool(), "check", "rules", str(RULES))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 8 rules found" in result.stdout
+    assert "SUCCESS: 11 rules found" in result.stdout
 
 
 def test_promtool_unit_tests_of_the_rules_pass():
