@@ -256,12 +256,22 @@ def sweep_command(
 
 @app.command("serve")
 def serve_command(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
-    demo: bool = typer.Option(True, "--demo/--no-demo", help="Create and start a demo simulation."),
-    migrate: bool = typer.Option(
-        True, "--migrate/--no-migrate", help="Migrate the database schema at start."
-    ),
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default: $FREEAGENTICS_HOST, 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Port to listen on (default: $FREEAGENTICS_PORT, 8000)."
+        ),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Create and start a demo simulation.")
+    ] = True,
+    migrate: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Migrate the database schema at start.")
+    ] = True,
 ) -> None:
     """Start the HTTP/WebSocket server (settings from FREEAGENTICS_* variables)."""
     import uvicorn
@@ -276,16 +286,24 @@ def serve_command(
         settings = Settings()
     except ValidationError as exc:
         raise _fail(f"invalid server settings: {exc}") from None
-    settings = settings.model_copy(update={"demo": demo, "auto_migrate": migrate})
+    changes = {"demo": demo, "auto_migrate": migrate}
+    changes.update({k: v for k, v in (("host", host), ("port", port)) if v is not None})
+    settings = settings.model_copy(update=changes)
+    if settings.database_url is None:  # name the file, so nobody hunts for it
+        settings = settings.model_copy(update={"database_url": settings.resolved_database_url()})
     if settings.development:
         err_console.print(f"[bold red]WARNING: {INSECURE_WARNING}[/]")
-    console.print(f"FreeAgentics server on http://{host}:{port} (docs at /docs)")
+    console.print(
+        f"FreeAgentics server on http://{settings.host}:{settings.port} (docs at /docs), "
+        f"database {_safe_url(settings.database_url)}",
+        soft_wrap=True,
+    )
     # the WebSocket protocol that lets frames be framed once for all subscribers; frames
     # over the application's message limit are refused before they are buffered
     uvicorn.run(
         create_app(settings),
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         log_config=log_config(settings.log_format),
         ws=WS_PROTOCOL,
         ws_max_size=settings.ws_max_message_bytes,
