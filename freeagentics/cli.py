@@ -13,19 +13,37 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from freeagentics import __version__
 from freeagentics.agents import Cohort, CohortConfig
 from freeagentics.errors import FreeAgenticsError
 from freeagentics.models.builders import explorer_model, locator_model
 from freeagentics.models.process import GenerativeProcess
 
-app = typer.Typer(help="FreeAgentics: multi-agent Active Inference at population scale.")
+# plain help: typer's rich help labels every flag, --help included, as taking a <bool>
+app = typer.Typer(
+    help="FreeAgentics: multi-agent Active Inference at population scale.",
+    rich_markup_mode=None,
+)
 console = Console()
 
 MODELS = {"explorer": explorer_model, "locator": locator_model}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"freeagentics {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     """Run ``freeagentics COMMAND --help`` for a command's options."""
 
 
@@ -143,9 +161,13 @@ def _load(scenario: Path, ticks: int | None, seed: int | None, sets: dict[str, l
 def run_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (.toml or .json).")],
     out: Annotated[
-        Path,
-        typer.Option("--out", "-o", help="Per-tick results: .csv, or .parquet (needs pyarrow)."),
-    ],
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Per-tick results: .csv or .parquet (default: none, only the summary).",
+        ),
+    ] = None,
     ticks: Annotated[
         int | None, typer.Option(min=1, help="Ticks to run (default: the scenario's).")
     ] = None,
@@ -156,13 +178,19 @@ def run_command(
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Override a setting: KEY=VALUE, e.g. coalitions.strength=8."),
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override a setting, e.g. coalitions.strength=8.",
+        ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Run a scenario and write one row of metrics per tick."""
     from freeagentics.simulation.runner import run_scenario
 
+    if checkpoint_every is not None and out is None:
+        raise _fail("--checkpoint-every needs --out: the checkpoint is written beside the results")
     sets = _parse_sets(set_ or [])
     for key, values in sets.items():
         if len(values) != 1:
@@ -182,7 +210,8 @@ def run_command(
         if key.endswith("_mean") or key in ("agents", "coalition_members", "knowledge_nodes"):
             table.add_row(f"final {key.replace('_', ' ')}", f"{value:.4g}")
     console.print(table)
-    console.print(f"results: {result.path}", soft_wrap=True)
+    if result.path is not None:
+        console.print(f"results: {result.path}", soft_wrap=True)
     if result.checkpoint is not None:
         console.print(f"checkpoint: {result.checkpoint}", soft_wrap=True)
     if result.interrupted:
@@ -194,12 +223,17 @@ def run_command(
 def sweep_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (.toml or .json).")],
     out_dir: Annotated[
-        Path, typer.Option("--out-dir", help="Folder for the result files and summary.csv.")
+        Path,
+        typer.Option("--out-dir", help="Folder for the result files and the summary (--format)."),
     ],
     seeds: Annotated[str, typer.Option(help="Seeds: a range 0-7, a list 1,3,5, or 0-3,9.")] = "0",
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="KEY=V1,V2,... (repeatable); every combination is run."),
+        typer.Option(
+            "--set",
+            metavar="KEY=V1,V2,...",
+            help="Values to sweep (repeatable); every combination is run.",
+        ),
     ] = None,
     processes: Annotated[
         int, typer.Option(min=1, help="Runs at a time, each in its own process.")
@@ -207,12 +241,16 @@ def sweep_command(
     ticks: Annotated[
         int | None, typer.Option(min=1, help="Ticks per run (default: the scenario's).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="Result files: csv or parquet.")] = "csv",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Result files and summary: csv or parquet.")
+    ] = "csv",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Run a scenario for every seed and combination of --set values, in parallel."""
     from freeagentics.simulation.runner import sweep
 
+    if fmt.lstrip(".") not in ("csv", "parquet"):
+        raise _fail(f"--format: choose csv or parquet, not {fmt!r}")
     seed_list = _parse_seeds(seeds)
     sets = _parse_sets(set_ or [])
     base = _load(scenario, ticks, None, {})
