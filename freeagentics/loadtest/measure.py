@@ -21,6 +21,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,12 +90,13 @@ def run_worker(
     memory_budget: int,
     pythonpath: Sequence[str | Path] = (),
     cwd: str | Path | None = None,
+    cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Run ``python -m module SPEC`` in ``cwd`` (default: this one); return its result dict.
 
     The result is what the worker wrote to ``spec["result_path"]`` (filled in here), or
-    ``{"skipped": reason}`` when the worker ran out of time or memory, or
-    ``{"error": message}`` when it failed otherwise.
+    ``{"skipped": reason}`` when the worker ran out of time or memory or was killed
+    because ``cancel`` was set, or ``{"error": message}`` when it failed otherwise.
 
     Args:
         pythonpath: folders put in front of ``PYTHONPATH`` (the folder holding this
@@ -121,7 +123,7 @@ def run_worker(
                 stderr=err,
                 preexec_fn=_limit_data(memory_budget),
             )
-            reason = _watch(proc, timeout_s, memory_budget)
+            reason = _watch(proc, timeout_s, memory_budget, cancel)
         result_path = Path(spec["result_path"])
         if reason is not None:
             return {"skipped": reason}
@@ -132,8 +134,11 @@ def run_worker(
         return {"error": f"worker exited with {proc.returncode}: {_tail(err_path)}"}
 
 
-def _watch(proc: subprocess.Popen, timeout_s: float, memory_budget: int) -> str | None:
-    """Wait for ``proc``; kill it and say why when it runs too long or too large."""
+def _watch(
+    proc: subprocess.Popen, timeout_s: float, memory_budget: int, cancel: threading.Event | None
+) -> str | None:
+    """Wait for ``proc``; kill it and say why when it runs too long or too large, or when
+    ``cancel`` is set."""
     start = time.monotonic()
     handle = psutil.Process(proc.pid)
     peak = 0
@@ -143,7 +148,9 @@ def _watch(proc: subprocess.Popen, timeout_s: float, memory_budget: int) -> str 
             peak = max(peak, handle.memory_info().rss)
         except psutil.Error:
             pass
-        if time.monotonic() - start > timeout_s:
+        if cancel is not None and cancel.is_set():
+            reason = "cancelled"
+        elif time.monotonic() - start > timeout_s:
             reason = f"timed out after {timeout_s:.0f} s"
         elif peak > memory_budget:
             budget = memory_budget / 2**30

@@ -46,6 +46,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: users per worker process: enough to keep a core busy without starving the event loop
 USERS_PER_WORKER = 250
+#: after Ctrl-C, seconds the user workers get to hand in what they measured (they stop
+#: within a poll; one still starting up on a loaded machine has measured nothing)
+STOP_GRACE_S = 20.0
 WORKER_MEMORY = 2 << 30
 
 
@@ -191,6 +194,7 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
         specs = _worker_specs(profile, server, sim["id"], sync_dir.name)
         pool = ThreadPoolExecutor(len(specs))
         budget = specs[0]["ready_timeout_s"] + profile.warmup_s + profile.duration_s + 120
+        cancel = threading.Event()
         futures = [
             pool.submit(
                 run_worker,
@@ -198,6 +202,7 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
                 spec,
                 timeout_s=budget,
                 memory_budget=WORKER_MEMORY,
+                cancel=cancel,
             )
             for spec in specs
         ]
@@ -221,7 +226,7 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
             (sync / "stop").write_text("stop")
             if window[1] is not None:
                 window[1] = min(window[1], clock())
-            done = _collect(futures)
+            done = _collect(futures, cancel, STOP_GRACE_S if interrupted else None)
             pool.shutdown(wait=False, cancel_futures=True)
             sync_dir.cleanup()
         metrics_end = server.scrape()
@@ -263,11 +268,21 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
     }
 
 
-def _collect(futures: list[Future]) -> list[dict[str, Any]]:
-    """The workers' results; a second Ctrl-C here abandons the ones still running."""
+def _collect(
+    futures: list[Future], cancel: threading.Event, grace_s: float | None
+) -> list[dict[str, Any]]:
+    """The workers' results. Workers still running ``grace_s`` seconds from now (None: no
+    limit but their own budget), or at a second Ctrl-C, are killed and say so."""
+    deadline = None if grace_s is None else time.monotonic() + grace_s
     pending = set(futures)
-    while pending:
-        _, pending = wait(pending, timeout=0.2)
+    try:
+        while pending:
+            if deadline is not None and time.monotonic() > deadline:
+                cancel.set()
+            _, pending = wait(pending, timeout=0.2)
+    except KeyboardInterrupt:
+        cancel.set()
+        wait(futures)  # each watchdog kills its worker within a poll
     return [f.result() for f in futures]
 
 
@@ -296,11 +311,17 @@ def _progress(
             total=total,
             live="warming up",
         )
+        measuring = False
         try:
             while True:
                 now = sampler.clock()
-                if not metrics_start and now >= window[0]:
+                if not measuring and now >= window[0]:
+                    measuring = True
                     metrics_start.update(server.scrape())
+                    progress.console.print(
+                        f"measuring {profile.name} for {profile.duration_s:g} s "
+                        "(Ctrl-C stops and keeps what was measured)"
+                    )
                 s = sampler.latest()
                 ticks = [t for t in probe.ticks if "probe_error" not in t]
                 tick = ticks[-1]["tick"] if ticks else 0
