@@ -20,7 +20,7 @@ $(VENV)/.installed-run: pyproject.toml requirements/run.lock
 	@echo "==> $(VENV): installing the server's dependencies (requirements/run.lock; a minute or two the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==26.3
-	$(PY) -m pip install --progress-bar on -r requirements/run.lock
+	$(PY) -m pip install -r requirements/run.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
