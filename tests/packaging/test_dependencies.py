@@ -71,3 +71,10 @@ def test_the_run_lock_is_the_server_set_and_agrees_with_the_test_lock():
     for test_only in ("pytest", "hypothesis", "inferactively-pymdp", "playwright", "schemathesis"):
         assert test_only not in run, f"run.lock installs {test_only}, a test-only package"
         assert test_only in test
+
+
+def test_py_typed_ships_as_package_data():
+    """The wheel test (slow) checks the built file; this holds the declaration."""
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "py.typed" in data["package-data"]["freeagentics"]
+    assert (ROOT / "freeagentics" / "py.typed").is_file()
