@@ -13,19 +13,37 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from freeagentics import __version__
 from freeagentics.agents import Cohort, CohortConfig
 from freeagentics.errors import FreeAgenticsError
 from freeagentics.models.builders import explorer_model, locator_model
 from freeagentics.models.process import GenerativeProcess
 
-app = typer.Typer(help="FreeAgentics: multi-agent Active Inference at population scale.")
+# plain help: typer's rich help labels every flag, --help included, as taking a <bool>
+app = typer.Typer(
+    help="FreeAgentics: multi-agent Active Inference at population scale.",
+    rich_markup_mode=None,
+)
 console = Console()
 
 MODELS = {"explorer": explorer_model, "locator": locator_model}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"freeagentics {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     """Run ``freeagentics COMMAND --help`` for a command's options."""
 
 
@@ -143,9 +161,13 @@ def _load(scenario: Path, ticks: int | None, seed: int | None, sets: dict[str, l
 def run_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (.toml or .json).")],
     out: Annotated[
-        Path,
-        typer.Option("--out", "-o", help="Per-tick results: .csv, or .parquet (needs pyarrow)."),
-    ],
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Per-tick results: .csv or .parquet (default: none, only the summary).",
+        ),
+    ] = None,
     ticks: Annotated[
         int | None, typer.Option(min=1, help="Ticks to run (default: the scenario's).")
     ] = None,
@@ -156,13 +178,19 @@ def run_command(
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Override a setting: KEY=VALUE, e.g. coalitions.strength=8."),
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override a setting, e.g. coalitions.strength=8.",
+        ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Run a scenario and write one row of metrics per tick."""
     from freeagentics.simulation.runner import run_scenario
 
+    if checkpoint_every is not None and out is None:
+        raise _fail("--checkpoint-every needs --out: the checkpoint is written beside the results")
     sets = _parse_sets(set_ or [])
     for key, values in sets.items():
         if len(values) != 1:
@@ -191,7 +219,8 @@ def run_command(
             "(see the warnings, moving_fraction and stuck columns)",
             soft_wrap=True,
         )
-    console.print(f"results: {result.path}", soft_wrap=True)
+    if result.path is not None:
+        console.print(f"results: {result.path}", soft_wrap=True)
     if result.checkpoint is not None:
         console.print(f"checkpoint: {result.checkpoint}", soft_wrap=True)
     if result.interrupted:
@@ -203,12 +232,17 @@ def run_command(
 def sweep_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (.toml or .json).")],
     out_dir: Annotated[
-        Path, typer.Option("--out-dir", help="Folder for the result files and summary.csv.")
+        Path,
+        typer.Option("--out-dir", help="Folder for the result files and the summary (--format)."),
     ],
     seeds: Annotated[str, typer.Option(help="Seeds: a range 0-7, a list 1,3,5, or 0-3,9.")] = "0",
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="KEY=V1,V2,... (repeatable); every combination is run."),
+        typer.Option(
+            "--set",
+            metavar="KEY=V1,V2,...",
+            help="Values to sweep (repeatable); every combination is run.",
+        ),
     ] = None,
     processes: Annotated[
         int, typer.Option(min=1, help="Runs at a time, each in its own process.")
@@ -216,12 +250,16 @@ def sweep_command(
     ticks: Annotated[
         int | None, typer.Option(min=1, help="Ticks per run (default: the scenario's).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="Result files: csv or parquet.")] = "csv",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Result files and summary: csv or parquet.")
+    ] = "csv",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Run a scenario for every seed and combination of --set values, in parallel."""
     from freeagentics.simulation.runner import sweep
 
+    if fmt.lstrip(".") not in ("csv", "parquet"):
+        raise _fail(f"--format: choose csv or parquet, not {fmt!r}")
     seed_list = _parse_seeds(seeds)
     sets = _parse_sets(set_ or [])
     base = _load(scenario, ticks, None, {})
@@ -265,12 +303,22 @@ def sweep_command(
 
 @app.command("serve")
 def serve_command(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
-    demo: bool = typer.Option(True, "--demo/--no-demo", help="Create and start a demo simulation."),
-    migrate: bool = typer.Option(
-        True, "--migrate/--no-migrate", help="Migrate the database schema at start."
-    ),
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default: $FREEAGENTICS_HOST, 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Port to listen on (default: $FREEAGENTICS_PORT, 8000)."
+        ),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Create and start a demo simulation.")
+    ] = True,
+    migrate: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Migrate the database schema at start.")
+    ] = True,
 ) -> None:
     """Start the HTTP/WebSocket server (settings from FREEAGENTICS_* variables)."""
     import uvicorn
@@ -285,16 +333,24 @@ def serve_command(
         settings = Settings()
     except ValidationError as exc:
         raise _fail(f"invalid server settings: {exc}") from None
-    settings = settings.model_copy(update={"demo": demo, "auto_migrate": migrate})
+    changes = {"demo": demo, "auto_migrate": migrate}
+    changes.update({k: v for k, v in (("host", host), ("port", port)) if v is not None})
+    settings = settings.model_copy(update=changes)
+    if settings.database_url is None:  # name the file, so nobody hunts for it
+        settings = settings.model_copy(update={"database_url": settings.resolved_database_url()})
     if settings.development:
         err_console.print(f"[bold red]WARNING: {INSECURE_WARNING}[/]")
-    console.print(f"FreeAgentics server on http://{host}:{port} (docs at /docs)")
+    console.print(
+        f"FreeAgentics server on http://{settings.host}:{settings.port} (docs at /docs), "
+        f"database {_safe_url(settings.database_url)}",
+        soft_wrap=True,
+    )
     # the WebSocket protocol that lets frames be framed once for all subscribers; frames
     # over the application's message limit are refused before they are buffered
     uvicorn.run(
         create_app(settings),
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         log_config=log_config(settings.log_format),
         ws=WS_PROTOCOL,
         ws_max_size=settings.ws_max_message_bytes,

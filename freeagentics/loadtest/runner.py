@@ -4,7 +4,7 @@ For each profile a fresh server starts (so memory figures belong to that profile
 profile's simulation is created over REST, a :class:`~.sampler.Sampler` and a stage
 probe (a WebSocket subscribed to the ``metrics`` topic, whose frames carry the tick's
 stage timings) start, and user workers (:mod:`.users`, in processes of their own via
-:func:`benchmarks._common.run_worker`) connect. Once all are connected the runner
+:func:`~.measure.run_worker`) connect. Once all are connected the runner
 writes ``go``; the workers warm up, then measure for the profile's duration while a
 rich progress display shows live figures. Ctrl-C writes a ``stop`` file: the workers
 return what they measured so far and the runner saves it, marked ``interrupted``.
@@ -34,20 +34,21 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from freeagentics.loadtest.histogram import LatencyRecord
+from freeagentics.loadtest.measure import machine_info, run_worker, write_json
 from freeagentics.loadtest.profiles import Profile
 from freeagentics.loadtest.sampler import Sampler
 from freeagentics.loadtest.server import ServerProcess
 
 __all__ = ["REPO_ROOT", "RunOptions", "run_benchmarks", "run_loadtest", "run_profile"]
 
+#: the source checkout this package runs from, if it does: ``benchmarks/`` lives there
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:  # the benchmarks package lives beside freeagentics
-    sys.path.insert(0, str(REPO_ROOT))
-
-from benchmarks._common import machine_info, run_worker, write_json  # noqa: E402
 
 #: users per worker process: enough to keep a core busy without starving the event loop
 USERS_PER_WORKER = 250
+#: after Ctrl-C, seconds the user workers get to hand in what they measured (they stop
+#: within a poll; one still starting up on a loaded machine has measured nothing)
+STOP_GRACE_S = 20.0
 WORKER_MEMORY = 2 << 30
 
 
@@ -193,6 +194,7 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
         specs = _worker_specs(profile, server, sim["id"], sync_dir.name)
         pool = ThreadPoolExecutor(len(specs))
         budget = specs[0]["ready_timeout_s"] + profile.warmup_s + profile.duration_s + 120
+        cancel = threading.Event()
         futures = [
             pool.submit(
                 run_worker,
@@ -200,6 +202,7 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
                 spec,
                 timeout_s=budget,
                 memory_budget=WORKER_MEMORY,
+                cancel=cancel,
             )
             for spec in specs
         ]
@@ -223,7 +226,7 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
             (sync / "stop").write_text("stop")
             if window[1] is not None:
                 window[1] = min(window[1], clock())
-            done = _collect(futures)
+            done = _collect(futures, cancel, STOP_GRACE_S if interrupted else None)
             pool.shutdown(wait=False, cancel_futures=True)
             sync_dir.cleanup()
         metrics_end = server.scrape()
@@ -265,11 +268,21 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
     }
 
 
-def _collect(futures: list[Future]) -> list[dict[str, Any]]:
-    """The workers' results; a second Ctrl-C here abandons the ones still running."""
+def _collect(
+    futures: list[Future], cancel: threading.Event, grace_s: float | None
+) -> list[dict[str, Any]]:
+    """The workers' results. Workers still running ``grace_s`` seconds from now (None: no
+    limit but their own budget), or at a second Ctrl-C, are killed and say so."""
+    deadline = None if grace_s is None else time.monotonic() + grace_s
     pending = set(futures)
-    while pending:
-        _, pending = wait(pending, timeout=0.2)
+    try:
+        while pending:
+            if deadline is not None and time.monotonic() > deadline:
+                cancel.set()
+            _, pending = wait(pending, timeout=0.2)
+    except KeyboardInterrupt:
+        cancel.set()
+        wait(futures)  # each watchdog kills its worker within a poll
     return [f.result() for f in futures]
 
 
@@ -298,11 +311,17 @@ def _progress(
             total=total,
             live="warming up",
         )
+        measuring = False
         try:
             while True:
                 now = sampler.clock()
-                if not metrics_start and now >= window[0]:
+                if not measuring and now >= window[0]:
+                    measuring = True
                     metrics_start.update(server.scrape())
+                    progress.console.print(
+                        f"measuring {profile.name} for {profile.duration_s:g} s "
+                        "(Ctrl-C stops and keeps what was measured)"
+                    )
                 s = sampler.latest()
                 ticks = [t for t in probe.ticks if "probe_error" not in t]
                 tick = ticks[-1]["tick"] if ticks else 0
@@ -344,9 +363,21 @@ def _bench(script: str, args: list[str], out: Path, console: Console) -> bool:
 
 
 def run_benchmarks(options: RunOptions, raw_dir: Path) -> None:
-    """The engine (B1) and database (B3) benchmarks on small grids, JSON into ``raw_dir``."""
+    """The engine (B1) and database (B3) benchmarks on small grids, JSON into ``raw_dir``.
+
+    Their scripts are in the source checkout's ``benchmarks/``; an installed package
+    without the checkout says so and the report leaves those sections out.
+    """
     console = options.console or Console()
     raw_dir.mkdir(parents=True, exist_ok=True)
+    if options.skip_engine and options.skip_database:
+        return
+    if not (REPO_ROOT / "pyproject.toml").exists() or not (REPO_ROOT / "benchmarks").is_dir():
+        console.print(
+            "[yellow]engine and database benchmarks skipped:[/] their scripts (benchmarks/) "
+            "come with the source checkout, not the installed package"
+        )
+        return
     if not options.skip_engine:
         grid = ["--cases", "explorer", "--n", "1", "10", "30", "50", "1000"]
         _bench(

@@ -6,8 +6,9 @@ pings it with its own ids (the pong's id gives the true round trip), makes REST 
 separated by exponential think times, and — for command users — steps the simulation
 with ``step`` commands whose acks carry the command's id back. The process waits for
 the parent's ``go`` file, measures from ``go + warmup_s`` for ``duration_s`` (or until a
-``stop`` file appears or it gets SIGINT), and writes one JSON result whose latency
-records are :class:`~freeagentics.loadtest.histogram.LatencyRecord` documents.
+``stop`` file appears or it gets SIGINT: at any stage, so an interrupted run never waits
+for a warm-up), and writes one JSON result whose latency records are
+:class:`~freeagentics.loadtest.histogram.LatencyRecord` documents.
 """
 
 from __future__ import annotations
@@ -178,13 +179,31 @@ async def _connect(st: _State) -> Any:
             return ws
 
 
-async def _wait_go(sync: Path, st: _State, timeout_s: float) -> float:
+def _stopped(sync: Path, st: _State) -> bool:
+    """Whether the parent wrote its ``stop`` file or this process got SIGINT."""
+    return st.stopping or (sync / "stop").exists()
+
+
+async def _wait_go(sync: Path, st: _State, timeout_s: float) -> float | None:
+    """The start time the parent wrote to ``go``; None when stopped first."""
     deadline = time.monotonic() + timeout_s
     while not (sync / "go").exists():
-        if st.stopping or (sync / "stop").exists() or time.monotonic() > deadline:
+        if _stopped(sync, st):
+            return None
+        if time.monotonic() > deadline:
             return time.time()
         await asyncio.sleep(0.05)
     return float((sync / "go").read_text())
+
+
+async def _sleep_unless_stopped(sync: Path, st: _State, seconds: float) -> bool:
+    """Sleep ``seconds``; False (at once) when a stop comes first."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if _stopped(sync, st):
+            return False
+        await asyncio.sleep(min(0.05, max(0.0, end - time.monotonic())))
+    return not _stopped(sync, st)
 
 
 async def run_users(spec: dict[str, Any]) -> dict[str, Any]:
@@ -197,6 +216,8 @@ async def run_users(spec: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     sockets: list[Any] = []
     for first in range(0, n, 100):  # connect in batches: a burst of thousands overflows backlogs
+        if _stopped(sync, st):
+            break
         made = await asyncio.gather(
             *(_connect(st) for _ in range(min(100, n - first))), return_exceptions=True
         )
@@ -208,22 +229,24 @@ async def run_users(spec: dict[str, Any]) -> dict[str, Any]:
     page = await client.get(f"{API}/simulations/{spec['sim_id']}/agents?limit=100")
     agent_ids = [a["id"] for a in page.json()["items"]] or [0]
     (sync / f"ready-{spec['index']}").write_text(json.dumps({"connected": len(sockets)}))
+    # a stop at any point before the measurement skips straight to the result: an
+    # interrupted run waits for nobody's warm-up
     go = await _wait_go(sync, st, spec["ready_timeout_s"])
-    await asyncio.sleep(max(0.0, go - time.time()))
-    tasks = [asyncio.create_task(_receive(ws, st)) for ws in sockets]
-    tasks += [asyncio.create_task(_pinger(ws, st, spec["ping_interval_s"])) for ws in sockets]
-    tasks += [asyncio.create_task(_rest_user(client, st, agent_ids)) for _ in range(n)]
     commanders = [ws for i, ws in enumerate(sockets) if (spec["first_user"] + i) in spec["cmd"]]
-    gap = spec["command_users"] / spec["tick_rate_hz"]
-    tasks += [asyncio.create_task(_commander(ws, st, gap)) for ws in commanders]
-    await asyncio.sleep(max(0.0, go + spec["warmup_s"] - time.time()))
-    st.counting = True
-    began = time.perf_counter()
-    end = began + spec["duration_s"]
-    while time.perf_counter() < end and not st.stopping and not (sync / "stop").exists():
-        await asyncio.sleep(0.1)
-    elapsed = time.perf_counter() - began
-    count_unanswered(st, time.perf_counter())
+    tasks: list[asyncio.Task] = []
+    elapsed = 0.0
+    if go is not None and await _sleep_unless_stopped(sync, st, go - time.time()):
+        tasks += [asyncio.create_task(_receive(ws, st)) for ws in sockets]
+        tasks += [asyncio.create_task(_pinger(ws, st, spec["ping_interval_s"])) for ws in sockets]
+        tasks += [asyncio.create_task(_rest_user(client, st, agent_ids)) for _ in range(n)]
+        gap = spec["command_users"] / spec["tick_rate_hz"]
+        tasks += [asyncio.create_task(_commander(ws, st, gap)) for ws in commanders]
+        if await _sleep_unless_stopped(sync, st, go + spec["warmup_s"] - time.time()):
+            st.counting = True
+            began = time.perf_counter()
+            await _sleep_unless_stopped(sync, st, spec["duration_s"])
+            elapsed = time.perf_counter() - began
+            count_unanswered(st, time.perf_counter())
     st.counting = False
     st.stopping = True
     for task in tasks:

@@ -19,6 +19,7 @@ from fastapi import FastAPI, WebSocket
 from freeagentics import __version__
 from freeagentics.server.api import api_router
 from freeagentics.server.debug import install_debug_delay
+from freeagentics.server.docs import install_docs
 from freeagentics.server.errors import install_exception_handlers
 from freeagentics.server.gate import Gate
 from freeagentics.server.http_metrics import HttpMetricsMiddleware
@@ -28,7 +29,7 @@ from freeagentics.server.middleware import install_middleware
 from freeagentics.server.services import SimulationService
 from freeagentics.server.services._persistence import CheckpointPolicy, checkpoint_key
 from freeagentics.server.settings import Settings
-from freeagentics.storage import create_engine_for, default_url, upgrade
+from freeagentics.storage import create_engine_for, upgrade
 
 __all__ = ["DEMO_SCENARIO", "INSECURE_WARNING", "FreeAgenticsApp", "create_app", "demo_scenario"]
 
@@ -119,11 +120,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Multi-agent Active Inference: simulations, agents, coalitions, knowledge."
         + (f"\n\n**{INSECURE_WARNING}**" if settings.development else ""),
         lifespan=_lifespan,
+        docs_url=None,  # install_docs serves /docs and /redoc with no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     metrics = ServerMetrics()
     app.state.metrics = metrics
-    engine = create_engine_for(settings.database_url or default_url())
+    engine = create_engine_for(settings.resolved_database_url())
     if settings.auto_migrate:
         upgrade(engine)
     service = SimulationService(
@@ -159,4 +162,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from freeagentics.server.static import install_dashboard
 
     install_dashboard(app)
+    install_docs(app)
     return app

@@ -7,6 +7,7 @@ in the source.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -36,7 +37,14 @@ class Settings(BaseSettings):
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     token_ttl_seconds: int = Field(3600, ge=1, le=7 * 24 * 3600)
     api_keys: dict[str, str] = Field(default_factory=dict)
+    #: where the server listens (``freeagentics serve --host/--port`` override them)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65_535)
+    #: the database; unset: SQLite, ``freeagentics.db`` in ``data_dir``
     database_url: str | None = None
+    #: folder of the default SQLite database; unset: ``$XDG_DATA_HOME/freeagentics``, i.e.
+    #: ``~/.local/share/freeagentics`` (``make run`` sets the checkout's ``data/``)
+    data_dir: Path | None = None
     auto_migrate: bool = True
     demo: bool = True
     demo_agents: int = Field(100, ge=1, le=100_000)
@@ -80,6 +88,12 @@ class Settings(BaseSettings):
     #: client messages per second per connection (sustained), and the burst allowed above it
     ws_messages_per_second: float = Field(50.0, gt=0)
     ws_message_burst: int = Field(100, ge=1)
+
+    def resolved_database_url(self) -> str:
+        """``database_url``, else the SQLite file in ``data_dir`` (the folder is created)."""
+        from freeagentics.storage import default_url
+
+        return self.database_url or default_url(self.data_dir)
 
     @property
     def development(self) -> bool:

@@ -11,12 +11,16 @@ Per-tick table (one row per tick, columns in this order):
 * the activity of :attr:`TickEvents.activity`: ``moving_fraction``,
   ``moving_fraction_avg``, ``alive_fraction``, ``alive``, ``dead``, ``stuck``,
   ``collected``, and ``warnings`` (codes such as ``frozen dying``, empty when all is well);
-* ``<stage>_ms`` for every stage of :attr:`TickEvents.timings`, and ``tick_ms`` (their sum).
+* ``<stage>_ms`` for every stage of :attr:`TickEvents.timings`, and ``tick_ms`` (their sum);
+* ``scenario``, ``seed`` and ``freeagentics_version``: the same on every row, so a row
+  says where it came from wherever it is copied (Parquet files also carry them as file
+  metadata, under ``freeagentics.scenario``, ``freeagentics.seed`` and
+  ``freeagentics.version``).
 
-Written as CSV (``.csv``) or Parquet (``.parquet``, needs ``pyarrow``), chosen by the
-output's extension, once the run ends — also when it ends early: the first Ctrl-C asks
-the simulation to stop after the tick in progress (a second one interrupts at once),
-and either way the rows so far are written.
+Written as CSV (``.csv``) or Parquet (``.parquet``), chosen by the output's extension,
+once the run ends — also when it ends early: the first Ctrl-C asks the simulation to stop
+after the tick in progress (a second one interrupts at once), and either way the rows so
+far are written. Without an output path the run only reports its final row.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from freeagentics import __version__
 from freeagentics.errors import ConfigurationError
 from freeagentics.simulation._events import TickEvents
 from freeagentics.simulation.scenario import Scenario
@@ -54,12 +59,13 @@ Row = dict[str, float | int]
 class RunResult:
     """What :func:`run_scenario` did.
 
-    ``final`` is the last row written (empty when no tick ran); ``checkpoint`` the
-    latest checkpoint file, if any was written.
+    ``final`` is the last row recorded (empty when no tick ran); ``path`` the results
+    file (None when none was asked for); ``checkpoint`` the latest checkpoint file, if
+    any was written.
     """
 
     name: str
-    path: Path
+    path: Path | None
     ticks_requested: int
     ticks_run: int
     interrupted: bool
@@ -147,10 +153,25 @@ def _require_pyarrow(where: str) -> None:
         ) from None
 
 
-def write_table(path: Path, columns: Sequence[str], rows: Sequence[Row]) -> None:
+def provenance(scenario: Scenario) -> dict[str, str | int]:
+    """The columns every results row carries: scenario name, seed, FreeAgentics version."""
+    return {"scenario": scenario.name, "seed": scenario.config.seed, **VERSION_COLUMN}
+
+
+VERSION_COLUMN = {"freeagentics_version": __version__}
+
+
+def write_table(
+    path: Path,
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    metadata: Mapping[str, str | int] | None = None,
+) -> None:
     """Write ``rows`` (missing or NaN values left empty/null) by ``path``'s extension.
 
-    Written to a temporary name first, so a crash never leaves a truncated file behind.
+    ``metadata`` goes into a Parquet file's key-value metadata as ``freeagentics.<key>``
+    (a CSV file carries the same facts as columns). Written to a temporary name first,
+    so a crash never leaves a truncated file behind.
     """
     tmp = path.with_name(path.name + ".tmp")
     if path.suffix.lower() == ".parquet":
@@ -158,7 +179,11 @@ def write_table(path: Path, columns: Sequence[str], rows: Sequence[Row]) -> None
         import pyarrow.parquet as pq
 
         data = {c: [_null_nan(r.get(c)) for r in rows] for c in columns}
-        pq.write_table(pa.table(data), tmp)
+        table = pa.table(data)
+        if metadata:
+            extra = {f"freeagentics.{k}".encode(): str(v).encode() for k, v in metadata.items()}
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
+        pq.write_table(table, tmp)
     else:
         with tmp.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
@@ -178,6 +203,11 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.7g}"
     return str(value)
+
+
+def _metadata(columns: Mapping[str, str | int]) -> dict[str, str | int]:
+    """Provenance columns as Parquet metadata keys: ``freeagentics_version`` → ``version``."""
+    return {k.removeprefix("freeagentics_"): v for k, v in columns.items()}
 
 
 # ---------------------------------------------------------------------- one run
@@ -230,7 +260,7 @@ def _progress(enabled: bool, unit: str):
 
 def run_scenario(
     scenario: Scenario,
-    out_path: str | Path,
+    out_path: str | Path | None,
     *,
     progress: bool = True,
     checkpoint_every: int | None = None,
@@ -239,16 +269,22 @@ def run_scenario(
     """Run ``scenario.ticks`` ticks and write the per-tick table to ``out_path``.
 
     Args:
-        out_path: ``.csv`` or ``.parquet``; its folder must exist.
+        out_path: ``.csv`` or ``.parquet``; its folder must exist. None: no file, the
+            result's ``final`` row only.
         progress: show a progress bar on stderr.
         checkpoint_every: also write a checkpoint every that many ticks, to
             ``out_path`` with the suffix ``.ckpt`` (replaced each time; see
-            :meth:`Simulation.restore`).
+            :meth:`Simulation.restore`); needs ``out_path``.
         on_tick: called with each tick's events after its row is recorded; a
             :class:`KeyboardInterrupt` raised there stops the run like Ctrl-C.
     """
-    out = Path(out_path)
-    _check_format(out)
+    out = None if out_path is None else Path(out_path)
+    if out is not None:
+        _check_format(out)
+    elif checkpoint_every is not None:
+        raise ConfigurationError(
+            "checkpoint_every: needs a results path (the checkpoint is written beside it)"
+        )
     if checkpoint_every is not None and (
         isinstance(checkpoint_every, bool)
         or not isinstance(checkpoint_every, int)
@@ -257,14 +293,14 @@ def run_scenario(
         raise ConfigurationError(
             f"checkpoint_every: expected an integer >= 1, got {checkpoint_every!r}"
         )
-    if not out.parent.is_dir():
+    if out is not None and not out.parent.is_dir():
         raise ConfigurationError(f"{out}: the folder {out.parent} does not exist")
     try:
         sim = Simulation(scenario.config)
     except ConfigurationError as exc:
         raise ConfigurationError(f"scenario {scenario.name!r}: {exc}") from None
     recorder = _Recorder(sim)
-    checkpoint = out.with_suffix(".ckpt") if checkpoint_every else None
+    checkpoint = out.with_suffix(".ckpt") if out is not None and checkpoint_every else None
     written: Path | None = None
     interrupted = False
     start = time.perf_counter()
@@ -286,7 +322,10 @@ def run_scenario(
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            write_table(out, recorder.columns(), recorder.rows)
+            if out is not None:
+                origin = provenance(scenario)
+                rows = [{**row, **origin} for row in recorder.rows]
+                write_table(out, [*recorder.columns(), *origin], rows, _metadata(origin))
             sim.bus.close()
         interrupted = interrupted or stop.requested
     return RunResult(
@@ -372,11 +411,12 @@ def sweep(
     """Run every (seed × overrides) combination, ``processes`` at a time.
 
     Each run writes ``<name>_seed<S>_set<J><fmt>`` in ``out_dir`` (J indexes
-    ``overrides``; no overrides means one set, ``{}``); ``summary.csv`` there has one
+    ``overrides``; no overrides means one set, ``{}``); ``summary<fmt>`` there has one
     row per run: ``run, seed, overrides`` (JSON), ``results`` (file name),
-    ``ticks_run, interrupted, wall_s, error`` and ``final_<column>`` for every
-    ``*_mean`` column of the run's last row. All combinations are validated before any
-    process starts.
+    ``ticks_run, interrupted, wall_s, error``, ``final_<column>`` for every ``*_mean``
+    column of the run's last row, then ``scenario`` and ``freeagentics_version`` (also
+    the metadata of a Parquet summary, with the seeds). All combinations are validated
+    before any process starts.
     """
     seeds = list(seeds)
     sets = [dict(o) for o in overrides] or [{}]
@@ -428,8 +468,8 @@ def sweep(
             for future, run in futures.items():
                 runs.setdefault(run.index, _outcome(run, future))
     ordered = tuple(runs[i] for i in sorted(runs))
-    summary = out / "summary.csv"
-    _write_summary(summary, ordered)
+    summary = out / f"summary{fmt}"
+    _write_summary(summary, ordered, scenario.name)
     return SweepResult(summary=summary, runs=ordered)
 
 
@@ -442,13 +482,14 @@ def _outcome(run: SweepRun, future: Future) -> SweepRun:
     return replace(run, result=future.result())
 
 
-def _write_summary(path: Path, runs: Sequence[SweepRun]) -> None:
+def _write_summary(path: Path, runs: Sequence[SweepRun], scenario: str) -> None:
     finals: dict[str, None] = {}
     for run in runs:
         if run.result is not None:
             finals.update(dict.fromkeys(k for k in run.result.final if k.endswith("_mean")))
     columns = ["run", "seed", "overrides", "results", "ticks_run", "interrupted", "wall_s"]
-    columns += ["error", *(f"final_{k}" for k in finals)]
+    origin = {"scenario": scenario, **VERSION_COLUMN}
+    columns += ["error", *(f"final_{k}" for k in finals), *origin]
     rows = []
     for run in runs:
         row: dict[str, Any] = {
@@ -457,10 +498,12 @@ def _write_summary(path: Path, runs: Sequence[SweepRun]) -> None:
             "overrides": json.dumps(run.overrides, sort_keys=True),
             "results": run.path.name,
             "error": run.error or "",
+            **origin,
         }
         if run.result is not None:
             r = run.result
             row.update(ticks_run=r.ticks_run, interrupted=r.interrupted, wall_s=r.wall_s)
             row.update({f"final_{k}": r.final.get(k) for k in finals})
         rows.append(row)
-    write_table(path, columns, rows)
+    seeds = ",".join(str(s) for s in dict.fromkeys(run.seed for run in runs))
+    write_table(path, columns, rows, {**_metadata(origin), "seeds": seeds})

@@ -31,16 +31,17 @@ DATA_DIR_ENV = "FREEAGENTICS_DATA_DIR"
 SQLITE_BUSY_TIMEOUT_S = 60.0
 
 
-def default_url() -> str:
-    """``$FREEAGENTICS_DATABASE_URL``, else a SQLite file in the data directory.
+def default_url(data_dir: str | Path | None = None) -> str:
+    """``$FREEAGENTICS_DATABASE_URL``, else ``freeagentics.db`` in the data directory.
 
-    The data directory is ``$FREEAGENTICS_DATA_DIR``, else ``~/.local/share/freeagentics``
-    (``$XDG_DATA_HOME`` respected); it is created when missing.
+    The data directory is ``data_dir`` when given, else ``$FREEAGENTICS_DATA_DIR``, else
+    ``~/.local/share/freeagentics`` (``$XDG_DATA_HOME`` respected); it is created when
+    missing.
     """
     url = os.environ.get(DATABASE_URL_ENV)
     if url:
         return url
-    base = os.environ.get(DATA_DIR_ENV)
+    base = data_dir or os.environ.get(DATA_DIR_ENV)
     if base:
         data = Path(base)
     else:

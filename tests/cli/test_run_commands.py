@@ -122,7 +122,7 @@ def test_sweep_writes_a_file_per_run_and_a_summary(tmp_path, scenario):
         (["--seeds", "5-2"], "'5-2' is not a range of seeds"),
         (["--seeds", "1,1"], "seeds: each seed once"),
         (["--set", "agents.explorer=-1"], "agents.explorer: expected an integer >= 0"),
-        (["--format", "xls"], "fmt: expected one of"),
+        (["--format", "xls"], "--format: choose csv or parquet, not 'xls'"),
     ],
 )
 def test_sweep_reports_bad_input_without_a_traceback(tmp_path, scenario, extra, expected):
