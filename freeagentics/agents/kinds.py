@@ -12,7 +12,20 @@ A kind bundles
   resource), ``"coalition"`` (the centre of the agent's coalition), or ``"none"``;
   a coalition member always heads for its coalition's objective instead;
 - ``capabilities``: the vector coalition formation matches against objectives;
-- ``config``: inference settings for the kind's cohort.
+- ``config``: inference settings for the kind's cohort;
+- ``drives``: :class:`~freeagentics.agents.drives.Drives`, the contact, novelty and
+  interoception factors whose expected free energy adds to the compass factor's
+  (None: the model alone decides).
+
+Why drives: with the compass factor alone an agent wants nothing once its target is
+reached, cannot tell a blocked move from a made one, and does not know its energy —
+in a run every agent ends up standing still. The built-in kinds therefore carry
+drives: explorers a strong novelty drive (they keep covering the world), collectors
+a strong interoceptive one over a weak compass pull to the nearest food (hungry ones
+forage, fed ones wander off and come back as patches regrow), coordinators between.
+The compass factor stays one factor and one modality on the fast engine; the drives
+are closed-form terms over the five moves (see :mod:`freeagentics.agents.drives`),
+so a model's size stays independent of the world's and 10^5 agents stay cheap.
 
 Actions are the world's moves (up, down, left, right, stay), control 0 of factor 0.
 The three kinds of the original system are predefined; :func:`define_kind` makes more.
@@ -26,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from freeagentics.agents._config import CohortConfig
+from freeagentics.agents.drives import Drives
 from freeagentics.errors import ConfigurationError
 from freeagentics.models import GenerativeModel
 from freeagentics.models.builders import COMPASS_OUTCOMES, displacement_model
@@ -46,6 +60,7 @@ class AgentKind:
     target: str = "waypoint"
     capabilities: tuple[float, ...] = (1.0, 0.0, 0.0)
     config: CohortConfig = field(default_factory=lambda: CohortConfig(gamma=8.0, alpha=8.0))
+    drives: Drives | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -75,6 +90,23 @@ class AgentKind:
             raise ConfigurationError(
                 f"kind {self.name!r}: observers fill one modality, the model has {m.num_modalities}"
             )
+        if self.drives is not None:
+            side = round(np.sqrt(m.num_states[0]))
+            cfg = self.config
+            if (
+                self.observer != "compass"
+                or m.num_factors != 1
+                or side * side != m.num_states[0]
+                or side % 2 == 0
+                or m.policy_len != 1
+                or cfg.learn_A
+                or cfg.learn_B
+                or cfg.plan_every != 1
+            ):
+                raise ConfigurationError(
+                    f"kind {self.name!r}: drives need a displacement (compass) model with "
+                    "policy_len 1, no learning and plan_every 1"
+                )
 
 
 def define_kind(
@@ -87,6 +119,7 @@ def define_kind(
     radius: int = 4,
     preference: float = 4.0,
     config: CohortConfig | None = None,
+    drives: Drives | None = None,
 ) -> AgentKind:
     """A kind with the egocentric compass model unless ``model`` is given."""
     return AgentKind(
@@ -96,6 +129,7 @@ def define_kind(
         target=target,
         capabilities=tuple(float(c) for c in capabilities),
         config=config or CohortConfig(gamma=8.0, alpha=8.0),
+        drives=drives,
     )
 
 
@@ -106,13 +140,26 @@ def builtin_kinds(radius: int = 4) -> dict[str, AgentKind]:
     """
     return {
         "explorer": define_kind(
-            "explorer", target="waypoint", capabilities=(1.0, 0.2, 0.0), radius=radius
+            "explorer",
+            target="waypoint",
+            capabilities=(1.0, 0.2, 0.0),
+            radius=radius,
+            drives=Drives(novelty=2.0),
         ),
         "collector": define_kind(
-            "collector", target="resource", capabilities=(0.2, 1.0, 0.0), radius=radius
+            "collector",
+            target="resource",
+            capabilities=(0.2, 1.0, 0.0),
+            radius=radius,
+            preference=1.0,
+            drives=Drives(novelty=0.5, hunger=(8.0, 6.0, 3.0, 0.0), hungry=3),
         ),
         "coordinator": define_kind(
-            "coordinator", target="coalition", capabilities=(0.3, 0.3, 1.0), radius=radius
+            "coordinator",
+            target="coalition",
+            capabilities=(0.3, 0.3, 1.0),
+            radius=radius,
+            drives=Drives(novelty=1.0),
         ),
     }
 

@@ -34,6 +34,8 @@ class Group:
         ids: ``(n,)`` int64 agent ids, ascending.
         slots: ``(n,)`` int64 world slot of each agent.
         history: ``(n, H, S)`` uint16 ring of recent beliefs (factor 0) as bfloat16 bits.
+        visits: ``(n, M, M)`` uint8 visit memory of the kind's drives (``M = 0``
+            without drives), see :mod:`freeagentics.agents.drives`.
     """
 
     kind: AgentKind
@@ -42,6 +44,7 @@ class Group:
     ids: np.ndarray
     slots: np.ndarray
     history: np.ndarray
+    visits: np.ndarray
 
     @property
     def n(self) -> int:
@@ -69,6 +72,7 @@ class Population:
         for code, (kind, child) in enumerate(zip(kinds, rng.spawn(len(kinds)), strict=True)):
             cohort = Cohort(kind.model, 0, kind.config, rng=child)
             size = kind.model.num_states[0]
+            memory = kind.drives.memory if kind.drives is not None else 0
             self.groups.append(
                 Group(
                     kind,
@@ -77,6 +81,7 @@ class Population:
                     np.empty(0, np.int64),
                     np.empty(0, np.int64),
                     np.zeros((0, history, size), np.uint16),
+                    np.zeros((0, memory, memory), np.uint8),
                 )
             )
         self._next_id = 0
@@ -115,6 +120,9 @@ class Population:
         store_bfloat16(group.cohort.D[0][None], prior)
         fresh = np.broadcast_to(prior[:, None, :], (slots.size, self.history_len, prior.shape[1]))
         group.history = np.concatenate([group.history, fresh])
+        group.visits = np.concatenate(
+            [group.visits, np.zeros((slots.size, *group.visits.shape[1:]), np.uint8)]
+        )
         self._ordered = {}
         return ids
 
@@ -149,6 +157,7 @@ class Population:
             keep[rows] = False
             g.cohort.remove_agents(rows)
             g.ids, g.slots, g.history = g.ids[keep], g.slots[keep], g.history[keep]
+            g.visits = g.visits[keep]
         self._ordered = {}
         return np.concatenate(freed) if freed else np.empty(0, np.int64)
 

@@ -13,10 +13,10 @@ class ResourceIndex:
 
     Args:
         resources: ``(K, H, W)`` amounts; a cell counts when any type holds at least
-            ``threshold``.
+            ``threshold`` (a bite: a patch grazed below it is left until it regrows).
     """
 
-    def __init__(self, resources: np.ndarray, threshold: float = 0.05):
+    def __init__(self, resources: np.ndarray, threshold: float = 0.25):
         cells = np.argwhere(resources.sum(axis=0) >= threshold)
         self.cells = cells.astype(np.int32)
         self._tree = cKDTree(cells) if len(cells) else None
@@ -43,16 +43,23 @@ def redraw_waypoints(
     shape: tuple[int, int],
     reach: int,
     rng: np.random.Generator,
+    walls: np.ndarray | None = None,
 ) -> np.ndarray:
-    """New random destinations within ``reach`` for agents standing on theirs.
+    """New random destinations within ``reach`` for agents next to or on theirs.
+
+    A waypoint on a wall can never be reached: it is drawn again (next call, if the
+    new one is a wall too).
 
     Args:
         waypoints, positions: ``(n, 2)`` int.
+        walls: ``(H, W)`` bool, or None for a world without walls.
 
     Returns:
         ``(n, 2)`` int32 waypoints.
     """
-    arrived = np.all(waypoints == positions, axis=1)
+    arrived = np.abs(waypoints - positions).sum(axis=1) <= 1
+    if walls is not None:
+        arrived |= walls[waypoints[:, 0], waypoints[:, 1]]
     out = waypoints.astype(np.int32, copy=True)
     k = int(arrived.sum())
     if k:

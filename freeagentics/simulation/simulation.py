@@ -33,6 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
+from freeagentics.agents.drives import (
+    act_with_drives,
+    energy_levels,
+    forget_visits,
+    record_visits,
+)
 from freeagentics.agents.kinds import AgentKind, builtin_kinds, kind_capabilities
 from freeagentics.agents.population import Population
 from freeagentics.coalitions import (
@@ -102,6 +108,8 @@ class Simulation:
         self._resources: ResourceIndex | None = None
         self._resources_built = -1
         self._resource_targets: dict[int, tuple[int, np.ndarray]] = {}
+        # per driven group: (index build, (n, 2) nearest food, (n,) rows it was looked up for)
+        self._hungry_targets: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
         self.coalitions = self._make_coalitions(np.random.default_rng(seeds[3]))
         self.knowledge = InMemoryKnowledgeGraph(max_nodes=config.knowledge_max_nodes)
         self._updater = self._make_updater()
@@ -181,6 +189,7 @@ class Simulation:
         )
         self.coalitions.on_agents_added(count)
         self._resource_targets.clear()
+        self._hungry_targets.clear()
         return ids
 
     def remove_agents(self, ids) -> None:
@@ -196,6 +205,7 @@ class Simulation:
         self.world.remove_agents(slots)
         self.coalitions.on_agents_removed(rows, self.tick)
         self._resource_targets.clear()
+        self._hungry_targets.clear()
         self._apply_preferences()
 
     # ------------------------------------------------------------------ the tick
@@ -215,7 +225,12 @@ class Simulation:
         agent_positions = positions[self.population.slots()]  # (N, 2) in id order
         membership = self.coalitions.state.membership
         objective_target = self._objective_targets()
-        need_resources = any(g.kind.target == "resource" for g in self.population.groups if g.n)
+        driven = any(g.kind.drives is not None for g in self.population.groups if g.n)
+        need_resources = any(
+            g.kind.target == "resource" or g.kind.drives is not None
+            for g in self.population.groups
+            if g.n
+        )
         if need_resources and (
             self._resources is None or self.tick % self.config.resource_index_every == 0
         ):
@@ -226,6 +241,8 @@ class Simulation:
             if any(g.kind.observer == "cell" for g in self.population.groups)
             else None
         )
+        contact = self.world.contact() if driven else None
+        energy = self.world.energy
         lap("observe")
         actions = np.full(self.world.n_slots, int(Move.STAY), dtype=np.int64)
         for g in self.population.groups if self.controller is None else ():
@@ -233,16 +250,32 @@ class Simulation:
                 continue
             index = np.searchsorted(ids, g.ids)
             pos = positions[g.slots]
+            drives = g.kind.drives
             if g.kind.observer == "cell":
                 obs = world_obs[g.slots, :1].astype(np.int64)
             else:
                 target = self._targets(g, pos, membership[index], agent_positions)
                 member_target = objective_target[index]
                 has_objective = member_target[:, 0] >= 0
+                if drives is not None:
+                    level = energy_levels(
+                        energy[g.slots],
+                        np.multiply(drives.levels, self.config.world.initial_energy),
+                    )
+                    food = self._food_targets(g, pos, target, level <= drives.hungry)
+                    food &= ~has_objective
                 target[has_objective] = member_target[has_objective]
                 obs = compass_of(target[:, 0] - pos[:, 0], target[:, 1] - pos[:, 1])[:, None]
             lap("observe")
-            actions[g.slots] = g.cohort.step(obs)[:, 0]
+            if drives is None:
+                actions[g.slots] = g.cohort.step(obs)[:, 0]
+            else:
+                pull = np.where(
+                    has_objective, drives.pull + self.config.coalitions.strength, drives.pull
+                )
+                actions[g.slots] = act_with_drives(
+                    g.cohort, drives, obs, contact[g.slots], pos, g.visits, level, food, pull
+                )
             lap("inference")
         if self.controller is not None:
             actions = np.asarray(self.controller.decide(self), dtype=np.int64)
@@ -253,6 +286,8 @@ class Simulation:
             result.moved, self.world.active, result.energy, float(result.collected.sum())
         )
         lap("world")
+        self._sense_own_moves(actions, result.moved)
+        lap("inference")
         changes = self.coalitions.maybe_reform(
             self.tick, self.world.positions[self.population.slots()], self._capabilities()
         )
@@ -316,9 +351,56 @@ class Simulation:
 
     def _waypoint_targets(self, g, pos: np.ndarray) -> np.ndarray:
         self._waypoints[g.code] = redraw_waypoints(
-            self._waypoints[g.code], pos, self.world.shape, self.config.waypoint_range, self._rng
+            self._waypoints[g.code],
+            pos,
+            self.world.shape,
+            self.config.waypoint_range,
+            self._rng,
+            walls=self.world.walls,
         )
         return self._waypoints[g.code].copy()
+
+    def _food_targets(
+        self, g, pos: np.ndarray, target: np.ndarray, hungry: np.ndarray
+    ) -> np.ndarray:
+        """Where the compass points at food ``(n,)`` bool; ``target`` is updated in place.
+
+        Collectors always look for food; agents of other driven kinds do while hungry,
+        with the nearest food looked up for the agents hungry when the index was last
+        rebuilt (one query per rebuild, not per tick).
+        """
+        if g.kind.target == "resource":
+            return np.ones(g.n, bool)
+        if self._resources is None or not len(self._resources.cells):
+            return np.zeros(g.n, bool)
+        cached = self._hungry_targets.get(g.code)
+        if cached is None or cached[0] != self._resources_built or len(cached[2]) != g.n:
+            looked_up = hungry.copy()
+            nearest = np.zeros((g.n, 2), np.int32)
+            nearest[looked_up] = self._resources.nearest(pos[looked_up])
+            cached = (self._resources_built, nearest, looked_up)
+            self._hungry_targets[g.code] = cached
+        food = hungry & cached[2]
+        target[food] = cached[1][food]
+        return food
+
+    def _sense_own_moves(self, actions: np.ndarray, moved: np.ndarray) -> None:
+        """Proprioception and memory of driven agents after the world moved them.
+
+        A move the world refused (a wall, a contested cell) is felt as staying: the
+        agent's next prior follows where it is, not where it tried to go. Each agent
+        then counts a visit of its cell in its visit memory, forgetting as it goes.
+        """
+        stay = int(Move.STAY)
+        positions = self.world.positions
+        for g in self.population.groups:
+            if not g.n or g.kind.drives is None:
+                continue
+            refused = (actions[g.slots] != stay) & ~moved[g.slots]
+            if refused.any():
+                g.cohort.actions[refused, 0] = stay
+            record_visits(g.visits, positions[g.slots])
+            forget_visits(g.visits, self.tick, g.kind.drives.forget_every)
 
     def _objective_targets(self) -> np.ndarray:
         """Per agent (id order) the cell of its coalition's objective, or (-1, -1)."""

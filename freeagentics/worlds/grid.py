@@ -54,6 +54,7 @@ class GridWorld:
             raise ConfigurationError(f"config must be a GridWorldConfig, got {type(config)}")
         self._config = config
         self._offsets = neighbourhood_offsets(config.observation_radius)
+        self._contact_offsets = neighbourhood_offsets(1)
         res = config.resources
         self._depletion = np.array([r.depletion for r in res], dtype=np.float32)
         self._regrowth = np.array([r.regrowth for r in res], dtype=np.float32)
@@ -224,6 +225,23 @@ class GridWorld:
             self._occupancy,
             self._resources,
             self._offsets,
+        )
+
+    def contact(self) -> np.ndarray:
+        """What touches every agent, whatever the observation radius.
+
+        Returns:
+            (C, 5) int32 :class:`Cell` codes of the cell under the agent, then the cells
+            up, down, left and right of it (the order of :class:`Move`); free slots read
+            all ``OUT_OF_BOUNDS``.
+        """
+        return observe_cells(
+            self._positions,
+            self._active,
+            self._static_codes,
+            self._occupancy,
+            self._resources,
+            self._contact_offsets,
         )
 
     # ------------------------------------------------------------------ dynamics
