@@ -32,7 +32,9 @@ away (the belief of "here" for staying) where the target is food, and 1 where th
 contact cell holds food. The last term is a graded preference over the distance to
 the compass target (its "here" preference alone gives no direction beyond one step):
 ``pull`` per cell, more for coalition members (their coalition's ``strength``) and
-for hungry agents heading for food (``forage`` times the hunger).
+for hungry agents heading for food (``forage`` times the hunger); it is off while
+a move that would shorten the distance is blocked (the way round is unknown, and
+novelty finds it).
 Then ``q_pi = softmax(gamma * G + ln E)``.
 
 These factors are independent of the compass factor given the agent's position, so
@@ -180,6 +182,13 @@ def drive_scores(
                 toward[2] += p
             elif dc > 0:
                 toward[3] += p
+        # when a move that would shorten the distance is blocked, the way round is
+        # unknown: distance gives no direction this tick and novelty finds the way
+        pulled = pull[i]
+        for u in range(4):
+            code = contact[i, u + 1]
+            if toward[u] > 0.5 and (code == _OBSTACLE or code == _AGENT or code == _OUT_OF_BOUNDS):
+                pulled = 0.0
         best = -np.inf
         for u in range(5):
             code = contact[i, 0] if u == _STAY else contact[i, u + 1]
@@ -198,7 +207,7 @@ def drive_scores(
             if u != _STAY:
                 g -= effort
                 if not blocked:
-                    g += pull[i] * (2.0 * toward[u] - 1.0)
+                    g += pulled * (2.0 * toward[u] - 1.0)
             food = 1.0 if here >= _RESOURCE else (on_target if food_target[i] else 0.0)
             g += value * food
             if here == _HAZARD:
