@@ -151,8 +151,8 @@ def builtin_kinds(radius: int = 4) -> dict[str, AgentKind]:
             target="resource",
             capabilities=(0.2, 1.0, 0.0),
             radius=radius,
-            preference=1.0,
-            drives=Drives(novelty=0.5, hunger=(8.0, 6.0, 3.0, 0.0), hungry=3),
+            preference=0.0,
+            drives=Drives(novelty=0.5, pull=0.0, hunger=(8.0, 6.0, 3.0, 0.0), hungry=3),
         ),
         "coordinator": define_kind(
             "coordinator",

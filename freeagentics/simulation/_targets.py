@@ -14,10 +14,20 @@ class ResourceIndex:
     Args:
         resources: ``(K, H, W)`` amounts; a cell counts when any type holds at least
             ``threshold`` (a bite: a patch grazed below it is left until it regrows).
+        occupied: ``(n, 2)`` cells agents stand on: food under another agent is not
+            available (an agent on food eats it because it stands there, not by target).
     """
 
-    def __init__(self, resources: np.ndarray, threshold: float = 0.25):
-        cells = np.argwhere(resources.sum(axis=0) >= threshold)
+    def __init__(
+        self,
+        resources: np.ndarray,
+        threshold: float = 0.25,
+        occupied: np.ndarray | None = None,
+    ):
+        available = resources.sum(axis=0) >= threshold
+        if occupied is not None:
+            available[occupied[:, 0], occupied[:, 1]] = False
+        cells = np.argwhere(available)
         self.cells = cells.astype(np.int32)
         self._tree = cKDTree(cells) if len(cells) else None
 

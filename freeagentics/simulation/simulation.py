@@ -234,7 +234,7 @@ class Simulation:
         if need_resources and (
             self._resources is None or self.tick % self.config.resource_index_every == 0
         ):
-            self._resources = ResourceIndex(self.world.resources)
+            self._resources = ResourceIndex(self.world.resources, occupied=agent_positions)
             self._resources_built = self.tick
         world_obs = (
             self.world.observe()
