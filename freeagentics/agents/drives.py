@@ -124,8 +124,7 @@ def energy_levels(energy: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     return np.searchsorted(cuts, energy, side="right")
 
 
-@numba.njit(cache=True, nogil=True)
-def drive_scores(
+def _drive_scores(
     G,
     qs,
     reach,
@@ -162,26 +161,32 @@ def drive_scores(
     size = visits.shape[1]
     side = int(np.sqrt(qs.shape[1]) + 0.5)
     radius = side // 2
-    toward = np.empty(5)
     for i in numba.prange(n):
         r = positions[i, 0]
         c = positions[i, 1]
         value = hunger[level[i]]
         # P(target above, below, left, right): a move that way shortens the distance
-        # by one, any other move lengthens it by one
-        toward[:] = 0.0
-        for s in range(qs.shape[1]):
-            dr = s // side - radius
-            dc = s % side - radius
-            p = qs[i, s]
-            if dr < 0:
-                toward[0] += p
-            elif dr > 0:
-                toward[1] += p
-            if dc < 0:
-                toward[2] += p
-            elif dc > 0:
-                toward[3] += p
+        # by one, any other move lengthens it by one (row sums of the offset grid)
+        up = 0.0
+        down = 0.0
+        left = 0.0
+        right = 0.0
+        for row in range(side):
+            base = row * side
+            west = 0.0
+            east = 0.0
+            for k in range(radius):
+                west += qs[i, base + k]
+                east += qs[i, base + radius + 1 + k]
+            left += west
+            right += east
+            if row != radius:
+                whole = west + east + qs[i, base + radius]
+                if row < radius:
+                    up += whole
+                else:
+                    down += whole
+        toward = (up, down, left, right, 0.0)
         # when a move that would shorten the distance is blocked, the way round is
         # unknown: distance gives no direction this tick and novelty finds the way
         pulled = pull[i]
@@ -225,6 +230,12 @@ def drive_scores(
             total += e
         for u in range(5):
             q_pi_out[i, u] /= total
+
+
+drive_scores = numba.njit(cache=True, nogil=True)(_drive_scores)
+_drive_scores_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_drive_scores)
+#: populations from this size score their drives on all cores
+PARALLEL_FROM = 4096
 
 
 @numba.njit(cache=True, nogil=True)
@@ -279,7 +290,8 @@ def act_with_drives(
     G_out, q_pi = np.empty_like(G), np.empty_like(G)
     hunger = np.asarray(drives.hunger, dtype=np.float64)
     pull = pull + drives.forage * hunger[level] * food_target
-    drive_scores(
+    kernel = drive_scores if G.shape[0] < PARALLEL_FROM else _drive_scores_parallel
+    kernel(
         G,
         qs,
         reach_states(side),
