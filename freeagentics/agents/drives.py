@@ -8,7 +8,8 @@ observes directly and whose expected free energy adds to the compass factor's:
   agent, hazard, food). A move into a blocked cell leaves the agent where it is, so
   its compass term is that of staying; moving costs ``effort``; a hazard costs ``hazard``.
 - **novelty** — a small visit memory ``(M, M)`` of counts indexed by
-  ``(row mod M, col mod M)`` (``M = memory``: the size does not depend on the world's).
+  ``(row mod M, col mod M)`` (``M = memory``, 8 by default: 64 bytes, one cache line
+  per agent, whatever the world's size; cells ``M`` apart share a count).
   Visiting a cell is observing its contents under a Dirichlet belief whose
   concentration grows with the visits; the expected information gain of one more
   look falls as ``1 / (1 + visits)``, weighted by ``novelty``. Counts halve every
@@ -59,7 +60,6 @@ __all__ = [
     "energy_levels",
     "forget_visits",
     "reach_states",
-    "record_visits",
 ]
 
 #: free energy (nats) above which a compass reading contradicts the belief: the
@@ -88,7 +88,7 @@ class Drives:
     pull: float = 0.25
     forage: float = 0.25
     hazard: float = 2.0
-    memory: int = 16
+    memory: int = 8
     forget_every: int = 64
 
     def __post_init__(self) -> None:
@@ -150,7 +150,8 @@ def _drive_scores(
         qs: ``(n, S)`` compass beliefs; ``reach`` ``(5,)`` state whose target lies one
             move away (the centre for staying).
         contact: ``(n, 5)`` cell codes: centre, up, down, left, right.
-        positions: ``(n, 2)`` int (row, col); visits: ``(n, M, M)`` uint8.
+        positions: ``(n, 2)`` int (row, col); visits: ``(n, M, M)`` uint8, where the
+            visit of each agent's cell is counted first (saturating at 255).
         level: ``(n,)`` energy level; food_target: ``(n,)`` bool, the compass points at food.
         pull: ``(n,)`` preference lost per cell of distance to the compass target.
         hunger: ``(L,)`` value of eating per level.
@@ -164,32 +165,36 @@ def _drive_scores(
     for i in numba.prange(n):
         r = positions[i, 0]
         c = positions[i, 1]
+        # standing on a cell is one more look at it
+        if visits[i, r % size, c % size] < 255:
+            visits[i, r % size, c % size] += 1
         value = hunger[level[i]]
-        # P(target above, below, left, right): a move that way shortens the distance
-        # by one, any other move lengthens it by one (row sums of the offset grid)
+        pulled = pull[i]
         up = 0.0
         down = 0.0
         left = 0.0
         right = 0.0
-        for row in range(side):
-            base = row * side
-            west = 0.0
-            east = 0.0
-            for k in range(radius):
-                west += qs[i, base + k]
-                east += qs[i, base + radius + 1 + k]
-            left += west
-            right += east
-            if row != radius:
-                whole = west + east + qs[i, base + radius]
-                if row < radius:
-                    up += whole
-                else:
-                    down += whole
+        if pulled != 0.0:
+            # P(target above, below, left, right): a move that way shortens the
+            # distance by one, any other lengthens it by one (sums over the offset grid)
+            for row in range(side):
+                base = row * side
+                west = 0.0
+                east = 0.0
+                for k in range(radius):
+                    west += qs[i, base + k]
+                    east += qs[i, base + radius + 1 + k]
+                left += west
+                right += east
+                if row != radius:
+                    whole = west + east + qs[i, base + radius]
+                    if row < radius:
+                        up += whole
+                    else:
+                        down += whole
         toward = (up, down, left, right, 0.0)
         # when a move that would shorten the distance is blocked, the way round is
         # unknown: distance gives no direction this tick and novelty finds the way
-        pulled = pull[i]
         for u in range(4):
             code = contact[i, u + 1]
             if toward[u] > 0.5 and (code == _OBSTACLE or code == _AGENT or code == _OUT_OF_BOUNDS):
@@ -236,17 +241,6 @@ drive_scores = numba.njit(cache=True, nogil=True)(_drive_scores)
 _drive_scores_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_drive_scores)
 #: populations from this size score their drives on all cores
 PARALLEL_FROM = 4096
-
-
-@numba.njit(cache=True, nogil=True)
-def record_visits(visits, positions):  # pragma: no cover - compiled
-    """Count one visit of each agent's cell: ``visits`` ``(n, M, M)`` uint8, saturating."""
-    size = visits.shape[1]
-    for i in range(positions.shape[0]):
-        r = positions[i, 0] % size
-        c = positions[i, 1] % size
-        if visits[i, r, c] < 255:
-            visits[i, r, c] += 1
 
 
 def forget_visits(visits: np.ndarray, tick: int, every: int) -> None:

@@ -37,7 +37,6 @@ from freeagentics.agents.drives import (
     act_with_drives,
     energy_levels,
     forget_visits,
-    record_visits,
 )
 from freeagentics.agents.kinds import AgentKind, builtin_kinds, kind_capabilities
 from freeagentics.agents.population import Population
@@ -388,18 +387,17 @@ class Simulation:
         """Proprioception and memory of driven agents after the world moved them.
 
         A move the world refused (a wall, a contested cell) is felt as staying: the
-        agent's next prior follows where it is, not where it tried to go. Each agent
-        then counts a visit of its cell in its visit memory, forgetting as it goes.
+        agent's next prior follows where it is, not where it tried to go. Its visit
+        memory (counted as it plans) fades: one agent in ``forget_every`` halves its
+        counts each tick.
         """
         stay = int(Move.STAY)
-        positions = self.world.positions
         for g in self.population.groups:
             if not g.n or g.kind.drives is None:
                 continue
             refused = (actions[g.slots] != stay) & ~moved[g.slots]
             if refused.any():
                 g.cohort.actions[refused, 0] = stay
-            record_visits(g.visits, positions[g.slots])
             forget_visits(g.visits, self.tick, g.kind.drives.forget_every)
 
     def _objective_targets(self) -> np.ndarray:
