@@ -15,7 +15,7 @@ _RESOURCE = 6
 
 
 @numba.njit(cache=True)
-def observe_cells(positions, active, static_codes, occupancy, resources, offsets):
+def observe_cells(positions, active, static_codes, occupancy, resources, offsets, least):
     """Cell codes around each agent.
 
     Args:
@@ -25,6 +25,8 @@ def observe_cells(positions, active, static_codes, occupancy, resources, offsets
         occupancy: (H, W) int32 slot index per cell or -1.
         resources: (K, H, W) float32 amounts; an exhausted resource cell reads as empty.
         offsets: (n_cells, 2) int32 neighbourhood offsets, centre first.
+        least: (K,) float32 amount below which a resource cell reads as empty (0: only
+            exhausted cells do).
 
     Returns:
         (C, n_cells) int32 codes. The centre reports what lies under the agent; other
@@ -45,7 +47,9 @@ def observe_cells(positions, active, static_codes, occupancy, resources, offsets
             code = static_codes[r, c]
             if m > 0 and occupancy[r, c] >= 0:
                 code = _AGENT
-            elif code >= _RESOURCE and resources[code - _RESOURCE, r, c] <= 0.0:
-                code = _EMPTY
+            elif code >= _RESOURCE:
+                amount = resources[code - _RESOURCE, r, c]
+                if amount <= 0.0 or amount < least[code - _RESOURCE]:
+                    code = _EMPTY
             out[i, m] = code
     return out

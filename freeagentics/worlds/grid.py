@@ -57,6 +57,7 @@ class GridWorld:
         self._contact_offsets = neighbourhood_offsets(1)
         res = config.resources
         self._depletion = np.array([r.depletion for r in res], dtype=np.float32)
+        self._no_least = np.zeros(len(res), dtype=np.float32)
         self._regrowth = np.array([r.regrowth for r in res], dtype=np.float32)
         self._max_amount = np.array([r.max_amount for r in res], dtype=np.float32)
         self._cell_params = np.array(
@@ -225,10 +226,14 @@ class GridWorld:
             self._occupancy,
             self._resources,
             self._offsets,
+            self._no_least,
         )
 
     def contact(self) -> np.ndarray:
         """What touches every agent, whatever the observation radius.
+
+        A resource cell holding less than one bite (its type's ``depletion``) reads as
+        empty: there is nothing worth staying for.
 
         Returns:
             (C, 5) int32 :class:`Cell` codes of the cell under the agent, then the cells
@@ -242,6 +247,7 @@ class GridWorld:
             self._occupancy,
             self._resources,
             self._contact_offsets,
+            self._depletion,
         )
 
     # ------------------------------------------------------------------ dynamics

@@ -194,3 +194,31 @@ def test_a_wall_between_agent_and_food_is_walked_around():
     plain = _wall_world(kinds=[define_kind("collector", target="resource", capabilities=(0, 1, 0))])
     plain.run(120)
     assert plain.world.positions[0, 0] > 6
+
+
+def test_a_collector_leaves_a_grazed_patch_and_comes_back_when_it_regrows():
+    """Two food cells far apart, each regrowing slower than the collector eats: it lives
+    by going from one to the other, leaving each once less than a bite is left."""
+    cfg = GridWorldConfig(
+        height=11,
+        width=11,
+        wall_density=0.0,
+        n_goals=0,
+        resources=(ResourceType("food", density=0.0, regrowth=0.02, depletion=0.25),),
+        energy_cost_per_move=0.02,
+        energy_cost_per_tick=0.02,
+        initial_energy=3.0,
+    )
+    sim = _sim({"collector": 1}, seed=0, world=cfg)
+    kind = np.full((11, 11), -1, np.int8)
+    kind[2, 2] = kind[8, 8] = 0
+    zeros = np.zeros((11, 11), bool)
+    sim.world.reset(0, layout=Layout(zeros, zeros, zeros, kind), positions=np.array([[1, 1]]))
+    patches = {(2, 2): 1, (8, 8): 2}
+    visits = []
+    for _ in range(1000):
+        cell = tuple(sim.step().positions[0])
+        if cell in patches and (not visits or visits[-1] != patches[cell]):
+            visits.append(patches[cell])
+    assert sim.world.alive[0]
+    assert len(visits) >= 6, visits  # patch after patch, each left and found again
