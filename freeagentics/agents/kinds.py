@@ -144,7 +144,7 @@ def builtin_kinds(radius: int = 4) -> dict[str, AgentKind]:
             target="waypoint",
             capabilities=(1.0, 0.2, 0.0),
             radius=radius,
-            drives=Drives(novelty=2.0),
+            drives=Drives(novelty=2.0, forage=0.5),
         ),
         "collector": define_kind(
             "collector",
