@@ -5,6 +5,9 @@ Stages of a tick (each timed in ``TickEvents.timings``):
 1. ``observe`` — each agent's compass reading towards its target (coalition
    objective for members; else its kind's target), or the cell under it;
 2. ``inference`` — every kind's cohort perceives, plans and acts (one batch per kind);
+   kinds with drives add what touches them, their visit memory and their energy
+   (:mod:`freeagentics.agents.drives`), and after the world step feel which of their
+   moves were refused;
 3. ``world`` — the grid world applies all moves at once; the activity tracker folds
    in who moved, who is alive and who is stuck (``TickEvents.activity``);
 4. ``coalitions`` — re-formation every ``reform_every`` ticks; members' preferences
@@ -368,10 +371,10 @@ class Simulation:
         with the nearest food looked up for the agents hungry when the index was last
         rebuilt (one query per rebuild, not per tick).
         """
+        if self._resources is None or not len(self._resources.cells):
+            return np.zeros(g.n, bool)  # no food anywhere: the compass cannot promise any
         if g.kind.target == "resource":
             return np.ones(g.n, bool)
-        if self._resources is None or not len(self._resources.cells):
-            return np.zeros(g.n, bool)
         cached = self._hungry_targets.get(g.code)
         if cached is None or cached[0] != self._resources_built or len(cached[2]) != g.n:
             looked_up = hungry.copy()
