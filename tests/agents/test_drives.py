@@ -1,0 +1,85 @@
+"""Drives: their settings, and invariants of the scores they add to G."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from freeagentics.agents.drives import Drives, drive_scores, reach_states
+from freeagentics.agents.kinds import define_kind
+from freeagentics.errors import ConfigurationError
+from freeagentics.models.builders import locator_model
+
+BLOCKING = (1, 3, 4)  # obstacle, agent, out of bounds
+
+
+@pytest.mark.parametrize(
+    "settings_",
+    [
+        {"novelty": -1.0},
+        {"effort": float("nan")},
+        {"hunger": (1.0, 0.0)},  # three cuts make four levels: four values needed
+        {"levels": (0.6, 0.3, 1.0)},
+        {"hungry": 4},
+        {"memory": 0},
+        {"forget_every": 0},
+    ],
+)
+def test_bad_drive_settings_are_refused(settings_):
+    with pytest.raises(ConfigurationError, match=r"drives|drive weights"):
+        Drives(**settings_)
+
+
+def test_drives_need_a_displacement_model():
+    with pytest.raises(ConfigurationError, match="drives need a displacement"):
+        define_kind("mover", locator_model(4), observer="cell", drives=Drives())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 20),
+    level=st.integers(0, 3),
+    gamma=st.floats(0.5, 16.0),
+)
+def test_scores_are_a_distribution_and_blocked_moves_never_beat_staying(seed, n, level, gamma):
+    rng = np.random.default_rng(seed)
+    drives = Drives()
+    side = 9
+    G = rng.normal(size=(n, 5))
+    qs = rng.dirichlet(np.ones(side * side), size=n)
+    contact = rng.integers(0, 8, size=(n, 5)).astype(np.int32)
+    positions = rng.integers(0, 50, size=(n, 2))
+    visits = rng.integers(0, 255, size=(n, drives.memory, drives.memory)).astype(np.uint8)
+    before = visits.copy()
+    G_out, q_pi = np.empty((n, 5)), np.empty((n, 5))
+    drive_scores(
+        G,
+        qs,
+        reach_states(side),
+        contact,
+        positions,
+        visits,
+        np.full(n, level),
+        rng.random(n) < 0.5,
+        rng.random(n),
+        np.asarray(drives.hunger, float),
+        drives.novelty,
+        drives.effort,
+        drives.hazard,
+        gamma,
+        np.zeros(5),
+        G_out,
+        q_pi,
+    )
+    assert np.all(np.isfinite(G_out)) and np.all(q_pi >= 0)
+    np.testing.assert_allclose(q_pi.sum(axis=1), 1.0, rtol=1e-9)
+    blocked = np.isin(contact[:, 1:], BLOCKING)
+    stay = G_out[:, 4:5]
+    assert np.all(G_out[:, :4][blocked] < np.broadcast_to(stay, (n, 4))[blocked])
+    # each agent counted one visit of its own cell (saturating)
+    rows, cols = positions[:, 0] % drives.memory, positions[:, 1] % drives.memory
+    expected = np.minimum(before[np.arange(n), rows, cols].astype(int) + 1, 255)
+    assert np.array_equal(visits[np.arange(n), rows, cols], expected)
