@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from freeagentics.agents._config import CohortConfig
+from freeagentics.agents.drives import Drives
 from freeagentics.agents.kinds import AgentKind
 from freeagentics.errors import ModelError
 from freeagentics.inference import EFEOptions
@@ -33,6 +34,7 @@ def kind_state(kind: AgentKind) -> State:
             "target": kind.target,
             "capabilities": list(kind.capabilities),
             "config": dataclasses.asdict(kind.config),
+            "drives": None if kind.drives is None else dataclasses.asdict(kind.drives),
             "A_deps": [list(d) for d in m.A_deps],
             "B_deps": [list(d) for d in m.B_deps],
             "control_factors": list(m.control_factors),
@@ -56,6 +58,9 @@ def kind_from_state(state: State) -> AgentKind:
     try:
         config = dict(v["config"])
         config["efe"] = EFEOptions(**config["efe"])
+        drives = v.get("drives")
+        if drives is not None:
+            drives = Drives(**{k: _tuples(x) for k, x in dict(drives).items()})
         model = GenerativeModel.create(
             *(state.arrays_named(name, int(v[f"num_{name}"])) for name in "ABCD"),
             state.array("E"),
@@ -72,6 +77,7 @@ def kind_from_state(state: State) -> AgentKind:
             target=v["target"],
             capabilities=tuple(float(c) for c in v["capabilities"]),
             config=CohortConfig(**config),
+            drives=drives,
         )
     except CheckpointError:
         raise

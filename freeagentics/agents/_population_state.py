@@ -1,4 +1,5 @@
-"""A population's exact state: per kind its agents' ids, slots, belief history and cohort."""
+"""A population's exact state: per kind its agents' ids, slots, belief history, visit
+memory (kinds with drives) and cohort."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def population_state(population: Population) -> State:
         values={"kind_names": list(population.kind_names), "next_id": population._next_id}
     )
     for g in population.groups:
-        group = State({"ids": g.ids, "slots": g.slots, "history": g.history})
+        group = State({"ids": g.ids, "slots": g.slots, "history": g.history, "visits": g.visits})
         group.put("cohort", g.cohort.export_state())
         state.put(f"group.{g.code}", group)
     return state
@@ -39,18 +40,27 @@ def load_population_state(population: Population, state: State) -> None:
         ids = group.array("ids", np.int64, 1)
         slots = group.array("slots", np.int64, 1)
         history = group.array("history", np.uint16, 3)
-        if slots.shape != ids.shape or history.shape[:1] != ids.shape:
-            raise CheckpointError(f"group {g.code}: ids, slots and history disagree in length")
+        visits = group.array("visits", np.uint8, 3)
+        if (
+            slots.shape != ids.shape
+            or history.shape[:1] != ids.shape
+            or visits.shape[:1] != ids.shape
+        ):
+            raise CheckpointError(
+                f"group {g.code}: ids, slots, history and visits disagree in length"
+            )
         if history.shape[1:] != g.history.shape[1:]:
             raise CheckpointError(f"group {g.code}: belief history has shape {history.shape}")
+        if visits.shape[1:] != g.visits.shape[1:]:
+            raise CheckpointError(f"group {g.code}: visit memory has shape {visits.shape}")
         if ids.size > 1 and np.any(np.diff(ids) <= 0):
             raise CheckpointError(f"group {g.code}: agent ids are not ascending")
         cohort = group.part("cohort")
         if cohort.value("n", int) != ids.size:
             raise CheckpointError(f"group {g.code}: its cohort does not hold {ids.size} agents")
-        loaded.append((g, ids, slots, history, cohort))
-    for g, ids, slots, history, cohort in loaded:
+        loaded.append((g, ids, slots, history, visits, cohort))
+    for g, ids, slots, history, visits, cohort in loaded:
         g.cohort.import_state(cohort)
-        g.ids, g.slots, g.history = ids, slots, history
+        g.ids, g.slots, g.history, g.visits = ids, slots, history, visits
     population._next_id = state.value("next_id", int)
     population._ordered = {}

@@ -3,7 +3,8 @@
 Parts (each a component's :class:`~freeagentics.state.State`): ``world``,
 ``population``, ``coalitions``, ``knowledge``, ``updater`` and ``activity``, ``kind.<i>`` per
 kind; the simulation's own are its tick, generator, waypoints, the resource index
-and the targets looked up in it, and the latest metrics.
+and the targets looked up in it (the resource rule's, and the food of hungry agents of
+kinds with drives), and the latest metrics.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def simulation_state(sim: Simulation) -> State:
             "resources_built": sim._resources_built,
             "has_resource_index": sim._resources is not None,
             "resource_targets": {str(c): t for c, (t, _) in sim._resource_targets.items()},
+            "hungry_targets": {str(c): t for c, (t, _, _) in sim._hungry_targets.items()},
         }
     )
     for g in sim.population.groups:
@@ -47,6 +49,9 @@ def simulation_state(sim: Simulation) -> State:
         state.arrays[f"waypoints.{g.code}"] = sim._waypoints[g.code]
     for code, (_, targets) in sim._resource_targets.items():
         state.arrays[f"resource_targets.{code}"] = targets
+    for code, (_, nearest, looked_up) in sim._hungry_targets.items():
+        state.arrays[f"hungry_targets.{code}"] = nearest
+        state.arrays[f"hungry_looked_up.{code}"] = looked_up
     if sim._resources is not None:
         state.arrays["resource_cells"] = sim._resources.cells
     for name, values in sim.metrics.items():
@@ -72,6 +77,15 @@ def load_simulation_state(sim: Simulation, state: State) -> None:
         if not code.isdigit() or int(code) not in codes or not isinstance(built, int):
             raise CheckpointError(f"resource targets name an unknown kind {code!r}")
         targets[int(code)] = (built, state.array(f"resource_targets.{code}", ndim=2))
+    hungry = {}
+    for code, built in state.value("hungry_targets", dict).items():
+        if not code.isdigit() or int(code) not in codes or not isinstance(built, int):
+            raise CheckpointError(f"hungry targets name an unknown kind {code!r}")
+        nearest = state.array(f"hungry_targets.{code}", np.int32, 2)
+        looked_up = state.array(f"hungry_looked_up.{code}", np.bool_, 1)
+        if nearest.shape != (looked_up.size, 2):
+            raise CheckpointError(f"hungry targets of kind {code} disagree in length")
+        hungry[int(code)] = (built, nearest, looked_up)
     index = (
         ResourceIndex.from_cells(state.array("resource_cells", np.int32, 2))
         if state.value("has_resource_index", bool)
@@ -88,6 +102,7 @@ def load_simulation_state(sim: Simulation, state: State) -> None:
     sim._rng = rng_from_state(state.value("rng", dict))
     sim._waypoints = waypoints
     sim._resource_targets = targets
+    sim._hungry_targets = hungry
     sim._resources = index
     sim._resources_built = state.value("resources_built", int)
     sim.metrics = metrics
