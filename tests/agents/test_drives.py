@@ -8,9 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from freeagentics.agents.drives import Drives, drive_scores, reach_states
-from freeagentics.agents.kinds import define_kind
+from freeagentics.agents.kinds import builtin_kinds, define_kind
+from freeagentics.agents.population import Population
 from freeagentics.errors import ConfigurationError
 from freeagentics.models.builders import locator_model
+from freeagentics.state import CheckpointError, State
 
 BLOCKING = (1, 3, 4)  # obstacle, agent, out of bounds
 
@@ -83,3 +85,25 @@ def test_scores_are_a_distribution_and_blocked_moves_never_beat_staying(seed, n,
     rows, cols = positions[:, 0] % drives.memory, positions[:, 1] % drives.memory
     expected = np.minimum(before[np.arange(n), rows, cols].astype(int) + 1, 255)
     assert np.array_equal(visits[np.arange(n), rows, cols], expected)
+
+
+@pytest.mark.parametrize(
+    ("array", "value", "message"),
+    [
+        ("visits", np.zeros((3, 4, 4), np.uint8), "visit memory has shape"),
+        ("visits", np.zeros((2, 8, 8), np.uint8), "disagree in length"),
+        ("visits", np.zeros((3, 8, 8), np.int64), "expected uint8"),
+    ],
+)
+def test_a_checkpointed_visit_memory_that_does_not_fit_is_refused(array, value, message):
+    kinds = [builtin_kinds()["explorer"]]
+    population = Population(kinds, np.random.default_rng(0))
+    population.add("explorer", np.arange(3))
+    state = population.export_state()
+    assert state.part("group.0").array("visits").shape == (3, 8, 8)
+    key = next(k for k in state.arrays if k.startswith("group.0") and k.endswith(array))
+    tampered = State(dict(state.arrays), dict(state.values))
+    tampered.arrays[key] = value
+    fresh = Population(kinds, np.random.default_rng(0))
+    with pytest.raises(CheckpointError, match=message):
+        fresh.import_state(tampered)
