@@ -243,7 +243,7 @@ class Simulation:
             if any(g.kind.observer == "cell" for g in self.population.groups)
             else None
         )
-        contact = self.world.contact() if driven else None
+        contact = self.world.contact() if driven and self.controller is None else None
         energy = self.world.energy
         lap("observe")
         actions = np.full(self.world.n_slots, int(Move.STAY), dtype=np.int64)
@@ -394,6 +394,8 @@ class Simulation:
         memory (counted as it plans) fades: one agent in ``forget_every`` halves its
         counts each tick.
         """
+        if self.controller is not None:
+            return  # the cohorts did not choose these moves
         stay = int(Move.STAY)
         for g in self.population.groups:
             if not g.n or g.kind.drives is None:
