@@ -144,7 +144,7 @@ def builtin_kinds(radius: int = 4) -> dict[str, AgentKind]:
             target="waypoint",
             capabilities=(1.0, 0.2, 0.0),
             radius=radius,
-            drives=Drives(novelty=2.0, forage=0.5),
+            drives=Drives(novelty=2.0, forage=0.5, hungry=2),
         ),
         "collector": define_kind(
             "collector",
@@ -152,7 +152,7 @@ def builtin_kinds(radius: int = 4) -> dict[str, AgentKind]:
             capabilities=(0.2, 1.0, 0.0),
             radius=radius,
             preference=0.0,
-            drives=Drives(novelty=0.5, pull=0.0, hunger=(8.0, 6.0, 3.0, 0.0), hungry=3),
+            drives=Drives(novelty=0.5, pull=0.0, forage=0.5, hunger=(8.0, 6.0, 4.0, 0.0), hungry=3),
         ),
         "coordinator": define_kind(
             "coordinator",

@@ -49,7 +49,7 @@ DEMO_SCENARIO: dict[str, Any] = {
         "height": 32,
         "width": 32,
         "energy_cost_per_move": 0.02,
-        "resources": [{"name": "food", "density": 0.08, "regrowth": 0.05}],
+        "resources": [{"name": "food", "density": 0.04, "regrowth": 0.1}],
     },
     "coalitions": {"auto_objectives": 3, "objective_capacity": 8},
 }
