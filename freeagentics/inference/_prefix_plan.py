@@ -14,13 +14,47 @@ from __future__ import annotations
 
 import numpy as np
 
-from freeagentics.inference._kernels import PARALLEL_THRESHOLD, KernelSet, for_size
+from freeagentics.inference._kernels import PARALLEL_THRESHOLD, KernelSet, for_size, scoring_terms
 from freeagentics.inference._maths import entropy
 
-__all__ = ["BLAS_ROWS", "PrefixPlan"]
+__all__ = ["BLAS_ROWS", "PrefixPlan", "PrefixTree"]
 
 #: prediction rows from which large cohorts get their predictions from BLAS
 BLAS_ROWS = 256
+
+
+class PrefixTree:
+    """The distinct action prefixes of a single-factor policy set, parents first.
+
+    Args:
+        policies: ``(P, T, 1)``.
+
+    Attributes:
+        parent: ``(K,)`` int64, the prefix one step shorter (-1 for first steps).
+        action: ``(K,)`` int64, the prefix's last action.
+        steps: ``(P, T)`` int64, the prefix each policy has reached after step ``t``.
+    """
+
+    def __init__(self, policies: np.ndarray):
+        num_policies, horizon, _ = policies.shape
+        index: dict[tuple[int, ...], int] = {}
+        parent: list[int] = []
+        action: list[int] = []
+        self.steps = np.empty((num_policies, horizon), dtype=np.int64)
+        for p in range(num_policies):
+            for t in range(horizon):
+                key = tuple(int(a) for a in policies[p, : t + 1, 0])
+                if key not in index:
+                    index[key] = len(parent)
+                    parent.append(index[key[:-1]] if t else -1)
+                    action.append(key[-1])
+                self.steps[p, t] = index[key]
+        self.parent = np.array(parent, dtype=np.int64)
+        self.action = np.array(action, dtype=np.int64)
+
+    @property
+    def size(self) -> int:
+        return int(self.parent.size)
 
 
 class PrefixPlan:
@@ -34,19 +68,12 @@ class PrefixPlan:
     """
 
     def __init__(self, A: tuple[np.ndarray, ...], B: np.ndarray, policies: np.ndarray, dtype):
-        num_policies, horizon, _ = policies.shape
-        prefix_index: dict[tuple[int, ...], int] = {}
+        tree = PrefixTree(policies)
         transitions: list[np.ndarray] = []  # B_{a_t} ... B_{a_1}: (S, S) per prefix
-        steps = np.empty((num_policies, horizon), dtype=np.int64)
-        for p in range(num_policies):
-            for t in range(horizon):
-                key = tuple(int(a) for a in policies[p, : t + 1, 0])
-                if key not in prefix_index:
-                    parent = transitions[prefix_index[key[:-1]]] if t else np.eye(B.shape[0])
-                    prefix_index[key] = len(transitions)
-                    transitions.append(B[:, :, key[-1]] @ parent)
-                steps[p, t] = prefix_index[key]
-        self.steps = steps
+        for parent, action in zip(tree.parent, tree.action, strict=True):
+            before = transitions[parent] if parent >= 0 else np.eye(B.shape[0])
+            transitions.append(B[:, :, action] @ before)
+        self.steps = tree.steps
         self.num_prefixes = len(transitions)
         self.num_obs = tuple(a.shape[0] for a in A)
         self.obs_offsets = np.cumsum([0, *self.num_obs]).astype(np.int64)
@@ -111,21 +138,12 @@ class PrefixPlan:
         self, kernels, ws, qs, scores, use_utility, info_gain, gamma, log_E, per_prefix, G, q_pi
     ):
         """Predictions and scores in one numba pass over agents."""
-        kernels("policy_scores", qs.shape[0])(
-            qs,
-            self.matrix,
-            self.width,
-            self.obs_offsets,
-            scores,
-            int(scores.shape[0] > 1),
-            use_utility,
-            info_gain,
-            self.steps,
-            gamma,
-            log_E,
-            per_prefix,
-            G,
-            q_pi,
+        scoring = self._scoring(scores, use_utility, info_gain, gamma, log_E)
+        kernels("policy_scores", qs.shape[0])(qs, self.matrix, scoring, per_prefix, G, q_pi)
+
+    def _scoring(self, scores, use_utility, info_gain, gamma, log_E) -> tuple:
+        return scoring_terms(
+            self.width, self.obs_offsets, scores, use_utility, info_gain, self.steps, gamma, log_E
         )
 
     def _through_blas(
@@ -140,20 +158,15 @@ class PrefixPlan:
         for start in range(0, n, block):
             stop = min(n, start + block)
             predicted = np.matmul(qs[start:stop], self.matrix.T, out=buf[: stop - start])
-            kernels("policy_scores_predicted", stop - start)(
-                predicted,
-                self.width,
-                self.obs_offsets,
+            scoring = self._scoring(
                 scores[start:stop] if per_agent else scores,
-                int(per_agent),
                 use_utility,
                 info_gain,
-                self.steps,
                 gamma[start:stop],
                 log_E,
-                per_prefix[start:stop],
-                G[start:stop],
-                q_pi[start:stop],
+            )
+            kernels("policy_scores_predicted", stop - start)(
+                predicted, scoring, per_prefix[start:stop], G[start:stop], q_pi[start:stop]
             )
 
 

@@ -24,3 +24,28 @@ def test_row_entropies_match_the_reference(seed, width, sharpness):
     approx = np.empty(64, np.float32)
     KERNELS["row_entropy_approx"][0](p.astype(np.float32), approx)
     np.testing.assert_allclose(approx, reference, atol=5e-5)
+
+
+def test_vectorised_float32_logarithm_is_within_two_units_in_the_last_place():
+    """``p ln(p + ε)`` of the learning kernels, float32: from 0 and 1e-30 up to 1e4."""
+    import numba
+
+    from freeagentics.inference._learner_kernels import plogp_into
+
+    @numba.njit
+    def run(p, out):
+        plogp_into(p, out)
+
+    rng = np.random.default_rng(0)
+    p = np.concatenate(
+        [[0.0, 1e-30, 1e-16, 0.5, 1.0, 2.0], np.exp(rng.uniform(-40, 9, 20_000))]
+    ).astype(np.float32)
+    out = np.empty_like(p)
+    run(p, out)
+    reference = p.astype(np.float64) * np.log(p.astype(np.float64) + 1e-16)
+    ulp = np.spacing(np.abs(reference).astype(np.float32)).astype(np.float64)
+    assert out[0] == 0.0 and out[4] == 0.0
+    assert np.max(np.abs(out - reference)[1:] / ulp[1:]) <= 2.0
+    out64 = np.empty(p.size)
+    run(p.astype(np.float64), out64)
+    np.testing.assert_allclose(out64, reference, rtol=1e-15, atol=0)
