@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba.core import types
-from numba.extending import intrinsic, overload
 
+from freeagentics.inference._fastmath import plogp_into
 from freeagentics.inference._kernels import (
     _BLOCK,
-    EPS,
     _compile,
     _score_agent,
     condition_on,
@@ -28,72 +25,7 @@ from freeagentics.inference._kernels import (
     register_table,
 )
 
-__all__ = ["LEARNER_KERNELS", "plogp_into"]
-
-_SQRT_HALF = float(np.sqrt(0.5))
-
-
-@intrinsic
-def _float32_bits(typingctx, x):  # pragma: no cover - compiled
-    """The bits of a float32 as an int32 (a reinterpretation, no conversion)."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.int32(types.float32), codegen
-
-
-def plogp_into(p, out):  # pragma: no cover - replaced by the overload in compiled code
-    """``out[i] = p[i] · ln(p[i] + ε)`` for probabilities ``p`` (1-D, contiguous)."""
-    out[:] = p * np.log(p + EPS)
-
-
-@overload(plogp_into)
-def _plogp_into_overload(p, out):  # pragma: no cover - compiled
-    """float32: a logarithm the compiler can vectorise (a call to ``logf`` per element
-    cannot be); float64: the library logarithm.
-
-    float32: ``x = p + ε = (1 + t) · 2^e`` with ``1 + t`` in [√½, √2), and
-    ``ln(1 + t) = t - t²/2 + t³ P(t)`` with the degree-8 polynomial ``P`` of Cephes'
-    ``logf`` (error within 2 units in the last place; a test holds it). ``x`` is at
-    least ε, a normal float32, so the exponent field is the exponent.
-    """
-    if p.dtype == types.float32:
-
-        def plogp_float32(p, out):
-            eps = np.float32(EPS)
-            for i in range(p.size):
-                x = p[i] + eps
-                b = _float32_bits(x)
-                exponent = np.float32((b >> np.int32(23)) - np.int32(126))
-                half = np.float32(0.5) + np.float32(b & np.int32(0x7FFFFF)) * np.float32(
-                    0.5 / 8388608.0
-                )  # in [0.5, 1)
-                small = np.float32(half < np.float32(_SQRT_HALF))
-                exponent = exponent - small
-                t = half + half * small - np.float32(1.0)
-                z = t * t
-                y = np.float32(7.0376836292e-2) * t - np.float32(1.1514610310e-1)
-                y = y * t + np.float32(1.1676998740e-1)
-                y = y * t - np.float32(1.2420140846e-1)
-                y = y * t + np.float32(1.4249322787e-1)
-                y = y * t - np.float32(1.6668057665e-1)
-                y = y * t + np.float32(2.0000714765e-1)
-                y = y * t - np.float32(2.4999993993e-1)
-                y = y * t + np.float32(3.3333331174e-1)
-                y = y * t * z + np.float32(-2.12194440e-4) * exponent - np.float32(0.5) * z
-                out[i] = p[i] * (t + y + np.float32(0.693359375) * exponent)
-
-        return plogp_float32
-
-    def plogp_library(p, out):
-        eps = p.dtype.type(EPS)
-        for i in range(p.size):
-            out[i] = p[i] * np.log(p[i] + eps)
-
-    return plogp_library
+__all__ = ["LEARNER_KERNELS"]
 
 
 @numba.njit(inline="always")
@@ -231,6 +163,7 @@ def _learner_policy_scores(
         ambiguity = np.empty((n_modalities, n_states), dtype=dtype)
         states = np.empty((n_prefixes, n_states), dtype=dtype)
         dots = np.empty(n_prefixes * row_width, dtype=dtype)
+        dot_terms = np.empty(n_prefixes * row_width, dtype=dtype)
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
             for m in range(n_modalities):
                 _likelihood_and_ambiguity(
@@ -252,7 +185,7 @@ def _learner_policy_scores(
                     dots[base + r] = _dot(likelihood[r], target, zero)
                 for m in range(n_modalities):
                     dots[base + total_obs + m] = _dot(ambiguity[m], target, zero)
-            _score_agent(n, dots, scoring, per_prefix, G_out, q_pi_out)
+            _score_agent(n, dots, dot_terms, scoring, per_prefix, G_out, q_pi_out)
 
 
 #: name -> (serial, parallel) compiled kernel

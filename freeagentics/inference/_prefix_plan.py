@@ -150,7 +150,9 @@ class PrefixPlan:
         self, kernels, ws, qs, scores, use_utility, info_gain, gamma, log_E, per_prefix, G, q_pi
     ):
         """Predictions by BLAS, a block of agents at a time (the block's predictions stay
-        in cache), then the scores from them."""
+        in cache), then the scores from them, by the kernel variant (serial or parallel)
+        the caller's kernel set chose for the whole population: a block is small, its
+        scoring is not (several microseconds an agent)."""
         n, rows = qs.shape[0], self.matrix.shape[0]
         block = max(256, (1 << 21) // (rows * qs.itemsize))
         buf = _buffer(ws, "predicted", (min(block, n), rows), qs.dtype)
@@ -165,7 +167,7 @@ class PrefixPlan:
                 gamma[start:stop],
                 log_E,
             )
-            kernels("policy_scores_predicted", stop - start)(
+            kernels("policy_scores_predicted", n)(
                 predicted, scoring, per_prefix[start:stop], G[start:stop], q_pi[start:stop]
             )
 

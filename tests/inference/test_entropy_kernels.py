@@ -1,4 +1,5 @@
-"""The fused entropy kernels agree with the plain maths."""
+"""The fused entropy kernels and the vectorised logarithm and exponential agree with
+the plain maths."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def test_vectorised_float32_logarithm_is_within_two_units_in_the_last_place():
     """``p ln(p + ε)`` of the learning kernels, float32: from 0 and 1e-30 up to 1e4."""
     import numba
 
-    from freeagentics.inference._learner_kernels import plogp_into
+    from freeagentics.inference._fastmath import plogp_into
 
     @numba.njit
     def run(p, out):
@@ -49,3 +50,32 @@ def test_vectorised_float32_logarithm_is_within_two_units_in_the_last_place():
     out64 = np.empty(p.size)
     run(p.astype(np.float64), out64)
     np.testing.assert_allclose(out64, reference, rtol=1e-15, atol=0)
+
+
+def test_vectorised_float32_exponential_is_within_two_units_in_the_last_place():
+    """Softmax numerators ``exp(x - shift)`` for ``x <= shift``, down to the clamp."""
+    import numba
+
+    from freeagentics.inference._fastmath import exp_shifted_into
+
+    @numba.njit
+    def run(x, shift):
+        exp_shifted_into(x, shift)
+
+    rng = np.random.default_rng(1)
+    x = np.concatenate([[3.0, 3.0 - 1e-6, 2.5], rng.uniform(-84.0, 3.0, 20_000)])
+    ours = x.astype(np.float32)
+    run(ours, 3.0)
+    # the float32 difference x - shift is rounded first (as numpy's float32 softmax
+    # rounds it): compare with the exact exponential of that difference
+    shifted = x.astype(np.float32) - np.float32(3.0)
+    reference = np.exp(shifted.astype(np.float64))
+    ulp = np.spacing(reference.astype(np.float32)).astype(np.float64)
+    assert ours[0] == 1.0
+    assert np.max(np.abs(ours - reference) / ulp) <= 2.0
+    tiny = np.array([-1000.0, 0.0], np.float32)
+    run(tiny, 0.0)
+    assert 0 < tiny[0] < 2e-38 and tiny[1] == 1.0
+    ours64 = x.copy()
+    run(ours64, 3.0)
+    np.testing.assert_allclose(ours64, np.exp(x - 3.0), rtol=1e-15)
