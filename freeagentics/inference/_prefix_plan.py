@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from freeagentics.inference._blas_threads import single_threaded_blas
 from freeagentics.inference._kernels import PARALLEL_THRESHOLD, KernelSet, for_size, scoring_terms
 from freeagentics.inference._maths import entropy
 
@@ -130,7 +131,8 @@ class PrefixPlan:
             q_pi_out,
         )
         if self.uses_blas and n >= PARALLEL_THRESHOLD:
-            self._through_blas(kernels, ws, *args)
+            with single_threaded_blas():
+                self._through_blas(kernels, ws, *args)
         else:
             self._fused(kernels, ws, *args)
 
