@@ -8,7 +8,6 @@ functions (float64 is the precision asked for when comparing with other software
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic, overload
 
@@ -26,7 +25,7 @@ def _float32_bits(typingctx, x):  # pragma: no cover - compiled
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
+        return builder.bitcast(args[0], context.get_value_type(types.int32))
 
     return types.int32(types.float32), codegen
 
@@ -89,7 +88,7 @@ def _float32_from_bits(typingctx, bits):  # pragma: no cover - compiled
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
+        return builder.bitcast(args[0], context.get_value_type(types.float32))
 
     return types.float32(types.int32), codegen
 
