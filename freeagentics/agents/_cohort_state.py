@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from freeagentics.inference import normalise
 from freeagentics.state import CheckpointError, State, rng_from_state, rng_state
 
 if TYPE_CHECKING:
@@ -76,9 +75,8 @@ def load_cohort_state(cohort: Cohort, state: State) -> None:
     cohort._since_plan = state.value("since_plan", int)
     cohort._planned = state.value("planned", bool)
     cohort.rng = rng_from_state(state.value("rng", dict))
-    cohort._qs_before = None  # set again by the next perception, before it is read
-    cohort.A_agents = None if cohort.pA is None else [normalise(p) for p in cohort.pA]
-    cohort.B_agents = None if cohort.pB is None else [normalise(p) for p in cohort.pB]
+    cohort.qs_before = None  # set again by the next perception, before it is read
+    cohort.parameters_changed()
     if cohort.C_agents is not None:
         cohort._refresh_scores()
     else:

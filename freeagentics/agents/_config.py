@@ -6,11 +6,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.errors import ConfigurationError
 from freeagentics.inference import EFEOptions
 from freeagentics.inference.actions import SAMPLING_MODES, SELECTION_MODES
 
-__all__ = ["CohortConfig"]
+__all__ = ["TIE_TOLERANCE", "CohortConfig"]
+
+#: default :attr:`CohortConfig.tie_tolerance` per dtype
+TIE_TOLERANCE = {"float32": 1e-4, "float64": 1e-9}
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,10 @@ class CohortConfig:
     prior_concentration: float = 1.0
     #: use the fused single-factor kernels when the model allows it
     fast_path: bool = True
+    #: deterministic selection: actions whose probabilities differ by at most this are
+    #: tied and the lowest-numbered wins (None: 1e-4 in float32, 1e-9 in float64, well
+    #: above rounding, so every engine and kernel takes the same action; 0: ``argmax``)
+    tie_tolerance: float | None = None
 
     def __post_init__(self) -> None:
         if self.dtype not in ("float32", "float64"):
@@ -56,14 +64,19 @@ class CohortConfig:
             value = getattr(self, name)
             if not np.isfinite(value) or value <= 0:
                 raise ConfigurationError(f"{name} must be a positive finite number, got {value!r}")
-        for name in ("lr_pA", "lr_pB"):
+        for name in ("lr_pA", "lr_pB", "tie_tolerance"):
             value = getattr(self, name)
+            if value is None:
+                continue
             if not np.isfinite(value) or value < 0:
                 raise ConfigurationError(f"{name} must be a finite number >= 0, got {value!r}")
-        if self.num_iter < 1:
-            raise ConfigurationError(f"num_iter must be >= 1, got {self.num_iter}")
-        if self.plan_every < 1:
-            raise ConfigurationError(f"plan_every must be >= 1, got {self.plan_every}")
+        for name in ("num_iter", "plan_every"):
+            whole_number_at_least(name, getattr(self, name), 1)
+
+    @property
+    def ties(self) -> float:
+        """The tie tolerance in effect (:attr:`tie_tolerance` or the dtype's default)."""
+        return TIE_TOLERANCE[self.dtype] if self.tie_tolerance is None else self.tie_tolerance
 
     @property
     def float_type(self) -> type[np.floating]:

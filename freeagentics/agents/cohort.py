@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.agents._cohort_state import cohort_state, load_cohort_state
 from freeagentics.agents._config import CohortConfig
 from freeagentics.agents._engines import select_engine
 from freeagentics.errors import ConfigurationError, ObservationError
-from freeagentics.inference import log_stable, normalise, update_pA, update_pB
+from freeagentics.inference import log_stable, normalise
 from freeagentics.inference._kernels import for_size
 from freeagentics.inference._maths import log_preferences
 from freeagentics.models import GenerativeModel
@@ -42,8 +43,7 @@ class Cohort:
         config: CohortConfig | None = None,
         rng: np.random.Generator | None = None,
     ):
-        if n_agents < 0:
-            raise ConfigurationError(f"n_agents must be >= 0, got {n_agents}")
+        n_agents = whole_number_at_least("n_agents", n_agents, 0)
         self.model = model
         self.config = config or CohortConfig()
         self.rng = rng if rng is not None else np.random.default_rng()
@@ -59,15 +59,14 @@ class Cohort:
         self._scores_cache: np.ndarray | None = None
         self.pA: list[np.ndarray] | None = None
         self.pB: list[np.ndarray] | None = None
-        self.A_agents: list[np.ndarray] | None = None
-        self.B_agents: list[np.ndarray] | None = None
+        self._learned: dict[str, list[np.ndarray]] = {}  # normalised pA / pB, on demand
         self.n = 0
         self.qs = [np.empty((0, s), dt) for s in model.num_states]
         self.actions = np.empty((0, model.num_factors), np.int64)
         self.q_pi = np.empty((0, model.num_policies), dt)
         self.G = np.empty((0, model.num_policies), dt)
         self.free_energy = np.empty(0, dt)
-        self._qs_before = None  # beliefs before the last update, for learning B
+        self.qs_before: list[np.ndarray] | None = None  # before the last update (learning B)
         self._since_plan = 0
         self._planned = False
         self.engine = select_engine(self)
@@ -80,8 +79,7 @@ class Cohort:
 
     def add_agents(self, count: int) -> np.ndarray:
         """Append ``count`` agents with prior beliefs ``D``; returns their row indices."""
-        if count < 0:
-            raise ConfigurationError(f"count must be >= 0, got {count}")
+        count = whole_number_at_least("count", count, 0)
         start = self.n
         dt = self._dtype
         self.qs = [
@@ -102,7 +100,6 @@ class Cohort:
                 if self.pA is None
                 else [np.concatenate([p, x]) for p, x in zip(self.pA, new, strict=True)]
             )
-            self.A_agents = [normalise(p) for p in self.pA]
         if self.config.learn_B:
             new = [np.broadcast_to(b * scale, (count, *b.shape)) for b in self.B]
             self.pB = (
@@ -110,7 +107,7 @@ class Cohort:
                 if self.pB is None
                 else [np.concatenate([p, x]) for p, x in zip(self.pB, new, strict=True)]
             )
-            self.B_agents = [normalise(p) for p in self.pB]
+        self._learned = {}
         if self.C_agents is not None:
             self.C_agents = [
                 np.concatenate([c, np.broadcast_to(base, (count, base.size))])
@@ -130,13 +127,14 @@ class Cohort:
         self.qs = [q[keep] for q in self.qs]
         self.actions = self.actions[keep]
         self.q_pi, self.G, self.free_energy = self.q_pi[keep], self.G[keep], self.free_energy[keep]
-        for name in ("pA", "pB", "A_agents", "B_agents", "C_agents"):
+        for name in ("pA", "pB", "C_agents"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, [x[keep] for x in value])
         if self.C_agents is not None:
             self._refresh_scores()
-        self._qs_before = None
+        self._learned = {}
+        self.qs_before = None
         self.n = int(keep.sum())
 
     def set_preferences(self, C: list[np.ndarray] | None) -> None:
@@ -168,17 +166,39 @@ class Cohort:
     def dtype(self) -> type[np.floating]:
         return self._dtype
 
+    @property
+    def A_agents(self) -> list[np.ndarray] | None:
+        """Per modality ``(N, O_m, ...)``: each agent's learned A (normalised ``pA``), or
+        None when the cohort does not learn A. Computed when asked, after each update."""
+        return self._normalised("pA")
+
+    @property
+    def B_agents(self) -> list[np.ndarray] | None:
+        """Per factor ``(N, S_f, ..., U_f)``: each agent's learned B, or None."""
+        return self._normalised("pB")
+
+    def parameters_changed(self) -> None:
+        """Say that ``pA`` or ``pB`` changed outside :meth:`learn` (e.g. edited or
+        loaded): the learned A and B are normalised from them again when next read."""
+        self._learned = {}
+
+    def _normalised(self, name: str) -> list[np.ndarray] | None:
+        concentrations = getattr(self, name)
+        if concentrations is None:
+            return None
+        if name not in self._learned:
+            self._learned[name] = [normalise(p) for p in concentrations]
+        return self._learned[name]
+
     def likelihoods(self) -> tuple[tuple[np.ndarray, ...], bool]:
         """A per modality, and whether it carries an agent axis (learning agents)."""
-        if self.A_agents is not None:
-            return tuple(self.A_agents), True
-        return self.A, False
+        learned = self.A_agents
+        return (tuple(learned), True) if learned is not None else (self.A, False)
 
     def transitions(self) -> tuple[tuple[np.ndarray, ...], bool]:
         """B per factor, and whether it carries an agent axis."""
-        if self.B_agents is not None:
-            return tuple(self.B_agents), True
-        return self.B, False
+        learned = self.B_agents
+        return (tuple(learned), True) if learned is not None else (self.B, False)
 
     def preferences(self) -> tuple[tuple[np.ndarray, ...], bool]:
         """C per modality, and whether it is per agent ``(N, O_m)``."""
@@ -197,7 +217,8 @@ class Cohort:
 
     @property
     def engine_name(self) -> str:
-        """Which engine steps this cohort (``"FusedEngine"`` or ``"GeneralEngine"``)."""
+        """Which engine steps this cohort (``"FusedEngine"``, ``"FusedLearningEngine"`` or
+        ``"GeneralEngine"``)."""
         return type(self.engine).__name__
 
     # ------------------------------------------------------------------ inference
@@ -228,7 +249,8 @@ class Cohort:
         return self._infer_states(self._check_obs(obs))
 
     def _infer_states(self, obs: np.ndarray) -> list[np.ndarray]:
-        self._qs_before = self.qs
+        self._materialise_params()
+        self.qs_before = self.qs
         self.qs, self.free_energy = self.engine.posterior(self, obs)
         return self.qs
 
@@ -247,26 +269,15 @@ class Cohort:
         return self.actions
 
     def learn(self, obs: np.ndarray, previous_actions: np.ndarray) -> None:
-        """Dirichlet updates from the latest observation (A) and transition (B)."""
-        cfg = self.config
-        if cfg.learn_A:
-            update_pA(self.pA, self.model.A_deps, obs, self.qs, cfg.lr_pA)
-            self.A_agents = [normalise(p) for p in self.pA]
-        if cfg.learn_B and self._qs_before is not None:
-            moved = previous_actions[:, 0] >= 0
-            if moved.any():
-                sub = [p[moved] for p in self.pB]
-                update_pB(
-                    sub,
-                    self.model.B_deps,
-                    previous_actions[moved],
-                    [q[moved] for q in self.qs],
-                    [q[moved] for q in self._qs_before],
-                    cfg.lr_pB,
-                )
-                for p, s in zip(self.pB, sub, strict=True):
-                    p[moved] = s
-                self.B_agents = [normalise(p) for p in self.pB]
+        """Dirichlet updates from the latest observation (A) and transition (B).
+
+        Args:
+            obs: ``(N, M)`` int, the observations the current beliefs were inferred from.
+            previous_actions: ``(N, F)``, the controls that led to them (-1: none yet).
+        """
+        self._materialise_params()
+        self.engine.learn(self, obs, previous_actions)
+        self.parameters_changed()
 
     def step(self, obs) -> np.ndarray:
         """Perceive, learn, plan (every ``plan_every`` steps) and act.
@@ -277,7 +288,6 @@ class Cohort:
         previous_actions = self.actions
         self._infer_states(obs)
         if self.config.learn_A or self.config.learn_B:
-            self._materialise_params()
             self.learn(obs, previous_actions)
         if not self._planned or self._since_plan >= self.config.plan_every:
             self.infer_policies()

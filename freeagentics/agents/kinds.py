@@ -120,15 +120,27 @@ def define_kind(
     preference: float = 4.0,
     config: CohortConfig | None = None,
     drives: Drives | None = None,
+    exact_planning: bool = False,
 ) -> AgentKind:
-    """A kind with the egocentric compass model unless ``model`` is given."""
+    """A kind with the egocentric compass model unless ``model`` is given.
+
+    Without ``config``, a kind whose policies look ``T > 1`` steps ahead plans every
+    ``T`` steps and follows its plan in between (``plan_every = T``): about ``T`` times
+    less policy work per step. ``exact_planning=True`` plans at every step instead,
+    the answer of an agent that replans after each observation. A ``config`` given is
+    used as it is.
+    """
+    model = model if model is not None else displacement_model(radius, preference=preference)
+    if config is None:
+        plan_every = 1 if exact_planning else model.policy_len
+        config = CohortConfig(gamma=8.0, alpha=8.0, plan_every=plan_every)
     return AgentKind(
         name=name,
-        model=model if model is not None else displacement_model(radius, preference=preference),
+        model=model,
         observer=observer,
         target=target,
         capabilities=tuple(float(c) for c in capabilities),
-        config=config or CohortConfig(gamma=8.0, alpha=8.0),
+        config=config,
         drives=drives,
     )
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.agents._bfloat16 import from_bfloat16, store_bfloat16
 from freeagentics.agents._population_state import load_population_state, population_state
 from freeagentics.agents.cohort import Cohort
@@ -61,8 +62,7 @@ class Population:
     """
 
     def __init__(self, kinds: list[AgentKind], rng: np.random.Generator, history: int = 4):
-        if history < 1:
-            raise ConfigurationError(f"history must be >= 1, got {history}")
+        history = whole_number_at_least("history", history, 1)
         names = [k.name for k in kinds]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"kind names must be unique, got {names}")

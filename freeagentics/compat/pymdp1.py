@@ -208,6 +208,7 @@ class Agent:
             ),
             num_iter=num_iter,
             tolerance=0.0,  # pymdp 1.0 always runs num_iter sweeps
+            tie_tolerance=0.0,  # pymdp 1.0 takes the argmax, whatever the margin
         )
         self.cohort = Cohort(model, batch_size, config)
         ft = config.float_type

@@ -12,12 +12,19 @@ import time
 import numba
 import numpy as np
 
-__all__ = ["KERNELS", "KernelSet", "for_size", "sparse_transitions"]
+from freeagentics.inference._fastmath import EPS, exp_shifted_into, plogp_into
+
+__all__ = [
+    "KERNELS",
+    "KernelSet",
+    "for_size",
+    "register_table",
+    "scoring_terms",
+    "sparse_transitions",
+]
 
 #: below this many agents the serial kernels win
 PARALLEL_THRESHOLD = 4096
-
-EPS = 1e-16
 
 
 def sparse_transitions(B: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -68,72 +75,77 @@ def _single_factor_posterior(
     """
     n_agents, n_states = qs_out.shape
     n_modalities = obs_rows.shape[1]
-    width = next_rows.shape[1]
-    eps = qs_out.dtype.type(EPS)
-    zero = qs_out.dtype.type(0.0)
-    for n in numba.prange(n_agents):
-        a = actions[n]
-        row = qs_out[n]
-        if a >= 0:
-            previous = qs_prev[n]
-            row[:] = zero
-            for k in range(width):
-                targets = next_rows[a, k]
-                weights = next_values[a, k]
-                for j in range(n_states):
-                    row[targets[j]] += weights[j] * previous[j]
-        else:
-            for i in range(n_states):
-                row[i] = D[i]
-        likelihood = A_rows[obs_rows[n, 0]]
-        total = zero
-        for i in range(n_states):
-            lik = likelihood[i]
+    for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
+        lik = np.empty(n_states, dtype=qs_out.dtype)
+        for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
+            predict_prior(qs_out[n], qs_prev[n], actions[n], D, next_rows, next_values)
+            lik[:] = A_rows[obs_rows[n, 0]]
             for m in range(1, n_modalities):
-                lik *= A_rows[obs_rows[n, m], i]
-            joint = (row[i] + eps) * (lik + eps)
-            row[i] = joint
-            total += joint
-        inverse = qs_out.dtype.type(1.0) / total
-        for i in range(n_states):
-            row[i] *= inverse
-        free_energy_out[n] = -np.log(total)
+                other = A_rows[obs_rows[n, m]]
+                for i in range(n_states):
+                    lik[i] *= other[i]
+            free_energy_out[n] = condition_on(qs_out[n], lik)
 
 
 @numba.njit(inline="always")
-def _score_agent(
-    n,
-    predicted,
-    width,
-    obs_offsets,
-    scores,
-    score_row,
-    use_utility,
-    use_info_gain,
-    steps,
-    gamma,
-    log_E,
-    per_prefix,
-    G_out,
-    q_pi_out,
-):  # pragma: no cover - compiled
-    """G and q_pi of agent ``n`` from its predictions ``(K * width,)`` (see below)."""
+def predict_prior(row, previous, action, D, next_rows, next_values):  # pragma: no cover
+    """``row = B[:, :, action] @ previous`` (sparse B), or ``D`` when ``action < 0``."""
+    if action < 0:
+        row[:] = D
+        return
+    row[:] = 0.0
+    for k in range(next_rows.shape[1]):
+        targets = next_rows[action, k]
+        weights = next_values[action, k]
+        for j in range(row.shape[0]):
+            row[targets[j]] += weights[j] * previous[j]
+
+
+@numba.njit(inline="always")
+def condition_on(row, likelihood):  # pragma: no cover - compiled
+    """``row ∝ (row + ε)(likelihood + ε)`` in place, normalised; returns ``-ln Z``, the
+    variational free energy at that posterior (Z the normaliser)."""
+    eps = row.dtype.type(EPS)
+    total = row.dtype.type(0.0)
+    for i in range(row.shape[0]):
+        joint = (row[i] + eps) * (likelihood[i] + eps)
+        row[i] = joint
+        total += joint
+    inverse = row.dtype.type(1.0) / total
+    for i in range(row.shape[0]):
+        row[i] *= inverse
+    return -np.log(total)
+
+
+@numba.njit(inline="always")
+def _score_agent(n, predicted, terms, scoring, per_prefix, G_out, q_pi_out):  # pragma: no cover
+    """G and q_pi of agent ``n`` from its predictions ``(K * width,)`` (contiguous).
+
+    ``scoring`` is the tuple :func:`scoring_terms` builds; ``terms`` ``(K * width,)``
+    and ``per_prefix`` ``(N, K)`` are scratch; row ``n`` of ``G_out`` and ``q_pi_out``
+    ``(N, P)`` is written. The outcome entropies' ``q ln q`` are taken for the whole
+    row in one vectorised pass first.
+    """
+    width, obs_offsets, scores, score_stride, use_utility, use_info_gain, steps, gamma, log_E = (
+        scoring
+    )
+    score_row = n * score_stride
     n_prefixes = per_prefix.shape[1]
     n_policies, horizon = steps.shape
     n_modalities = obs_offsets.shape[0] - 1
     total_obs = obs_offsets[n_modalities]
-    eps = predicted.dtype.type(EPS)
     zero = predicted.dtype.type(0.0)
+    if use_info_gain:
+        plogp_into(predicted, terms)
     for k in range(n_prefixes):
         base = k * width
         value = zero
         for m in range(n_modalities):
             for o in range(obs_offsets[m], obs_offsets[m + 1]):
-                q = predicted[base + o]
                 if use_utility:
-                    value += q * scores[score_row, o]
+                    value += predicted[base + o] * scores[score_row, o]
                 if use_info_gain:
-                    value -= q * np.log(q + eps)
+                    value -= terms[base + o]
             if use_info_gain:
                 value -= predicted[base + total_obs + m]
         per_prefix[n, k] = value
@@ -147,35 +159,45 @@ def _score_agent(
         q_pi_out[n, p] = logit
         if logit > best:
             best = logit
+    row = q_pi_out[n]
+    exp_shifted_into(row, best)
     total = zero
     for p in range(n_policies):
-        e = np.exp(q_pi_out[n, p] - best)
-        q_pi_out[n, p] = e
-        total += e
+        total += row[p]
     for p in range(n_policies):
-        q_pi_out[n, p] /= total
+        row[p] /= total
 
 
-#: agents per block of the fused policy kernel (one scratch row per block)
+def scoring_terms(
+    width: int,
+    obs_offsets: np.ndarray,
+    scores: np.ndarray,
+    use_utility: bool,
+    use_info_gain: bool,
+    steps: np.ndarray,
+    gamma: np.ndarray,
+    log_E: np.ndarray,
+) -> tuple:
+    """What the policy kernels need to turn predictions into ``G`` and ``q_pi``.
+
+    Args:
+        width: prediction rows per prefix: ``O_total`` outcome rows, then one
+            expected-ambiguity row per modality.
+        obs_offsets: ``(M + 1,)`` start of each modality's outcomes, and ``O_total``.
+        scores: ``(N or 1, O_total)`` outcome scores (``ln softmax(C)`` or ``C``); one
+            row is shared by every agent.
+        steps: ``(P, T)`` prefix index of each policy step.
+        gamma: ``(N,)`` policy precision; log_E: ``(P,)``.
+    """
+    stride = int(scores.shape[0] > 1)
+    return (width, obs_offsets, scores, stride, use_utility, use_info_gain, steps, gamma, log_E)
+
+
+#: agents per block of the fused policy kernels (one set of scratch rows per block)
 _BLOCK = 64
 
 
-def _policy_scores(
-    qs,
-    predictions,
-    width,
-    obs_offsets,
-    scores,
-    score_stride,
-    use_utility,
-    use_info_gain,
-    steps,
-    gamma,
-    log_E,
-    per_prefix,
-    G_out,
-    q_pi_out,
-):  # pragma: no cover - compiled
+def _policy_scores(qs, predictions, scoring, per_prefix, G_out, q_pi_out):  # pragma: no cover
     """Negative expected free energy and posterior of every policy, for every agent.
 
     Per action prefix ``k``: the predicted outcomes ``qo = predictions[k] @ qs`` and
@@ -189,11 +211,7 @@ def _policy_scores(
         predictions: ``(K * width, S)``; rows ``k * width + o`` predict outcome ``o``
             (all modalities side by side) after prefix ``k``, rows
             ``k * width + O_total + m`` the expected ambiguity of modality ``m``.
-        obs_offsets: ``(M + 1,)`` start of each modality's outcomes, and ``O_total``.
-        scores: ``(N or 1, O_total)`` outcome scores (``ln softmax(C)`` or ``C``).
-        score_stride: 1 when ``scores`` has one row per agent, 0 when all share row 0.
-        steps: ``(P, T)`` prefix index of each policy step.
-        gamma: ``(N,)`` policy precision; log_E: ``(P,)``.
+        scoring: :func:`scoring_terms`.
         per_prefix: ``(N, K)`` scratch; G_out, q_pi_out: ``(N, P)`` (written).
     """
     n_agents, n_states = qs.shape
@@ -201,6 +219,7 @@ def _policy_scores(
     zero = qs.dtype.type(0.0)
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
         dots = np.empty(n_rows, dtype=qs.dtype)
+        terms = np.empty(n_rows, dtype=qs.dtype)
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
             belief = qs[n]
             for r in range(n_rows):
@@ -209,87 +228,59 @@ def _policy_scores(
                 for s in range(n_states):
                     acc += row[s] * belief[s]
                 dots[r] = acc
-            _score_agent(
-                n,
-                dots,
-                width,
-                obs_offsets,
-                scores,
-                n * score_stride,
-                use_utility,
-                use_info_gain,
-                steps,
-                gamma,
-                log_E,
-                per_prefix,
-                G_out,
-                q_pi_out,
-            )
+            _score_agent(n, dots, terms, scoring, per_prefix, G_out, q_pi_out)
 
 
-def _policy_scores_predicted(
-    predicted,
-    width,
-    obs_offsets,
-    scores,
-    score_stride,
-    use_utility,
-    use_info_gain,
-    steps,
-    gamma,
-    log_E,
-    per_prefix,
-    G_out,
-    q_pi_out,
-):  # pragma: no cover - compiled
+def _policy_scores_predicted(predicted, scoring, per_prefix, G_out, q_pi_out):  # pragma: no cover
     """:func:`_policy_scores` from predictions already computed: ``predicted`` is
     ``(N, K * width)``, ``qs @ predictions.T`` (e.g. by BLAS)."""
-    for n in numba.prange(predicted.shape[0]):
-        _score_agent(
-            n,
-            predicted[n],
-            width,
-            obs_offsets,
-            scores,
-            n * score_stride,
-            use_utility,
-            use_info_gain,
-            steps,
-            gamma,
-            log_E,
-            per_prefix,
-            G_out,
-            q_pi_out,
-        )
+    n_agents, n_rows = predicted.shape
+    for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
+        terms = np.empty(n_rows, dtype=predicted.dtype)
+        for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
+            _score_agent(n, predicted[n], terms, scoring, per_prefix, G_out, q_pi_out)
 
 
-def _marginal_argmax(q_pi, policy_actions, num_controls, out):  # pragma: no cover - compiled
+def _marginal_argmax(q_pi, policy_actions, num_controls, tolerance, out):  # pragma: no cover
     """Most probable control of one factor, summing ``q_pi`` over policies that share it.
 
     Args:
         q_pi: ``(N, P)``; policy_actions: ``(P,)`` control of this factor per policy.
-        out: ``(N,)`` int64 (written); ties go to the lowest control, as ``argmax``.
+        tolerance: controls whose mass is within this of the largest count as tied.
+        out: ``(N,)`` int64 (written); ties go to the lowest control, as
+            :func:`~freeagentics.inference.select_actions` breaks them.
     """
-    n_agents, n_policies = q_pi.shape
-    for n in numba.prange(n_agents):
-        best, best_mass = 0, -1.0
+    for n in numba.prange(q_pi.shape[0]):
+        best_mass = -1.0
         for u in range(num_controls):
-            mass = 0.0
-            for p in range(n_policies):
-                if policy_actions[p] == u:
-                    mass += q_pi[n, p]
-            if mass > best_mass:
-                best, best_mass = u, mass
-        out[n] = best
+            best_mass = max(best_mass, _control_mass(q_pi[n], policy_actions, u))
+        chosen = 0
+        for u in range(num_controls):
+            if _control_mass(q_pi[n], policy_actions, u) >= best_mass - tolerance:
+                chosen = u
+                break
+        out[n] = chosen
 
 
-def _compile(function):
-    # reassociation lets LLVM vectorise the dot products; error stays at rounding level
-    fastmath = {"reassoc", "contract", "nsz"}
-    return (
-        numba.njit(cache=True, fastmath=fastmath)(function),
-        numba.njit(parallel=True, cache=True, fastmath=fastmath)(function),
-    )
+@numba.njit(inline="always")
+def _control_mass(q_pi, policy_actions, u):  # pragma: no cover - compiled
+    mass = 0.0
+    for p in range(q_pi.shape[0]):
+        if policy_actions[p] == u:
+            mass += q_pi[p]
+    return mass
+
+
+def _compile(function, fastmath=frozenset({"reassoc", "contract", "nsz"})):
+    """Serial and parallel variants of a kernel.
+
+    Reassociation lets LLVM vectorise the dot products (error stays at rounding
+    level). numpy's error model: a float division by zero gives inf or nan as in
+    numpy instead of a check that raises, and without that branch loops that divide
+    vectorise.
+    """
+    options = dict(cache=True, fastmath=set(fastmath), error_model="numpy")
+    return numba.njit(**options)(function), numba.njit(parallel=True, **options)(function)
 
 
 def _row_entropy(p, out):  # pragma: no cover - compiled
@@ -381,25 +372,47 @@ class _Choice:
 
 class KernelSet:
     """Kernels for one caller (e.g. one cohort): serial for small populations; for large
-    ones, whichever of serial and parallel measures faster for this caller's size."""
+    ones, whichever of serial and parallel measures faster for this caller's size.
 
-    def __init__(self) -> None:
+    Args:
+        table: name -> (serial, parallel) kernels to choose from (default :data:`KERNELS`).
+    """
+
+    def __init__(self, table: dict | None = None) -> None:
+        self._table = KERNELS if table is None else table
         self._choices: dict[str, _Choice] = {}
 
     # what was learned belongs to this process and machine: a restored copy measures anew
     def __getstate__(self) -> dict:
-        return {}
+        return {"table": None if self._table is KERNELS else sorted(self._table)}
 
     def __setstate__(self, state: dict) -> None:
+        names = state.get("table")
+        self._table = KERNELS if names is None else _registered(names)
         self._choices = {}
 
     def __call__(self, name: str, n_agents: int):
         if n_agents < PARALLEL_THRESHOLD:
-            return KERNELS[name][0]
+            return self._table[name][0]
         choice = self._choices.get(name)
         if choice is None:
-            choice = self._choices[name] = _Choice(*KERNELS[name])
+            choice = self._choices[name] = _Choice(*self._table[name])
         return choice
+
+
+#: every table a KernelSet may hold, so a pickled set finds its kernels again
+_TABLES: list[dict] = [KERNELS]
+
+
+def register_table(table: dict) -> dict:
+    """Make ``table``'s kernels restorable by name when a pickled KernelSet is loaded."""
+    _TABLES.append(table)
+    return table
+
+
+def _registered(names: list[str]) -> dict:
+    merged = {k: v for t in _TABLES for k, v in t.items()}
+    return {name: merged[name] for name in names}
 
 
 #: for callers without a set of their own

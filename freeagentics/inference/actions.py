@@ -82,12 +82,17 @@ def select_actions(
     alpha: float = 16.0,
     rng: np.random.Generator | None = None,
     step: int = 0,
+    tie_tolerance: float = 0.0,
 ) -> np.ndarray:
     """Choose one control per factor for every agent.
 
     Args:
         q_pi: ``(N, P)``; policies: ``(P, T, F)``.
         step: which step of the plan the action is for (0 right after planning).
+        tie_tolerance: deterministic selection takes the lowest-numbered choice whose
+            probability is within this of the largest (0: ``argmax``, pymdp's rule).
+            Above rounding noise, it makes a choice between equally good options
+            independent of the order in which the probabilities were summed.
 
     Returns:
         ``(N, F)`` int64.
@@ -102,13 +107,20 @@ def select_actions(
         raise ConfigurationError("stochastic action selection needs a numpy.random.Generator (rng)")
     if sampling == "full":
         if selection == "deterministic":
-            chosen = np.argmax(q_pi, axis=-1)
+            chosen = _first_best(q_pi, tie_tolerance)
         else:
             probs = action_probabilities(q_pi, policies, num_controls, sampling="full", alpha=alpha)
             chosen = sample_categorical(probs[0], rng)
         return policies[chosen, step, :].astype(np.int64)
     if selection == "deterministic":
         marginals = action_marginals(q_pi, policies, num_controls, step)
-        return np.stack([np.argmax(m, axis=-1) for m in marginals], axis=1).astype(np.int64)
+        return np.stack([_first_best(m, tie_tolerance) for m in marginals], axis=1).astype(np.int64)
     probs = action_probabilities(q_pi, policies, num_controls, alpha=alpha, step=step)
     return np.stack([sample_categorical(p, rng) for p in probs], axis=1)
+
+
+def _first_best(p: np.ndarray, tolerance: float) -> np.ndarray:
+    """Per row of ``(N, K)``: the first column within ``tolerance`` of the row's maximum."""
+    if tolerance == 0:
+        return np.argmax(p, axis=-1)
+    return np.argmax(p >= p.max(axis=-1, keepdims=True) - tolerance, axis=-1)

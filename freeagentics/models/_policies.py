@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least
+
 __all__ = ["enumerate_policies"]
 
 
@@ -25,8 +27,7 @@ def enumerate_policies(
     Returns:
         policies: ``(P, policy_len, F)`` int64, ``P = prod(U_f for controllable f) ** policy_len``.
     """
-    if policy_len < 1:
-        raise ValueError(f"policy_len must be >= 1, got {policy_len}")
+    policy_len = whole_number_at_least("policy_len", policy_len, 1, error=ValueError)
     num_controls = [int(u) for u in num_controls]
     if control_factors is None:
         control_factors = [f for f, u in enumerate(num_controls) if u > 1]

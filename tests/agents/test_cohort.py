@@ -198,8 +198,10 @@ def test_bad_observations_are_rejected_and_beliefs_kept(obs, fragment):
         (dict(dtype="float16"), "dtype must be"),
         (dict(gamma=0.0), "gamma must be a positive"),
         (dict(action_selection="greedy"), "action_selection must be one of"),
-        (dict(plan_every=0), "plan_every must be >= 1"),
+        (dict(plan_every=0), "plan_every must be a whole number >= 1, got 0"),
+        (dict(num_iter=2.5), "num_iter must be a whole number >= 1, got 2.5"),
         (dict(lr_pA=-1.0), "lr_pA must be"),
+        (dict(tie_tolerance=-1e-3), "tie_tolerance must be a finite number >= 0"),
     ],
 )
 def test_bad_configuration_is_named(kwargs, fragment):
@@ -224,8 +226,8 @@ def test_metrics_per_agent():
     assert np.all(metrics["policy_entropy"] <= np.log(5) + 1e-5)
 
 
-@pytest.mark.parametrize("policy_len", [1, 3])
-def test_large_cohorts_are_deterministic_whichever_kernels_run(policy_len):
+@pytest.mark.parametrize(("policy_len", "learn_A"), [(1, False), (3, False), (2, True)])
+def test_large_cohorts_are_deterministic_whichever_kernels_run(policy_len, learn_A):
     """Above the parallel threshold the serial/parallel choice is made by timing; both
     variants do the same arithmetic, so a seed still fixes the trajectory bit for bit."""
     from freeagentics.inference._kernels import PARALLEL_THRESHOLD
@@ -235,11 +237,13 @@ def test_large_cohorts_are_deterministic_whichever_kernels_run(policy_len):
     runs = []
     for _ in range(2):
         rng = np.random.default_rng(7)
-        config = CohortConfig(action_selection="stochastic", alpha=2.0)
+        config = CohortConfig(action_selection="stochastic", alpha=2.0, learn_A=learn_A)
         cohort = Cohort(model, n, config, rng=rng)
         world = GenerativeProcess(model, n, rng)
         for _ in range(8):  # past the trials in which both variants run
             world.advance(cohort.step(world.observe()))
-        runs.append((cohort.qs[0].copy(), cohort.q_pi.copy(), world.states.copy()))
+        learned = cohort.pA[0].copy() if learn_A else None
+        runs.append((cohort.qs[0].copy(), cohort.q_pi.copy(), world.states.copy(), learned))
     for a, b in zip(runs[0], runs[1], strict=True):
         np.testing.assert_array_equal(a, b)
+    assert cohort.engine_name == ("FusedLearningEngine" if learn_A else "FusedEngine")

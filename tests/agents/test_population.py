@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from freeagentics.agents import CohortConfig
 from freeagentics.agents.kinds import builtin_kinds, define_kind
 from freeagentics.agents.population import Population
 from freeagentics.errors import ConfigurationError, UnknownIdError
@@ -56,3 +57,12 @@ def test_population_keeps_ids_in_creation_order_across_kinds():
         pop.locate(np.array([2]))
     with pytest.raises(ConfigurationError, match="unknown agent kind 'pirate'"):
         pop.add("pirate", np.array([5]))
+
+
+def test_kinds_that_look_ahead_plan_every_horizon_unless_asked_to_replan():
+    deep = displacement_model(2, policy_len=3)
+    assert define_kind("planner", deep).config.plan_every == 3
+    assert define_kind("replanner", deep, exact_planning=True).config.plan_every == 1
+    assert define_kind("scout").config.plan_every == 1  # one-step policies: nothing to follow
+    given = CohortConfig(plan_every=2)
+    assert define_kind("custom", deep, config=given).config is given

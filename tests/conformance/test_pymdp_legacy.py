@@ -45,6 +45,12 @@ def _assert_close(ours, theirs, what: str) -> None:
         )
 
 
+def _pymdp_agents(rm: RandomModel, count: int, policy_len: int, **extra) -> list:
+    """``count`` pymdp 0.0.7.1 agents of the model ``rm``."""
+    arrays = {k: obj_array(getattr(rm, k)) for k in ("A", "B", "C", "D")}
+    return [pymdp_agent.Agent(**arrays, policy_len=policy_len, **extra) for _ in range(count)]
+
+
 def _marginal_of(q_pi, policies, num_controls, factor):
     m = np.zeros(num_controls[factor])
     for p, pol in enumerate(policies):
@@ -114,17 +120,7 @@ def test_cohort_of_agents_matches_one_pymdp_agent_each(seed: int, learn: bool, f
         if learn
         else {}
     )
-    refs = [
-        pymdp_agent.Agent(
-            A=obj_array(rm.A),
-            B=obj_array(rm.B),
-            C=obj_array(rm.C),
-            D=obj_array(rm.D),
-            policy_len=policy_len,
-            **extra,
-        )
-        for _ in range(n_agents)
-    ]
+    refs = _pymdp_agents(rm, n_agents, policy_len, **extra)
     for t in range(4):
         obs = np.array([[int(rng.integers(o)) for o in rm.num_obs] for _ in range(n_agents)])
         cohort.step(obs)
@@ -146,6 +142,38 @@ def test_cohort_of_agents_matches_one_pymdp_agent_each(seed: int, learn: bool, f
             for f in range(len(rm.num_controls)):
                 if _clear_winner(_marginal_of(q_pi_ref, ref.policies, rm.num_controls, f)):
                     assert cohort.actions[n, f] == action_ref[f]
+            cohort.actions[n] = action_ref.astype(np.int64)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), dtype=st.sampled_from(["float64", "float32"]))
+def test_fused_learning_cohort_matches_pymdp_agents(seed: int, dtype: str) -> None:
+    """One factor, each agent learning A: the fused learning kernels against pymdp."""
+    rm = random_model(seed, num_factors=1, num_modalities=1)
+    rng = np.random.default_rng(seed)
+    policy_len = _policy_len(rm, rng)
+    n_agents = 3
+    model = GenerativeModel.create(rm.A, rm.B, rm.C, rm.D, policy_len=policy_len)
+    config = CohortConfig(dtype=dtype, efe=LEGACY_EFE, learn_A=True, prior_concentration=2.0)
+    cohort = Cohort(model, n_agents, config)
+    assert cohort.engine_name == "FusedLearningEngine"
+    tol = TOL if dtype == "float64" else 1e-4
+    refs = _pymdp_agents(rm, n_agents, policy_len, pA=obj_array([2.0 * a for a in rm.A]))
+    for t in range(5):
+        obs = rng.integers(0, rm.num_obs[0], (n_agents, 1))
+        cohort.step(obs)
+        for n, ref in enumerate(refs):
+            ref.infer_states(list(obs[n]))
+            ref.update_A(list(obs[n]))
+            q_pi_ref, G_ref = ref.infer_policies()
+            np.testing.assert_allclose(cohort.qs[0][n], ref.qs[0], atol=tol, err_msg=f"t={t}")
+            np.testing.assert_allclose(cohort.pA[0][n], ref.pA[0], rtol=tol, err_msg=f"t={t}")
+            np.testing.assert_allclose(cohort.G[n], G_ref, atol=tol, rtol=tol, err_msg=f"t={t}")
+            np.testing.assert_allclose(cohort.q_pi[n], q_pi_ref, atol=tol, err_msg=f"t={t}")
+            action_ref = ref.sample_action()
+            if _clear_winner(_marginal_of(q_pi_ref, ref.policies, rm.num_controls, 0)):
+                if dtype == "float64":
+                    assert cohort.actions[n, 0] == action_ref[0]
             cohort.actions[n] = action_ref.astype(np.int64)
 
 

@@ -149,3 +149,17 @@ def test_single_factor_posterior_by_hand():
     expected = np.array([0.9 * 0.3, 0.2 * 0.7]) / (0.9 * 0.3 + 0.2 * 0.7)
     np.testing.assert_allclose(qs[0], expected, atol=1e-12)
     np.testing.assert_allclose(F[0], -np.log(0.9 * 0.3 + 0.2 * 0.7), atol=1e-12)
+
+
+def test_deterministic_ties_go_to_the_lowest_choice_within_the_tolerance():
+    policies = np.array([[[0]], [[1]], [[2]]])
+    q_pi = np.array([[0.2, 0.40004, 0.39996], [0.5, 0.2, 0.3]])
+    plain = fi.select_actions(q_pi, policies, (3,))
+    assert plain[:, 0].tolist() == [1, 0]
+    tied = fi.select_actions(q_pi, policies, (3,), tie_tolerance=1e-4)
+    assert tied[:, 0].tolist() == [1, 0]
+    q_pi[0, 1:] = [0.39996, 0.40004]  # the larger now comes second: still a tie
+    assert fi.select_actions(q_pi, policies, (3,), tie_tolerance=1e-4)[0, 0] == 1
+    assert fi.select_actions(q_pi, policies, (3,))[0, 0] == 2
+    full = fi.select_actions(q_pi, policies, (3,), sampling="full", tie_tolerance=1e-4)
+    assert full[0, 0] == 1

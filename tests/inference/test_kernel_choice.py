@@ -60,3 +60,19 @@ def test_both_policy_strategies_give_the_same_scores():
     np.testing.assert_allclose(outputs[0][0], outputs[1][0], atol=1e-12)
     np.testing.assert_allclose(outputs[0][1], outputs[1][1], atol=1e-12)
     np.testing.assert_allclose(outputs[0][1].sum(1), 1.0)
+
+
+def test_blas_runs_on_one_thread_while_numba_scores_and_is_restored_after():
+    import pytest
+
+    from freeagentics.inference._blas_threads import blas_threads, single_threaded_blas
+
+    before = blas_threads()
+    if before is None:
+        pytest.skip("numpy's BLAS is not an OpenBLAS whose threads can be set")
+    with single_threaded_blas():
+        assert blas_threads() == 1
+    assert blas_threads() == before
+    with pytest.raises(RuntimeError), single_threaded_blas():
+        raise RuntimeError("a failing block still restores the thread count")
+    assert blas_threads() == before

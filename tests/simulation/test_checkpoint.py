@@ -29,7 +29,8 @@ NOT_STATE = {
     "_cache",  # knowledge query cache
     "engine",  # numba scratch buffers; rebuilt from the model
     "_scores_cache",
-    "_qs_before",  # overwritten by the next perception before it is read
+    "qs_before",  # overwritten by the next perception before it is read
+    "_learned",  # normalised pA / pB, recomputed from them when read
     "_ordered",  # id-order caches of the population
     "_tree",  # KD-tree, rebuilt from the indexed cells
     "_objective_set",
