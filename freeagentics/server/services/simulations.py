@@ -68,9 +68,18 @@ SCALE_LIMITS = {
 MAX_SEED = 2**63 - 1
 
 
-def _check_name(name: str | None) -> None:
-    if name is not None and "\x00" in name:
-        raise ConfigurationError("name: must not contain NUL characters")
+def _check_text(value: Any, path: str) -> None:
+    """Refuse NUL characters in any string of ``value`` (PostgreSQL text cannot hold them)."""
+    stack = [(value, path)]
+    while stack:  # iterative: nesting depth is the request's, not the interpreter's
+        item, where = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            raise ConfigurationError(f"{where}: must not contain NUL characters")
+        if isinstance(item, Mapping):
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in item.items())
+            stack.extend((k, f"{where} (a key)") for k in item if isinstance(k, str))
+        elif isinstance(item, list | tuple):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
 
 
 def _check_scale(config: Any, limits: ResourceLimits) -> None:
@@ -204,13 +213,13 @@ class SimulationService:
     def _create(
         self, scenario: Mapping[str, Any] | None, name: str | None, kinds: Sequence[KindDefinition]
     ) -> int:
-        _check_name(name)
+        _check_text(name, "name")
+        _check_text(scenario, "scenario")
         limits = self.limits
         for i, k in enumerate(kinds):
             where = f"kinds[{i}].count"
             check_limit("max_agents_per_request", k.count, limits.max_agents_per_request, where)
         parsed = scenario_from_mapping(scenario or {}, default_name=name or "simulation")
-        _check_name(parsed.name)
         _check_scale(parsed.config, limits)
         built = [build_kind(k, i, limits.model) for i, k in enumerate(kinds)]
         config = parsed.config
