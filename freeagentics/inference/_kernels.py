@@ -284,11 +284,13 @@ def _marginal_argmax(q_pi, policy_actions, num_controls, out):  # pragma: no cov
 
 
 def _compile(function):
-    # reassociation lets LLVM vectorise the dot products; error stays at rounding level
+    # reassociation lets LLVM vectorise the dot products; error stays at rounding level.
+    # nogil: the kernels touch only arrays, so a server's event loop and request threads
+    # keep running while a large cohort steps
     fastmath = {"reassoc", "contract", "nsz"}
     return (
-        numba.njit(cache=True, fastmath=fastmath)(function),
-        numba.njit(parallel=True, cache=True, fastmath=fastmath)(function),
+        numba.njit(cache=True, nogil=True, fastmath=fastmath)(function),
+        numba.njit(parallel=True, cache=True, nogil=True, fastmath=fastmath)(function),
     )
 
 

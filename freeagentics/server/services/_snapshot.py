@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
+from freeagentics.agents import Cohort
 from freeagentics.agents._bfloat16 import from_bfloat16
 from freeagentics.coalitions import CoalitionStatus
+from freeagentics.models import GenerativeModel
 from freeagentics.simulation import Simulation
 
 __all__ = ["GroupSnapshot", "Snapshot", "WorldLayout", "recent_beliefs", "take_snapshot"]
@@ -70,20 +73,38 @@ class WorldLayout:
 @dataclass(frozen=True, eq=False)
 class GroupSnapshot:
     """One kind's agents: ``ids`` (n,) ascending, beliefs ``qs`` per factor (n, S_f),
-    ``q_pi`` and ``G`` (n, P), per-agent ``metrics`` (n,), and the live ``history``
-    ring (n, H, S) of bfloat16 bits (read it with :func:`recent_beliefs`)."""
+    ``q_pi`` and ``G`` (n, P), ``free_energy`` (n,), last ``actions`` (n, F), the
+    kind's (immutable) ``model``, and the live ``history`` ring (n, H, S) of bfloat16
+    bits (read it with :func:`recent_beliefs`)."""
 
     kind: str
+    model: GenerativeModel
     ids: np.ndarray
     qs: tuple[np.ndarray, ...]
     q_pi: np.ndarray
     G: np.ndarray
-    metrics: dict[str, np.ndarray]
+    free_energy: np.ndarray
+    actions: np.ndarray
     history: np.ndarray
 
     def row(self, agent_id: int) -> int | None:
         row = int(np.searchsorted(self.ids, agent_id))
         return row if row < self.ids.size and self.ids[row] == agent_id else None
+
+    def metrics(self, row: int) -> dict[str, float]:
+        """The cohort's per-agent metrics of agent ``row``, computed on demand (computing
+        them for every agent on every tick would cost more than copying the beliefs)."""
+        one = slice(row, row + 1)
+        view = SimpleNamespace(  # a one-agent cohort, as Cohort.metrics reads it
+            model=self.model,
+            n=1,
+            qs=[q[one] for q in self.qs],
+            q_pi=self.q_pi[one],
+            G=self.G[one],
+            free_energy=self.free_energy[one],
+            actions=self.actions[one],
+        )
+        return {name: float(values[0]) for name, values in Cohort.metrics(view).items()}
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,14 +145,15 @@ class Snapshot:
 
 def _group(group: Any) -> GroupSnapshot:
     cohort = group.cohort
-    metrics = cohort.metrics() if group.n else {}
     return GroupSnapshot(
         kind=group.kind.name,
+        model=cohort.model,
         ids=group.ids.copy(),
         qs=tuple(q.copy() for q in cohort.qs),
         q_pi=cohort.q_pi.copy(),
         G=cohort.G.copy(),
-        metrics={k: np.array(v, copy=True) for k, v in metrics.items()},
+        free_energy=np.array(cohort.free_energy, copy=True),
+        actions=np.array(cohort.actions, copy=True),
         history=group.history,
     )
 

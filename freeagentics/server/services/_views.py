@@ -90,7 +90,7 @@ def agent_detail(
         "beliefs": [_floats(q[row]) for q in group.qs],
         "q_pi": _floats(group.q_pi[row]),
         "G": _floats(group.G[row]),
-        "metrics": {name: float(values[row]) for name, values in group.metrics.items()},
+        "metrics": group.metrics(row),
         "history": [_floats(b) for b in recent],
     }
 
