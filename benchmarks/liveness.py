@@ -7,9 +7,11 @@ has an operator step it ``--ticks`` ticks through ``POST /step`` (chunks of
 ``--chunk``). Meanwhile:
 
 * ``--viewers`` threads read in a loop: the summary, a page of agents, one agent's
-  detail, the coalitions and the world;
-* ``--subscribers`` WebSocket clients subscribe to the world and one agent, wait for a
-  frame, unsubscribe, and start again (each subscribe is timed to its ack);
+  detail, the coalitions and the world, ``--think-ms`` apart (0: back to back);
+* ``--subscribers`` WebSocket clients subscribe to the world and one agent (MessagePack
+  frames), wait for a frame, unsubscribe, and start again (each subscribe is timed to
+  its ack, which may queue behind the frames the client has not read yet); they offer
+  permessage-deflate as browsers do, unless ``--no-deflate``;
 * a prober asks ``/health/live`` every ``--probe-ms`` milliseconds, from a process of
   its own (so that the load generators' threads do not delay its own measurements).
 
@@ -111,7 +113,9 @@ def probe(base: str, interval: float, stop, results) -> None:
     results.put((stream.latencies, stream.errors))
 
 
-def view(base: str, sim_id: int, agents: int, done: threading.Event, stream: Stream) -> None:
+def view(
+    base: str, sim_id: int, agents: int, think: float, done: threading.Event, stream: Stream
+) -> None:
     rng = random.Random(sim_id)
     url = f"{API}/simulations/{sim_id}"
     with httpx.Client(base_url=base, timeout=TIMEOUT_S) as http:
@@ -124,29 +128,49 @@ def view(base: str, sim_id: int, agents: int, done: threading.Event, stream: Str
                 f"{url}/world",
             ):
                 stream.timed(lambda path=path: _ok(http.get(path)))
+                done.wait(think)
 
 
-def subscribe(ws_url: str, sim_id: int, agents: int, done: threading.Event, stream: Stream):
+def subscribe(
+    ws_url: str,
+    sim_id: int,
+    agents: int,
+    think: float,
+    deflate: bool,
+    done: threading.Event,
+    stream: Stream,
+) -> None:
     rng = random.Random(-sim_id)
-    with connect(ws_url, open_timeout=TIMEOUT_S, max_size=None) as ws:
+    compression = "deflate" if deflate else None
+    with connect(ws_url, open_timeout=TIMEOUT_S, max_size=None, compression=compression) as ws:
         while not done.is_set():
             agent = rng.randrange(agents)
             topics = [("world", None), ("agent", agent)]
             for i, (topic, agent_id) in enumerate(topics):
-                message = {"type": "subscribe", "id": i, "topic": topic, "sim_id": sim_id}
+                message = {
+                    "type": "subscribe",
+                    "id": i,
+                    "topic": topic,
+                    "sim_id": sim_id,
+                    "format": "msgpack",  # binary frames: skipped below without decoding
+                }
                 if agent_id is not None:
                     message["agent_id"] = agent_id
 
                 def ask(message=message) -> None:
                     ws.send(orjson.dumps(message).decode())
                     while True:  # frames of earlier subscriptions may come first
-                        reply = orjson.loads(ws.recv(timeout=TIMEOUT_S))
+                        data = ws.recv(timeout=TIMEOUT_S)
+                        if isinstance(data, bytes):
+                            continue  # a frame
+                        reply = orjson.loads(data)
                         if reply.get("type") == "ack" and reply.get("id") == message["id"]:
                             if not reply["ok"]:
                                 raise RuntimeError(reply["error"])
                             return
 
                 stream.timed(ask)
+                done.wait(think)
             try:
                 ws.recv(timeout=1.0)  # a frame, when the simulation ticks meanwhile
             except TimeoutError:
@@ -169,13 +193,17 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             target=probe, args=(server.base, args.probe_ms / 1e3, stop, results), daemon=True
         )
         prober.start()
+        think = args.think_ms / 1e3
         threads = [
-            threading.Thread(target=view, args=(server.base, sim_id, args.agents, done, reads))
+            threading.Thread(
+                target=view, args=(server.base, sim_id, args.agents, think, done, reads)
+            )
             for _ in range(args.viewers)
         ]
         threads += [
             threading.Thread(
-                target=subscribe, args=(server.ws_url, sim_id, args.agents, done, subs)
+                target=subscribe,
+                args=(server.ws_url, sim_id, args.agents, think, args.deflate, done, subs),
             )
             for _ in range(args.subscribers)
         ]
@@ -199,6 +227,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         "step_seconds": seconds,
         "viewers": args.viewers,
         "subscribers": args.subscribers,
+        "think_ms": args.think_ms,
+        "deflate": args.deflate,
         "machine": machine_info(),
     }
     return [{**base, "case": s.name, **s.summary()} for s in (live, reads, subs)]
@@ -212,6 +242,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--viewers", type=int, default=8)
     parser.add_argument("--subscribers", type=int, default=8)
     parser.add_argument("--probe-ms", type=float, default=50.0)
+    parser.add_argument(
+        "--think-ms", type=float, default=100.0, help="pause of each viewer between requests"
+    )
+    parser.add_argument(
+        "--no-deflate",
+        dest="deflate",
+        action="store_false",
+        help="subscribers do not offer permessage-deflate (browsers do)",
+    )
     parser.add_argument("--quick", action="store_true", help="2 000 agents, 60 ticks")
     parser.add_argument("--json", help="write the records here")
     args = parser.parse_args(argv)
@@ -234,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     title = (
         f"Liveness: {first['n']} agents, {first['ticks']} ticks stepped in "
         f"{first['step_seconds']:.1f} s, {args.viewers} viewers, {args.subscribers} subscribers"
+        f" ({'deflate' if args.deflate else 'uncompressed'})"
     )
     print_table(title, ["stream", "requests", "p50 ms", "p99 ms", "max ms", "errors", ""], rows)
     if args.json:

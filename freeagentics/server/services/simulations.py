@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from freeagentics.errors import ConfigurationError, UnknownIdError
 from freeagentics.server.services import _views
 from freeagentics.server.services._errors import ConflictError
+from freeagentics.server.services._heap import release_heap, settle_heap
 from freeagentics.server.services._kinds import KindDefinition, build_kind
 from freeagentics.server.services._limits import ResourceLimits, check_limit
 from freeagentics.server.services._managed import ManagedSimulation
@@ -258,6 +259,7 @@ class SimulationService:
         )
         with self._lock:
             self._sims[sim_id] = managed
+        settle_heap()  # the new objects are long-lived: keep full collections off them
         return managed
 
     def recover(self) -> list[Restored]:
@@ -362,6 +364,8 @@ class SimulationService:
         self._write(
             lambda c: c.execute(simulations_table.delete().where(simulations_table.c.id == sim_id))
         )
+        del managed  # the last reference: what it leaves in cycles is collectable now
+        release_heap()
 
     def close(self) -> None:
         """Stop every runner and flush every writer (server shutdown)."""
@@ -423,6 +427,7 @@ class SimulationService:
         with self.engine.connect() as conn:  # the HMAC is checked before anything is parsed
             restored = self.checkpoint_policy.load(conn, sim_id, checkpoint_id)
         managed.replace(restored)
+        release_heap()  # the replaced simulation's objects go; the restored one's stay
         return self._summary(managed)
 
     # ------------------------------------------------------------------ world
