@@ -91,24 +91,6 @@ def test_concurrent_creates_never_pass_max_simulations(make_client):
     assert r.status_code == 409 and "max_simulations" in r.json()["detail"]
 
 
-def test_checkpoints_have_a_quota(make_client):
-    client = make_client(max_checkpoints_per_simulation=2)
-    sim = client.post(f"{API}/simulations", json={"scenario": SMALL}).json()
-    url = f"{API}/simulations/{sim['id']}/checkpoints"
-    assert [client.post(url).status_code for _ in range(2)] == [201, 201]
-    r = client.post(url)
-    assert r.status_code == 409 and "max_checkpoints_per_simulation" in r.json()["detail"]
-    assert len(client.get(url).json()) == 2
-
-
-def test_checkpoint_bytes_have_a_quota(make_client):
-    client = make_client(max_checkpoint_bytes_per_simulation=1_000)
-    sim = client.post(f"{API}/simulations", json={"scenario": SMALL}).json()
-    r = client.post(f"{API}/simulations/{sim['id']}/checkpoints")
-    assert r.status_code == 409 and "max_checkpoint_bytes_per_simulation" in r.json()["detail"]
-    assert client.get(f"{API}/simulations/{sim['id']}/checkpoints").json() == []
-
-
 def test_service_limits_are_the_library_error(client):
     service = client.app.state.service
     sim_id = service.create(SMALL)
