@@ -8,7 +8,8 @@ Every error a user can cause derives from :class:`FreeAgenticsError`, so one
     │   └── SpecError              a named specification (JSON/TOML/GMN) cannot be compiled
     ├── ObservationError           observations do not fit the model (shape, range)
     ├── ConfigurationError         an option value is invalid (unknown mode, bad precision, ...)
-    │   └── CheckpointError        a checkpoint is not one, of an old format, altered or incomplete
+    │   ├── CheckpointError        a checkpoint is not one, of an old format, altered or incomplete
+    │   └── LimitError             a request is over a resource limit (``limit`` names it)
     └── UnknownIdError             an id (agent, node, coalition, ...) does not exist
 
 Errors subclass ``ValueError`` (or ``KeyError`` for unknown ids) as well, so code
@@ -21,6 +22,7 @@ __all__ = [
     "CheckpointError",
     "ConfigurationError",
     "FreeAgenticsError",
+    "LimitError",
     "ModelError",
     "ObservationError",
     "SpecError",
@@ -59,6 +61,14 @@ class ObservationError(FreeAgenticsError, ValueError):
 
 class ConfigurationError(FreeAgenticsError, ValueError):
     """An option has a value outside the ones it accepts."""
+
+
+class LimitError(ConfigurationError):
+    """A request is over a resource limit; ``limit`` names the limit (a setting's name)."""
+
+    def __init__(self, message: str, *, limit: str):
+        super().__init__(message)
+        self.limit = limit
 
 
 class UnknownIdError(FreeAgenticsError, KeyError):

@@ -14,7 +14,7 @@ __all__ = ["from_bfloat16", "store_bfloat16"]
 
 
 # serial on purpose: the loop is memory-bound, and waking a thread pool costs more
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _store(bits, out):  # pragma: no cover - compiled
     n_rows, n_cols = bits.shape
     for n in range(n_rows):

@@ -277,9 +277,10 @@ def _compile(function, fastmath=frozenset({"reassoc", "contract", "nsz"})):
     Reassociation lets LLVM vectorise the dot products (error stays at rounding
     level). numpy's error model: a float division by zero gives inf or nan as in
     numpy instead of a check that raises, and without that branch loops that divide
-    vectorise.
+    vectorise. nogil: the kernels touch only arrays, so a server's event loop and request
+    threads keep running while a large cohort steps.
     """
-    options = dict(cache=True, fastmath=set(fastmath), error_model="numpy")
+    options = dict(cache=True, nogil=True, fastmath=set(fastmath), error_model="numpy")
     return numba.njit(**options)(function), numba.njit(parallel=True, **options)(function)
 
 

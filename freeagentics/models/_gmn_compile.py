@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from freeagentics.errors import ModelError, SpecError
+from freeagentics.errors import LimitError, ModelError, SpecError
 from freeagentics.models._gmn import parse_gmn
 from freeagentics.models._gmn_graph import METADATA_NODE_TYPES, GMNGraph, GMNNode, GMNWarning
+from freeagentics.models._limits import DEFAULT_MODEL_LIMITS, ModelLimits, check_model_size
 from freeagentics.models._model import GenerativeModel, Labels
 from freeagentics.models._spec_check import (
     as_int,
@@ -160,7 +161,12 @@ def _single(links: list[tuple[str, int]], what: str) -> str | None:
 
 
 def _space(
-    node: GMNNode, count_key: str, names_key: str, prefix: str, caveats: _Caveats
+    node: GMNNode,
+    count_key: str,
+    names_key: str,
+    prefix: str,
+    caveats: _Caveats,
+    limits: ModelLimits,
 ) -> tuple[str, ...]:
     """The names of a state, observation or action node (generated from the count if unnamed)."""
     with _at(node.line):
@@ -170,6 +176,12 @@ def _space(
             names = as_names(node.props[names_key], join(node.id, names_key), names_key)
         if count_key in node.props:
             count = as_int(node.props[count_key], join(node.id, count_key), minimum=1)
+            if count > limits.max_states:
+                raise LimitError(
+                    f"line {node.line}: {node.id}.{count_key} is {count}, over "
+                    f"{limits.max_states} (limit max_states)",
+                    limit="max_states",
+                )
             if names is not None and len(names) != count:
                 fail(node.id, f"{count_key} is {count} but {names_key} lists {len(names)}")
             return names or tuple(f"{prefix}{i}" for i in range(count))
@@ -297,13 +309,15 @@ def compile_gmn(
     policy_len: int = 1,
     strict: bool = False,
     on_warning: Callable[[str], None] | None = None,
+    limits: ModelLimits = DEFAULT_MODEL_LIMITS,
 ) -> GenerativeModel:
     """Compile GMN (text, the JSON form as text or object, or a parsed graph) to a model.
 
     The model plans ``policy_len`` steps ahead. What the original format accepted with
     an assumption (see the module docstring) is reported to ``on_warning`` as one
     message each, or as a :class:`GMNWarning` when no callback is given; with
-    ``strict=True`` each is an error instead.
+    ``strict=True`` each is an error instead. A model over ``limits`` raises
+    :class:`~freeagentics.errors.LimitError` before any array (or name list) is built.
     """
     caveats = _Caveats(strict)
     graph = source if isinstance(source, GMNGraph) else parse_gmn(source, strict=strict)
@@ -317,26 +331,44 @@ def compile_gmn(
     _note_metadata(graph, caveats)
     relations = _relations(graph, caveats)
     factor_of = {n.id: f for f, n in enumerate(state_nodes)}
-    states = [_space(n, "num_states", "states", "s", caveats) for n in state_nodes]
-    outcomes = [_space(n, "num_observations", "outcomes", "o", caveats) for n in obs_nodes]
+    for what, nodes in (("factors", state_nodes), ("modalities", obs_nodes)):
+        if len(nodes) > limits.max_factors:
+            raise LimitError(
+                f"model: {len(nodes)} {what}, over {limits.max_factors} (limit max_factors)",
+                limit="max_factors",
+            )
+    states = [_space(n, "num_states", "states", "s", caveats, limits) for n in state_nodes]
+    outcomes = [_space(n, "num_observations", "outcomes", "o", caveats, limits) for n in obs_nodes]
     sizes = [len(s) for s in states]
 
-    A, A_deps = _likelihoods(graph, relations, obs_nodes, factor_of, states, outcomes, caveats)
     transitions, actions = _factor_links(graph, relations, state_nodes, caveats)
     controls: list[tuple[str, ...]] = []
     for f in range(len(state_nodes)):
         action = actions.get(f)
         controls.append(
-            () if action is None else _space(action, "num_actions", "actions", "u", caveats)
+            () if action is None else _space(action, "num_actions", "actions", "u", caveats, limits)
         )
-    B, B_deps = [], []
-    for f, state in enumerate(state_nodes):
+    B_deps = []
+    for f in range(len(state_nodes)):
         node = transitions.get(f)
         links = relations.get("transition_deps", node.id) if node else []
-        deps = [factor_of[s] for s, _ in links] or [f]
+        B_deps.append([factor_of[s] for s, _ in links] or [f])
+    check_model_size(
+        sizes,
+        [len(o) for o in outcomes],
+        [max(1, len(c)) for c in controls],
+        A_deps=[_likelihood_deps(relations, obs, factor_of) for obs in obs_nodes],
+        B_deps=B_deps,
+        policy_len=policy_len,
+        limits=limits,
+    )
+
+    A, A_deps = _likelihoods(graph, relations, obs_nodes, factor_of, states, outcomes, caveats)
+    B = []
+    for f, state in enumerate(state_nodes):
+        node = transitions.get(f)
         with _at(node.line if node else state.line):
-            B.append(_transition(node, f, deps, sizes, max(1, len(controls[f]))))
-        B_deps.append(deps)
+            B.append(_transition(node, f, B_deps[f], sizes, max(1, len(controls[f]))))
 
     C = [np.zeros(len(o)) for o in outcomes]
     D = [np.full(s, 1.0 / s) for s in sizes]
@@ -373,7 +405,15 @@ def compile_gmn(
     )
     try:
         model = GenerativeModel.create(
-            A, B, C, D, policy_len=policy_len, A_deps=A_deps, B_deps=B_deps, labels=labels
+            A,
+            B,
+            C,
+            D,
+            policy_len=policy_len,
+            A_deps=A_deps,
+            B_deps=B_deps,
+            labels=labels,
+            limits=limits,
         )
     except ModelError as exc:  # each array was checked at its line; this is a safety net
         raise SpecError(f"the GMN compiles to an invalid model: {exc}") from exc
@@ -395,6 +435,17 @@ def _note_metadata(graph: GMNGraph, caveats: _Caveats) -> None:
                 f"{node.type} node {node.id!r} carries no model array; kept as metadata "
                 f"with its {edges} edge(s)",
             )
+
+
+def _likelihood_deps(relations: _Relations, obs: GMNNode, factor_of: dict[str, int]) -> list[int]:
+    """The factors ``obs``'s likelihood depends on: those its likelihood node (or, with
+    none, the observation itself) is linked to; every factor when it names none."""
+    owners = relations.owners_of("likelihood_obs", obs.id)
+    if owners:
+        links = relations.get("likelihood_deps", owners[0][0])
+    else:
+        links = relations.get("direct_obs", obs.id)
+    return [factor_of[s] for s, _ in links] or list(factor_of.values())
 
 
 def _likelihoods(
@@ -420,8 +471,7 @@ def _likelihoods(
             raise _error(owners[1][1], f"observation {obs.id!r} already has a likelihood")
         if owners:
             node = graph.node(owners[0][0])
-            links = relations.get("likelihood_deps", node.id)
-            deps = [factor_of[s] for s, _ in links] or list(range(len(states)))
+            deps = _likelihood_deps(relations, obs, factor_of)
             with _at(node.line):
                 A.append(_likelihood(node, outcomes[m], deps, states))
         else:

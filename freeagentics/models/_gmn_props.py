@@ -14,7 +14,10 @@ import json
 import re
 from typing import Any
 
-__all__ = ["PropsSyntaxError", "parse_props"]
+__all__ = ["MAX_NESTING", "PropsSyntaxError", "parse_props"]
+
+#: brackets open at once; deeper text is refused (the reader recurses once per bracket)
+MAX_NESTING = 32
 
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
@@ -39,6 +42,16 @@ class _Reader:
     def __init__(self, text: str, pos: int):
         self.text = text
         self.pos = pos
+        self.depth = 0
+
+    def enter(self, char: str) -> None:
+        """Open a bracket: ``expect(char)``, refusing more than :data:`MAX_NESTING` open."""
+        if self.depth >= MAX_NESTING:
+            raise PropsSyntaxError(
+                f"brackets nested more than {MAX_NESTING} deep", self.pos, incomplete=False
+            )
+        self.expect(char)
+        self.depth += 1
 
     def error(self, message: str, *, incomplete: bool = False) -> PropsSyntaxError:
         incomplete = incomplete or self.peek() == ""  # ran out of text: more lines may help
@@ -107,7 +120,7 @@ class _Reader:
 
     def object(self) -> dict[str, Any]:
         start = self.pos
-        self.expect("{")
+        self.enter("{")
         out: dict[str, Any] = {}
         while self.peek() != "}":
             key_pos = self.pos
@@ -126,11 +139,12 @@ class _Reader:
                 raise self.error("this '{' is never closed", incomplete=True)
             raise self.error(f"expected ',' or '}}', found {self.peek()!r}")
         self.pos += 1
+        self.depth -= 1
         return out
 
     def array(self) -> list[Any]:
         start = self.pos
-        self.expect("[")
+        self.enter("[")
         out: list[Any] = []
         while self.peek() != "]":
             out.append(self.value())
@@ -143,6 +157,7 @@ class _Reader:
                 raise self.error("this '[' is never closed", incomplete=True)
             raise self.error(f"expected ',' or ']', found {self.peek()!r}")
         self.pos += 1
+        self.depth -= 1
         return out
 
 

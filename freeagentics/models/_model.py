@@ -22,7 +22,8 @@ from functools import cached_property
 
 import numpy as np
 
-from freeagentics.errors import ModelError
+from freeagentics.errors import LimitError, ModelError
+from freeagentics.models._limits import DEFAULT_MODEL_LIMITS, ModelLimits
 from freeagentics.models._policies import enumerate_policies
 from freeagentics.models._validate import (
     check_distribution_columns,
@@ -135,6 +136,7 @@ class GenerativeModel:
         B_deps: Sequence[Sequence[int]] | None = None,
         control_factors: Sequence[int] | None = None,
         labels: Labels | None = None,
+        limits: ModelLimits = DEFAULT_MODEL_LIMITS,
     ) -> GenerativeModel:
         """Validate the arrays and return an immutable model.
 
@@ -143,7 +145,9 @@ class GenerativeModel:
         missing ``E`` a uniform policy prior, missing ``policies`` every combination of
         controls over ``policy_len`` steps. A ``B[f]`` of two axes is a factor with a
         single control (uncontrolled). Raises :class:`~freeagentics.errors.ModelError`
-        naming the array, index and expectation on the first problem found.
+        naming the array, index and expectation on the first problem found, or
+        :class:`~freeagentics.errors.LimitError` when the factors or the policies to
+        enumerate are over ``limits`` (checked before enumerating).
         """
         A_list = _as_list(A, "A")
         B_list = _as_list(B, "B")
@@ -153,6 +157,12 @@ class GenerativeModel:
             raise ModelError("B must hold at least one hidden-state factor", array="B")
 
         num_factors = len(B_list)
+        for what, count in (("factors", num_factors), ("modalities", len(A_list))):
+            if count > limits.max_factors:
+                raise LimitError(
+                    f"model: {count} {what}, over {limits.max_factors} (limit max_factors)",
+                    limit="max_factors",
+                )
         B_deps_t = _deps(B_deps, num_factors, num_factors, "B_deps", default_self=True)
         B_list = [
             b[..., None] if b.ndim == 1 + len(B_deps_t[f]) else b for f, b in enumerate(B_list)
@@ -207,7 +217,7 @@ class GenerativeModel:
                         array="control_factors",
                     )
         if policies is None:
-            policies_arr = enumerate_policies(num_controls, policy_len, control_t)
+            policies_arr = enumerate_policies(num_controls, policy_len, control_t, limits)
         else:
             policies_arr = _check_policies(policies, num_controls, control_t)
 

@@ -76,6 +76,7 @@ from typing import Any
 import numpy as np
 
 from freeagentics.errors import ModelError, SpecError
+from freeagentics.models._limits import DEFAULT_MODEL_LIMITS, ModelLimits, check_model_size
 from freeagentics.models._model import GenerativeModel, Labels
 from freeagentics.models._policies import enumerate_policies
 from freeagentics.models._spec_check import (
@@ -117,11 +118,14 @@ class _Factor:
         return 1 if self.controls is None else self.controls.size
 
 
-def compile_spec(spec: Mapping[str, Any]) -> GenerativeModel:
+def compile_spec(
+    spec: Mapping[str, Any], *, limits: ModelLimits = DEFAULT_MODEL_LIMITS
+) -> GenerativeModel:
     """Compile a named specification (see the module docstring) to a model.
 
     The model's :class:`Labels` keep every name; a factor declared without controls has
-    no control names (``labels.controls[f] == ()``).
+    no control names (``labels.controls[f] == ()``). A model over ``limits`` raises
+    :class:`~freeagentics.errors.LimitError` before any array is built.
     """
     spec = as_mapping(spec, "", "the specification to be a mapping")
     check_keys(spec, "", allowed=_TOP_KEYS, required=("factors", "modalities"))
@@ -131,6 +135,7 @@ def compile_spec(spec: Mapping[str, Any]) -> GenerativeModel:
 
     raw_factors = as_list(spec["factors"], "factors", "a list of factors")
     factors = _factors(raw_factors)
+    _check_size(spec, factors, raw_factors, limits)
     spaces = {f.name: f.states for f in factors}
     B, B_deps, D = [], [], []
     for i, (factor, raw) in enumerate(zip(factors, raw_factors, strict=True)):
@@ -157,7 +162,7 @@ def compile_spec(spec: Mapping[str, Any]) -> GenerativeModel:
         C.append(prefs)
 
     control_factors = [i for i, f in enumerate(factors) if f.num_controls > 1]
-    policies = _policies(spec, factors, control_factors)
+    policies = _policies(spec, factors, control_factors, limits)
     E = _habits(spec["habits"], len(policies)) if "habits" in spec else None
     labels = Labels(
         factors=tuple(f.name for f in factors),
@@ -178,9 +183,50 @@ def compile_spec(spec: Mapping[str, Any]) -> GenerativeModel:
             B_deps=B_deps,
             control_factors=control_factors,
             labels=labels,
+            limits=limits,
         )
     except ModelError as exc:  # every array was checked by name above; this is a safety net
         raise SpecError(f"the specification compiles to an invalid model: {exc}") from exc
+
+
+def _declared_deps(raw: Any, default: list[str]) -> list[str]:
+    """The factor names ``raw`` (a modality or transitions) declares in ``depends_on``."""
+    if isinstance(raw, Mapping) and isinstance(raw.get("depends_on"), list | tuple):
+        return [d for d in raw["depends_on"] if isinstance(d, str)]
+    return default
+
+
+def _check_size(
+    spec: Mapping[str, Any], factors: list[_Factor], raw_factors: list[Any], limits: ModelLimits
+) -> None:
+    """Refuse a spec whose arrays would be over ``limits``, from its declared sizes alone.
+
+    Malformed parts are skipped here; compiling them reports them by path afterwards.
+    """
+    index = {f.name: i for i, f in enumerate(factors)}
+    modalities = spec.get("modalities") if isinstance(spec.get("modalities"), list) else []
+    num_obs, A_deps = [], []
+    for raw in modalities:
+        outcomes = raw.get("outcomes") if isinstance(raw, Mapping) else None
+        num_obs.append(len(outcomes) if isinstance(outcomes, list | tuple) else 1)
+        A_deps.append([index[d] for d in _declared_deps(raw, list(index)) if d in index])
+    B_deps = [
+        [index[d] for d in _declared_deps(raw.get("transitions"), [f.name]) if d in index]
+        for f, raw in zip(factors, raw_factors, strict=True)
+    ]
+    horizon = spec.get("policy_len", 1)
+    horizon = horizon if isinstance(horizon, int) and horizon >= 1 else 1
+    listed = "policies" in spec  # listed policies are as large as the request that lists them
+    check_model_size(
+        [f.states.size for f in factors],
+        num_obs,
+        [f.num_controls for f in factors],
+        A_deps=A_deps,
+        B_deps=B_deps,
+        policy_len=horizon,
+        control_factors=[] if listed else None,
+        limits=limits,
+    )
 
 
 def _factors(items: list[Any]) -> list[_Factor]:
@@ -249,7 +295,10 @@ def _modality(
 
 
 def _policies(
-    spec: Mapping[str, Any], factors: list[_Factor], control_factors: list[int]
+    spec: Mapping[str, Any],
+    factors: list[_Factor],
+    control_factors: list[int],
+    limits: ModelLimits,
 ) -> np.ndarray:
     """``(P, T, F)`` control indices: the listed policies, or every combination."""
     policy_len = None
@@ -257,7 +306,7 @@ def _policies(
         policy_len = as_int(spec["policy_len"], "policy_len", minimum=1)
     if "policies" not in spec:
         num_controls = [f.num_controls for f in factors]
-        return enumerate_policies(num_controls, policy_len or 1, control_factors)
+        return enumerate_policies(num_controls, policy_len or 1, control_factors, limits)
     items = as_list(spec["policies"], "policies", "a list of policies")
     if not items:
         fail("policies", "must list at least one policy")

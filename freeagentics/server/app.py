@@ -26,7 +26,7 @@ from freeagentics.server.http_metrics import HttpMetricsMiddleware
 from freeagentics.server.logredact import install_log_redaction
 from freeagentics.server.metrics import ServerMetrics, metrics_router
 from freeagentics.server.middleware import install_middleware
-from freeagentics.server.services import SimulationService
+from freeagentics.server.services import ResourceLimits, SimulationService
 from freeagentics.server.services._persistence import CheckpointPolicy, checkpoint_key
 from freeagentics.server.settings import Settings
 from freeagentics.storage import create_engine_for, upgrade
@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     service = SimulationService(
         engine,
         tick_rate_hz=settings.tick_rate_hz,
-        max_simulations=settings.max_simulations,
+        limits=ResourceLimits.from_settings(settings),
         history_limit=settings.history_limit,
         on_tick_seconds=metrics.tick_seconds.observe,
         on_db_write_seconds=metrics.db_write_seconds.observe,

@@ -1,6 +1,7 @@
 """Exception handlers: every error is JSON ``{"detail", "type", "errors"}`` naming the problem.
 
-Bad input is always a 4xx: unknown ids 404, invalid models/specs/options 422, malformed
+Bad input is always a 4xx: unknown ids 404, invalid models/specs/options 422 (a resource
+limit exceeded: 422 ``limit_exceeded`` with the setting's name in ``errors[0].limit``), malformed
 JSON 400, conflicts with the current state 409, authentication 401/403. Only a genuine
 bug is a 500, and its body gives nothing away.
 """
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from freeagentics.errors import (
     ConfigurationError,
     FreeAgenticsError,
+    LimitError,
     ModelError,
     ObservationError,
     SpecError,
@@ -106,6 +108,9 @@ def _domain(request: Request, exc: Exception) -> JSONResponse:
         return error_response(409, message, "conflict")
     if isinstance(exc, SpecError):
         return error_response(422, message, "spec_error", [{"path": exc.path, "msg": message}])
+    if isinstance(exc, LimitError):
+        problem = [{"limit": exc.limit, "msg": message}]
+        return error_response(422, message, "limit_exceeded", problem)
     if isinstance(exc, ModelError):
         place = {"array": exc.array, "index": list(exc.index) if exc.index else None}
         return error_response(422, message, "model_error", [{**place, "msg": message}])

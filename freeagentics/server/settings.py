@@ -56,7 +56,6 @@ class Settings(BaseSettings):
     ws_max_lag_frames: int = Field(256, ge=1)
     frame_rate_hz: float = Field(10.0, gt=0, le=1_000)
     tick_rate_hz: float = Field(10.0, gt=0, le=10_000)
-    max_simulations: int = Field(32, ge=1)
     history_limit: int = Field(256, ge=1)
     log_format: Literal["text", "json"] = Field(
         "text", description="'json': one JSON object per log line, for log pipelines."
@@ -88,6 +87,40 @@ class Settings(BaseSettings):
     #: client messages per second per connection (sustained), and the burst allowed above it
     ws_messages_per_second: float = Field(50.0, gt=0)
     ws_message_burst: int = Field(100, ge=1)
+
+    # Resource limits: one set, enforced by the service for REST and WebSocket alike.
+    # Exceeding one is a 4xx (an ``ok: false`` ack on the socket) naming the field.
+    max_simulations: int = Field(
+        32, ge=1, description="Simulations held at once; creating one more is refused (409)."
+    )
+    max_agents_per_request: int = Field(
+        10_000, ge=1, description="Agents one request (create kind, add_agents) may add."
+    )
+    max_agents_per_simulation: int = Field(
+        200_000, ge=1, description="Agents one simulation may hold, counting every addition."
+    )
+    max_step_ticks: int = Field(
+        1_000, ge=1, description="Ticks one step request or command may run."
+    )
+    max_subscriptions_per_connection: int = Field(
+        64, ge=1, description="Topics one WebSocket connection may subscribe to at once."
+    )
+    max_feeds: int = Field(
+        256, ge=1, description="Simulations the WebSocket hub follows at once (one thread each)."
+    )
+    model_max_factors: int = Field(
+        16, ge=1, le=60, description="Hidden-state factors (and modalities) of a custom model."
+    )
+    model_max_states: int = Field(
+        4_096, ge=1, description="States, outcomes or controls in one axis of a custom model."
+    )
+    model_max_policy_len: int = Field(8, ge=1, description="Planning horizon of a custom model.")
+    model_max_policies: int = Field(
+        65_536, ge=1, description="Policies of a custom model (each agent holds two P-vectors)."
+    )
+    model_max_array_bytes: int = Field(
+        160_000_000, ge=1, description="Bytes of a custom model's A, B and policy table together."
+    )
 
     def resolved_database_url(self) -> str:
         """``database_url``, else the SQLite file in ``data_dir`` (the folder is created)."""

@@ -53,7 +53,7 @@ WARNINGS = ("frozen", "stuck", "dying")
 _SATURATE = np.iinfo(np.int32).max - 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _fold(moved, active, energy, still, window):
     """Update ``still`` in place; return (agents, alive, moving, stuck).
 

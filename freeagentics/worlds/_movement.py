@@ -22,7 +22,7 @@ import numpy as np
 __all__ = ["resolve_moves"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def resolve_moves(positions, actions, alive, priority, walls, occupancy, claim, deltas):
     """Move agents in place and return who moved.
 

@@ -14,7 +14,7 @@ _OUT_OF_BOUNDS = 4
 _RESOURCE = 6
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def observe_cells(positions, active, static_codes, occupancy, resources, offsets, least):
     """Cell codes around each agent.
 

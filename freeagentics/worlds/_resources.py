@@ -12,7 +12,7 @@ import numpy as np
 __all__ = ["apply_cells", "regrow"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def apply_cells(positions, alive, moved, energy, resources, resource_kind, goals, hazards, params):
     """Collect resources, apply hazards, goals and energy costs, in place.
 
@@ -73,7 +73,7 @@ def apply_cells(positions, alive, moved, energy, resources, resource_kind, goals
     return collected, delta, reward, on_goal, on_hazard, exhausted
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def regrow(resources, cells, regrowth, max_amount):
     """Grow every resource cell by its type's regrowth, capped at its maximum.
 

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from freeagentics.server.services._errors import ConflictError
 from freeagentics.server.services._kinds import KindDefinition, compile_model
+from freeagentics.server.services._limits import ResourceLimits
 from freeagentics.server.services.simulations import SimulationService
 
-__all__ = ["ConflictError", "KindDefinition", "SimulationService", "compile_model"]
+__all__ = [
+    "ConflictError",
+    "KindDefinition",
+    "ResourceLimits",
+    "SimulationService",
+    "compile_model",
+]

@@ -1,8 +1,10 @@
 """One simulation the server owns: its lock, its storage writer and its runner thread.
 
-Every read or change of the simulation happens under :attr:`ManagedSimulation.lock`, so
-a request never sees half a tick. The runner thread steps the simulation at
-``rate_hz`` while the status is ``running``; pausing parks the thread, stopping ends it.
+Every change of the simulation happens under :attr:`ManagedSimulation.lock`, and each
+ends by publishing a new :attr:`ManagedSimulation.snapshot` (copy-on-tick): readers
+take the snapshot, never the lock, so a request never sees half a tick and never waits
+for one. The runner thread steps the simulation at ``rate_hz`` while the status is
+``running``; pausing parks the thread, stopping ends it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from freeagentics.server.services._snapshot import Snapshot, WorldLayout, take_snapshot
 from freeagentics.simulation import Simulation, TickEvents
 from freeagentics.storage.writer import StorageWriter
 
@@ -49,6 +52,8 @@ class ManagedSimulation:
     ):
         self.id, self.name = sim_id, name
         self.lock = threading.RLock()
+        #: serialises checkpoints of this simulation (their quota is checked, then used)
+        self.checkpoint_lock = threading.Lock()
         self.writer = writer
         self.rate_hz = rate_hz
         self.status = "created"
@@ -62,11 +67,24 @@ class ManagedSimulation:
         self._after_tick = after_tick
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._layout = WorldLayout.of(sim)
+        self.snapshot: Snapshot = take_snapshot(sim, self._layout)
 
     @property
     def sim(self) -> Simulation:
-        """The live simulation (read it under :attr:`lock`)."""
+        """The live simulation (read or change it under :attr:`lock`, then :meth:`publish`)."""
         return self._sim
+
+    @property
+    def live_tick(self) -> int:
+        """The simulation's tick now (an attribute read: no lock)."""
+        return self._sim.tick
+
+    def publish(self) -> Snapshot:
+        """Copy the simulation for readers and swap the copy in (hold :attr:`lock`)."""
+        snapshot = take_snapshot(self._sim, self._layout)
+        self.snapshot = snapshot  # one assignment: readers see the old or the new, whole
+        return snapshot
 
     def replace(self, sim: Simulation) -> None:
         """Continue with ``sim`` (a restored checkpoint); subscribers carry over."""
@@ -74,12 +92,15 @@ class ManagedSimulation:
             sim.bus = self._sim.bus
             self._sim = sim
             self._hook = self.writer.hook(sim)
+            self._layout = WorldLayout.of(sim)
+            self.publish()
 
     # ------------------------------------------------------------------ stepping
     def step(self) -> TickEvents:
-        """One tick on the calling thread, stored and timed (hold :attr:`lock`)."""
+        """One tick on the calling thread, stored, timed and published (hold :attr:`lock`)."""
         start = time.perf_counter()
         events = self._sim.step()
+        self.publish()
         if self._on_tick_seconds is not None:
             self._on_tick_seconds(time.perf_counter() - start)
         self._hook(events)

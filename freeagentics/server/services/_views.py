@@ -1,28 +1,25 @@
-"""Plain-data views of a simulation's agents and coalitions, for the API to serialise.
+"""Plain-data views of a simulation's agents, coalitions and world, for the API to serialise.
 
-Each function reads the live simulation; call them under the simulation's lock.
+Each function reads a :class:`~freeagentics.server.services._snapshot.Snapshot` (never
+the live simulation), so none of them needs the simulation's lock.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from freeagentics.coalitions import CoalitionStatus, Role
-from freeagentics.errors import UnknownIdError
-from freeagentics.simulation import Simulation
+from freeagentics.errors import ConfigurationError, UnknownIdError
+from freeagentics.server.services._snapshot import Snapshot, recent_beliefs
 
-__all__ = ["agent_detail", "agent_page", "coalition_detail", "coalition_list", "kind_counts"]
-
-
-def kind_counts(sim: Simulation) -> dict[str, int]:
-    """Agents alive per kind."""
-    return {g.kind.name: g.n for g in sim.population.groups}
+__all__ = ["agent_detail", "agent_page", "coalition_detail", "coalition_list", "world_view"]
 
 
 def agent_page(
-    sim: Simulation,
+    snap: Snapshot,
     *,
     kind: str | None = None,
     coalition: int | None = None,
@@ -30,29 +27,26 @@ def agent_page(
     limit: int = 100,
 ) -> dict[str, Any]:
     """Agents in id order matching ``kind`` / ``coalition`` (-1: in none), one page of them."""
-    pop = sim.population
-    ids = pop.ids
-    kinds = pop.kinds()
-    membership = sim.coalitions.state.membership
-    mask = np.ones(ids.size, bool)
+    mask = np.ones(snap.ids.size, bool)
     if kind is not None:
-        mask &= kinds == pop.group(kind).code
+        if kind not in snap.kind_names:
+            raise ConfigurationError(
+                f"unknown agent kind {kind!r}; kinds are {list(snap.kind_names)}"
+            )
+        mask &= snap.kinds == snap.kind_names.index(kind)
     if coalition is not None:
-        mask &= membership == coalition
+        mask &= snap.membership == coalition
     picked = np.flatnonzero(mask)
     page = picked[offset : offset + limit]
-    slots = pop.slots()[page]
-    positions = sim.world.positions[slots]
-    energy = sim.world.energy[slots]
     items = [
         {
-            "id": int(ids[i]),
-            "kind": pop.kind_names[int(kinds[i])],
-            "position": [int(p) for p in positions[n]],
-            "energy": float(energy[n]),
-            "coalition": int(membership[i]),
+            "id": int(snap.ids[i]),
+            "kind": snap.kind_names[int(snap.kinds[i])],
+            "position": [int(p) for p in snap.positions[i]],
+            "energy": float(snap.energy[i]),
+            "coalition": int(snap.membership[i]),
         }
-        for n, i in enumerate(page)
+        for i in page
     ]
     return {"total": int(picked.size), "offset": offset, "limit": limit, "items": items}
 
@@ -61,65 +55,96 @@ def _floats(values: np.ndarray) -> list[float]:
     return [float(v) for v in np.asarray(values, dtype=np.float64).ravel()]
 
 
-def agent_detail(sim: Simulation, agent_id: int, history: int) -> dict[str, Any]:
-    """Beliefs, policy posterior, expected free energy, metrics and recent beliefs of one agent."""
-    pop = sim.population
-    ((group, rows, _),) = pop.locate(np.array([agent_id], dtype=np.int64))
-    row = int(rows[0])
-    index = int(np.searchsorted(pop.ids, agent_id))
-    cohort = group.cohort
-    slot = int(group.slots[row])
-    state = sim.coalitions.state
-    metrics = {name: float(values[row]) for name, values in cohort.metrics().items()}
-    recent = pop.history_of(agent_id, sim.tick)[-history:] if history else np.empty((0, 0))
+def _index(snap: Snapshot, agent_id: int) -> int:
+    index = int(np.searchsorted(snap.ids, agent_id))
+    if index >= snap.ids.size or snap.ids[index] != agent_id:
+        raise UnknownIdError(f"no agent with id {agent_id}")
+    return index
+
+
+def agent_detail(
+    snap: Snapshot, agent_id: int, history: int, live_tick: Callable[[], int]
+) -> dict[str, Any]:
+    """Beliefs, policy posterior, expected free energy, metrics and recent beliefs of one agent.
+
+    ``live_tick`` reads the simulation's current tick (see
+    :func:`~freeagentics.server.services._snapshot.recent_beliefs`).
+    """
+    index = _index(snap, agent_id)
+    group = snap.groups[snap.kind_names[int(snap.kinds[index])]]
+    row = group.row(agent_id)
+    assert row is not None  # the snapshot's id table and its groups were copied together
+    recent = (
+        recent_beliefs(group, row, snap.tick, snap.history_len, live_tick)[-history:]
+        if history
+        else np.empty((0, 0))
+    )
     return {
         "id": int(agent_id),
-        "kind": group.kind.name,
-        "tick": sim.tick,
-        "position": [int(p) for p in sim.world.positions[slot]],
-        "energy": float(sim.world.energy[slot]),
-        "coalition": int(state.membership[index]),
-        "role": Role(int(state.role[index])).name.lower(),
-        "beliefs": [_floats(q[row]) for q in cohort.qs],
-        "q_pi": _floats(cohort.q_pi[row]),
-        "G": _floats(cohort.G[row]),
-        "metrics": metrics,
+        "kind": group.kind,
+        "tick": snap.tick,
+        "position": [int(p) for p in snap.positions[index]],
+        "energy": float(snap.energy[index]),
+        "coalition": int(snap.membership[index]),
+        "role": Role(int(snap.role[index])).name.lower(),
+        "beliefs": [_floats(q[row]) for q in group.qs],
+        "q_pi": _floats(group.q_pi[row]),
+        "G": _floats(group.G[row]),
+        "metrics": group.metrics(row),
         "history": [_floats(b) for b in recent],
     }
 
 
-def _coalition_row(sim: Simulation, row: int) -> dict[str, Any]:
-    state = sim.coalitions.state
-    leader = int(state.leader[row])
+def _coalition_row(snap: Snapshot, row: int) -> dict[str, Any]:
+    table = snap.coalitions
+    leader = int(table["leader"][row])
     return {
-        "id": int(state.ids[row]),
-        "objective": int(state.objective[row]),
-        "leader": int(sim.population.ids[leader]) if leader >= 0 else None,
-        "size": int(state.size[row]),
-        "created_tick": int(state.created[row]),
+        "id": int(table["ids"][row]),
+        "objective": int(table["objective"][row]),
+        "leader": int(snap.ids[leader]) if leader >= 0 else None,
+        "size": int(table["size"][row]),
+        "created_tick": int(table["created"][row]),
     }
 
 
-def coalition_list(sim: Simulation) -> list[dict[str, Any]]:
+def coalition_list(snap: Snapshot) -> list[dict[str, Any]]:
     """Every active coalition, ascending id."""
-    state = sim.coalitions.state
-    rows = np.flatnonzero(state.status == CoalitionStatus.ACTIVE)
-    return [_coalition_row(sim, int(r)) for r in rows]
+    rows = np.flatnonzero(snap.coalitions["status"] == CoalitionStatus.ACTIVE)
+    return [_coalition_row(snap, int(r)) for r in rows]
 
 
-def coalition_detail(sim: Simulation, coalition_id: int) -> dict[str, Any]:
+def coalition_detail(snap: Snapshot, coalition_id: int) -> dict[str, Any]:
     """One active coalition with its members' agent ids and its objective's target."""
-    state = sim.coalitions.state
-    (row,) = state.rows_of(coalition_id)
-    if state.status[row] != CoalitionStatus.ACTIVE:
+    ids = snap.coalitions["ids"]
+    row = int(np.searchsorted(ids, coalition_id))
+    if row >= ids.size or ids[row] != coalition_id:
+        raise UnknownIdError(f"unknown coalition id {coalition_id}")
+    if snap.coalitions["status"][row] != CoalitionStatus.ACTIVE:
         raise UnknownIdError(f"coalition {coalition_id} was dissolved")
-    out = _coalition_row(sim, int(row))
-    out["members"] = [int(sim.population.ids[i]) for i in state.members(coalition_id)]
-    objective = out["objective"]
-    target = None
-    objectives = sim.coalitions.objectives
-    if objective >= 0 and objective in set(objectives.ids.tolist()):
-        (orow,) = objectives.rows_of(np.array([objective]))
-        target = [float(x) for x in objectives.targets[orow]]
-    out["target"] = target
+    out = _coalition_row(snap, row)
+    out["members"] = [int(a) for a in snap.ids[snap.membership == coalition_id]]
+    objective_ids, targets = snap.objectives
+    hit = np.flatnonzero(objective_ids == out["objective"]) if out["objective"] >= 0 else []
+    out["target"] = [float(x) for x in targets[hit[0]]] if len(hit) else None
     return out
+
+
+def world_view(snap: Snapshot) -> dict[str, Any]:
+    """The world's static layout and the resource amounts of the snapshot's tick.
+
+    ``cells`` is (H, W) uint8 with the observation codes of
+    :class:`~freeagentics.worlds._codes.Cell` (0 empty, 1 wall, 2 goal, 5 hazard,
+    ``6 + k`` a cell growing resource ``k``); ``resource_cells`` are the linear
+    indices (``row * W + col``) of the resource cells and ``resource_amounts`` their
+    amounts.
+    """
+    layout = snap.layout
+    return {
+        "tick": snap.tick,
+        "height": layout.height,
+        "width": layout.width,
+        "resource_names": list(layout.resource_names),
+        "cells": layout.cells,
+        "resource_cells": layout.resource_cells,
+        "resource_amounts": snap.resource_amounts,
+    }

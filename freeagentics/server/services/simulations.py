@@ -5,7 +5,13 @@ Simulations are identified by their id in the ``simulations`` table. Each runs i
 thread and :class:`~freeagentics.storage.StorageWriter`). Statuses follow the table:
 ``created`` → ``running`` ⇄ ``paused`` → ``completed`` (stopped), or ``failed``.
 Unknown ids raise :class:`~freeagentics.errors.UnknownIdError`; requests that do not
-fit the current status raise :class:`ConflictError`.
+fit the current status raise :class:`ConflictError`; requests over one of the
+:class:`~freeagentics.server.services._limits.ResourceLimits` raise
+:class:`~freeagentics.errors.LimitError` naming it (REST and WebSocket share them).
+
+Reads (summaries, agents, coalitions, the world) come from the snapshot each
+simulation publishes at the end of every tick, never from under its lock; only
+knowledge-graph queries still take the lock (the graph is too large to copy per tick).
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from sqlalchemy import Engine
 from freeagentics.errors import ConfigurationError, UnknownIdError
 from freeagentics.server.services import _views
 from freeagentics.server.services._errors import ConflictError
+from freeagentics.server.services._heap import release_heap, settle_heap
 from freeagentics.server.services._kinds import KindDefinition, build_kind
+from freeagentics.server.services._limits import ResourceLimits, check_limit
 from freeagentics.server.services._managed import ManagedSimulation
 from freeagentics.server.services._persistence import (
     CheckpointPolicy,
@@ -32,6 +40,7 @@ from freeagentics.server.services._persistence import (
     periodic,
     recover,
 )
+from freeagentics.server.services._snapshot import Snapshot
 from freeagentics.simulation import Simulation, Subscription, TickEvents
 from freeagentics.simulation.scenario import scenario_from_mapping
 from freeagentics.storage import checkpoints as checkpoint_store
@@ -43,10 +52,10 @@ __all__ = ["ConflictError", "SimulationService"]
 
 Observer = Callable[[float], None]
 
-#: Largest values a request may ask for: what one server process can hold.
+#: Largest values a request may ask for: what one server process can hold (agents:
+#: :attr:`ResourceLimits.max_agents_per_simulation`).
 SCALE_LIMITS = {
     "world cells (world.height x world.width)": 4_000_000,
-    "agents": 200_000,
     "simulation.history": 256,
     "simulation.radius": 16,
     "world.observation_radius": 8,
@@ -56,11 +65,33 @@ SCALE_LIMITS = {
 }
 
 
-def _check_scale(config: Any) -> None:
+#: seeds feed numpy's SeedSequence and the database's BIGINT column
+MAX_SEED = 2**63 - 1
+
+
+def _check_text(value: Any, path: str) -> None:
+    """Refuse NUL characters in any string of ``value`` (PostgreSQL text cannot hold them)."""
+    stack = [(value, path)]
+    while stack:  # iterative: nesting depth is the request's, not the interpreter's
+        item, where = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            raise ConfigurationError(f"{where}: must not contain NUL characters")
+        if isinstance(item, Mapping):
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in item.items())
+            stack.extend((k, f"{where} (a key)") for k in item if isinstance(k, str))
+        elif isinstance(item, list | tuple):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+
+
+def _check_scale(config: Any, limits: ResourceLimits) -> None:
     """Refuse scenarios too large for the server (a :class:`ConfigurationError` naming why)."""
+    check_limit(
+        "max_agents_per_simulation", config.n_agents, limits.max_agents_per_simulation, "agents"
+    )
+    if not 0 <= config.seed <= MAX_SEED:
+        raise ConfigurationError(f"scenario.seed: {config.seed} is outside 0..{MAX_SEED}")
     values = {
         "world cells (world.height x world.width)": config.world.height * config.world.width,
-        "agents": config.n_agents,
         "simulation.history": config.history,
         "simulation.radius": config.radius,
         "world.observation_radius": config.world.observation_radius,
@@ -81,7 +112,7 @@ class SimulationService:
     Args:
         engine: a migrated database.
         tick_rate_hz: ticks per second of a started simulation.
-        max_simulations: simulations held at once; creating one more is a conflict.
+        limits: the resource limits (default: the settings' defaults).
         history_limit: most belief-history entries an agent view returns.
         on_tick_seconds: called with each tick's duration (metrics).
         on_db_write_seconds: called with the duration of each database write of the service.
@@ -95,7 +126,7 @@ class SimulationService:
         engine: Engine,
         *,
         tick_rate_hz: float = 10.0,
-        max_simulations: int = 32,
+        limits: ResourceLimits | None = None,
         history_limit: int = 256,
         on_tick_seconds: Observer | None = None,
         on_db_write_seconds: Observer | None = None,
@@ -106,11 +137,13 @@ class SimulationService:
         self.checkpoint_policy = checkpoints or CheckpointPolicy(key=secrets.token_bytes(32))
         self._on_restored = on_restored
         self.tick_rate_hz = tick_rate_hz
-        self.max_simulations = max_simulations
+        self.limits = limits = limits or ResourceLimits()
+        self.max_simulations = limits.max_simulations
         self.history_limit = history_limit
         self._on_tick_seconds = on_tick_seconds
         self._on_db_write_seconds = on_db_write_seconds
         self._sims: dict[int, ManagedSimulation] = {}
+        self._reserved = 0  # creations under way, counted against max_simulations
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ plumbing
@@ -131,21 +164,25 @@ class SimulationService:
     def _record_status(self, managed: ManagedSimulation) -> None:
         self._write(lambda c: simulation_store.update(c, managed.id, status=managed.status))
 
-    def _summary(self, managed: ManagedSimulation) -> dict[str, Any]:
-        with managed.lock:
-            sim = managed.sim
-            return {
-                "id": managed.id,
-                "name": managed.name,
-                "status": managed.status,
-                "tick": sim.tick,
-                "agents": sim.population.n,
-                "kinds": _views.kind_counts(sim),
-                "coalitions": int(sim.coalitions.state.active_ids().size),
-                "world": list(sim.world.shape),
-                "error": managed.error,
-                "ticks_lost": managed.ticks_lost,
-            }
+    def snapshot(self, sim_id: int) -> Snapshot:
+        """The simulation as of its last tick (no lock taken)."""
+        return self._managed(sim_id).snapshot
+
+    @staticmethod
+    def _summary(managed: ManagedSimulation) -> dict[str, Any]:
+        snap = managed.snapshot
+        return {
+            "id": managed.id,
+            "name": managed.name,
+            "status": managed.status,
+            "tick": snap.tick,
+            "agents": snap.agents,
+            "kinds": dict(snap.kind_counts),
+            "coalitions": snap.active_coalitions,
+            "world": [snap.layout.height, snap.layout.width],
+            "error": managed.error,
+            "ticks_lost": managed.ticks_lost,
+        }
 
     # ------------------------------------------------------------------ lifecycle
     def create(
@@ -155,15 +192,37 @@ class SimulationService:
         name: str | None = None,
         kinds: Sequence[KindDefinition] = (),
     ) -> int:
-        """Build a simulation from a scenario mapping (and custom kinds); return its id."""
+        """Build a simulation from a scenario mapping (and custom kinds); return its id.
+
+        A place under ``max_simulations`` is reserved before anything is built, so
+        concurrent creations never hold more simulations than the limit.
+        """
         with self._lock:
-            if len(self._sims) >= self.max_simulations:
+            held = len(self._sims) + self._reserved
+            if held >= self.limits.max_simulations:
                 raise ConflictError(
-                    f"the server holds {len(self._sims)} simulations, its limit; delete one first"
+                    f"the server holds {held} simulations, its limit "
+                    f"max_simulations={self.limits.max_simulations}; delete one first"
                 )
+            self._reserved += 1
+        try:
+            return self._create(scenario, name, kinds)
+        finally:
+            with self._lock:
+                self._reserved -= 1
+
+    def _create(
+        self, scenario: Mapping[str, Any] | None, name: str | None, kinds: Sequence[KindDefinition]
+    ) -> int:
+        _check_text(name, "name")
+        _check_text(scenario, "scenario")
+        limits = self.limits
+        for i, k in enumerate(kinds):
+            where = f"kinds[{i}].count"
+            check_limit("max_agents_per_request", k.count, limits.max_agents_per_request, where)
         parsed = scenario_from_mapping(scenario or {}, default_name=name or "simulation")
-        _check_scale(parsed.config)
-        built = [build_kind(k, i) for i, k in enumerate(kinds)]
+        _check_scale(parsed.config, limits)
+        built = [build_kind(k, i, limits.model) for i, k in enumerate(kinds)]
         config = parsed.config
         if built:
             clash = sorted({k.name for k in built} & set(config.agents))
@@ -171,7 +230,7 @@ class SimulationService:
                 raise ConfigurationError(f"kinds: {clash} already counted in the scenario's agents")
             counts = {**config.agents, **{k.name: k.count for k in kinds}}
             config = dataclasses.replace(config, agents=counts)
-        _check_scale(config)
+        _check_scale(config, limits)
         sim = Simulation(config, kinds=built)
         label = name or parsed.name
         sim_id = self._write(
@@ -200,6 +259,7 @@ class SimulationService:
         )
         with self._lock:
             self._sims[sim_id] = managed
+        settle_heap()  # the new objects are long-lived: keep full collections off them
         return managed
 
     def recover(self) -> list[Restored]:
@@ -271,16 +331,23 @@ class SimulationService:
         return summary
 
     def step(self, sim_id: int, n: int) -> dict[str, Any]:
-        """Run ``n`` ticks now, on the caller's thread (not while running)."""
+        """Run ``n`` ticks now, on the caller's thread (not while running).
+
+        The lock is taken per tick, so knowledge queries wait one tick at most; a
+        start or deletion between ticks ends the stepping early.
+        """
         if n < 1:
             raise ConfigurationError(f"n must be >= 1, got {n}")
+        check_limit("max_step_ticks", n, self.limits.max_step_ticks, "n")
         managed = self._managed(sim_id)
-        with managed.lock:
-            if managed.status not in ("created", "paused"):
-                raise ConflictError(
-                    f"simulation {sim_id} is {managed.status}; pause it before stepping"
-                )
-            for _ in range(n):
+        for done in range(n):
+            with managed.lock:
+                if managed.status not in ("created", "paused"):
+                    if done:
+                        break  # changed under us: the ticks run so far stand
+                    raise ConflictError(
+                        f"simulation {sim_id} is {managed.status}; pause it before stepping"
+                    )
                 managed.step()
         return self._summary(managed)
 
@@ -297,6 +364,8 @@ class SimulationService:
         self._write(
             lambda c: c.execute(simulations_table.delete().where(simulations_table.c.id == sim_id))
         )
+        del managed  # the last reference: what it leaves in cycles is collectable now
+        release_heap()
 
     def close(self) -> None:
         """Stop every runner and flush every writer (server shutdown)."""
@@ -358,47 +427,32 @@ class SimulationService:
         with self.engine.connect() as conn:  # the HMAC is checked before anything is parsed
             restored = self.checkpoint_policy.load(conn, sim_id, checkpoint_id)
         managed.replace(restored)
+        release_heap()  # the replaced simulation's objects go; the restored one's stay
         return self._summary(managed)
 
     # ------------------------------------------------------------------ world
     def world(self, sim_id: int) -> dict[str, Any]:
-        """The world's static layout and current resource amounts, as compact arrays.
-
-        ``cells`` is (H, W) uint8 with the observation codes of
-        :class:`~freeagentics.worlds._codes.Cell` (0 empty, 1 wall, 2 goal, 5 hazard,
-        ``6 + k`` a cell growing resource ``k``); ``resource_cells`` are the linear
-        indices (``row * W + col``) of the resource cells and ``resource_amounts`` their
-        amounts now.
-        """
-        managed = self._managed(sim_id)
-        with managed.lock:
-            world = managed.sim.world
-            layout = world.layout
-            kind = np.asarray(layout.resource_kind)
-            cells = np.zeros(kind.shape, dtype=np.uint8)
-            cells[kind >= 0] = 6 + kind[kind >= 0]
-            cells[np.asarray(layout.goals)] = 2
-            cells[np.asarray(layout.hazards)] = 5
-            cells[np.asarray(layout.walls)] = 1
-            linear = np.flatnonzero(kind >= 0)
-            amounts = world.resources.reshape(world.resources.shape[0], kind.size)  # K may be 0
-            return {
-                "tick": managed.sim.tick,
-                "height": int(kind.shape[0]),
-                "width": int(kind.shape[1]),
-                "resource_names": [r.name for r in world.config.resources],
-                "cells": cells,
-                "resource_cells": linear.astype(np.int32),
-                "resource_amounts": amounts[kind.ravel()[linear], linear].astype(np.float32),
-            }
+        """The world's layout and resource amounts now (see :func:`_views.world_view`)."""
+        return _views.world_view(self.snapshot(sim_id))
 
     # ------------------------------------------------------------------ agents
     def add_agents(self, sim_id: int, kind: str, count: int) -> list[int]:
         """Add ``count`` agents of ``kind`` (running or not); returns their ids."""
+        limits = self.limits
+        check_limit("max_agents_per_request", count, limits.max_agents_per_request, "count")
         managed = self._managed(sim_id)
         with managed.lock:
             self._require_live(managed)
-            return [int(i) for i in managed.sim.add_agents(kind, count)]
+            total = managed.sim.population.n + count
+            check_limit(
+                "max_agents_per_simulation",
+                total,
+                limits.max_agents_per_simulation,
+                f"simulation {sim_id}'s agents after adding {count}",
+            )
+            ids = [int(i) for i in managed.sim.add_agents(kind, count)]
+            managed.publish()
+            return ids
 
     def remove_agents(self, sim_id: int, ids: Sequence[int]) -> int:
         """Remove agents by id (all or none); returns how many were removed."""
@@ -409,6 +463,7 @@ class SimulationService:
             if unique.size >= managed.sim.population.n:
                 raise ConflictError("removing every agent would leave an empty simulation")
             managed.sim.remove_agents(unique)
+            managed.publish()
             return int(unique.size)
 
     @staticmethod
@@ -426,30 +481,24 @@ class SimulationService:
         limit: int = 100,
     ) -> dict[str, Any]:
         """One page of the simulation's agents, filtered by kind and coalition."""
-        managed = self._managed(sim_id)
-        with managed.lock:
-            return _views.agent_page(
-                managed.sim, kind=kind, coalition=coalition, offset=offset, limit=limit
-            )
+        return _views.agent_page(
+            self.snapshot(sim_id), kind=kind, coalition=coalition, offset=offset, limit=limit
+        )
 
     def agent_detail(self, sim_id: int, agent_id: int, history: int = 16) -> dict[str, Any]:
         """Beliefs, q_pi, G, metrics and up to ``history`` recent beliefs of one agent."""
         managed = self._managed(sim_id)
-        with managed.lock:
-            return _views.agent_detail(managed.sim, agent_id, min(history, self.history_limit))
+        history = min(history, self.history_limit)
+        return _views.agent_detail(managed.snapshot, agent_id, history, lambda: managed.live_tick)
 
     # ------------------------------------------------------------------ coalitions
     def coalitions(self, sim_id: int) -> list[dict[str, Any]]:
         """The active coalitions."""
-        managed = self._managed(sim_id)
-        with managed.lock:
-            return _views.coalition_list(managed.sim)
+        return _views.coalition_list(self.snapshot(sim_id))
 
     def coalition(self, sim_id: int, coalition_id: int) -> dict[str, Any]:
         """One active coalition and its members."""
-        managed = self._managed(sim_id)
-        with managed.lock:
-            return _views.coalition_detail(managed.sim, coalition_id)
+        return _views.coalition_detail(self.snapshot(sim_id), coalition_id)
 
     def trigger_formation(self, sim_id: int) -> dict[str, Any]:
         """Re-form coalitions now: one tick runs with a re-formation; returns its changes."""
@@ -463,7 +512,7 @@ class SimulationService:
             return {
                 "tick": events.tick,
                 "events": len(kinds),
-                "coalitions": _views.coalition_list(managed.sim),
+                "coalitions": _views.coalition_list(managed.snapshot),
             }
 
     # ------------------------------------------------------------------ knowledge graph
@@ -472,6 +521,10 @@ class SimulationService:
         managed = self._managed(sim_id)
         with managed.lock:
             return query(managed.sim.knowledge)
+
+    def knowledge_stats(self, sim_id: int) -> tuple[int, int, int]:
+        """The knowledge graph's ``(version, nodes, edges)`` as of the last tick (no lock)."""
+        return self.snapshot(sim_id).knowledge
 
     # ------------------------------------------------------------------ events and metrics
     def subscribe_ticks(
@@ -484,10 +537,11 @@ class SimulationService:
         """Deliver each tick's events of a simulation to ``callback`` off the tick's thread.
 
         The subscription survives :meth:`restore`; end it with :meth:`unsubscribe_ticks`.
+        Subscribing takes only the bus's own lock, never the simulation's: it does not
+        wait for a tick.
         """
-        managed = self._managed(sim_id)
-        with managed.lock:
-            return managed.sim.bus.subscribe(callback, maxsize=maxsize, policy=policy)
+        bus = self._managed(sim_id).sim.bus  # the same bus across restores
+        return bus.subscribe(callback, maxsize=maxsize, policy=policy)
 
     def unsubscribe_ticks(self, sim_id: int, subscription: Subscription) -> None:
         """End a subscription (a no-op when the simulation is gone)."""
@@ -507,12 +561,11 @@ class SimulationService:
         with self._lock:
             held = list(self._sims.values())
         for managed in held:
-            with managed.lock:
-                for kind, n in _views.kind_counts(managed.sim).items():
-                    kinds[kind] = kinds.get(kind, 0) + n
-                subs = managed.sim.bus.subscriptions
-                if managed.sim.activity.latest:
-                    activity[managed.id] = managed.sim.activity.latest
+            for kind, n in managed.snapshot.kind_counts.items():
+                kinds[kind] = kinds.get(kind, 0) + n
+            subs = managed.sim.bus.subscriptions
+            if managed.sim.activity.latest:
+                activity[managed.id] = managed.sim.activity.latest
             queues["storage_writer"] += managed.writer.queue_depth
             queues["event_subscribers"] += sum(s.depth for s in subs)
             last_write = max(last_write, managed.writer.last_write_seconds or 0.0)

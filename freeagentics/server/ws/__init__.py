@@ -63,6 +63,8 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
                 frame_rate_hz=settings.frame_rate_hz,
                 queue_size=settings.ws_queue_size,
                 max_lag=settings.ws_max_lag_frames,
+                max_subscriptions=settings.max_subscriptions_per_connection,
+                max_feeds=settings.max_feeds,
             )
             app.state.hub = hub
             server_metrics = getattr(app.state, "metrics", None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from freeagentics.errors import ConfigurationError, FreeAgenticsError, UnknownIdError
+from freeagentics.errors import ConfigurationError, FreeAgenticsError, LimitError, UnknownIdError
 
 __all__ = ["CommandError", "run_command"]
 
@@ -43,7 +43,7 @@ def _call(service: Any, action: str, sim_id: Any, args: dict[str, Any]) -> Any:
 
 
 def _service_id(sim_id: str | int) -> Any:
-    if isinstance(sim_id, str) and sim_id.isdigit():
+    if isinstance(sim_id, str) and sim_id.isascii() and sim_id.isdigit():
         return int(sim_id)  # the service numbers its simulations
     return sim_id
 
@@ -56,6 +56,8 @@ async def run_command(service: Any, action: str, sim_id: str | int, args: dict[s
         raise
     except UnknownIdError as exc:
         raise CommandError("unknown_id", str(exc)) from None
+    except LimitError as exc:  # the same limits as REST, named in the message
+        raise CommandError("limit_exceeded", str(exc)) from None
     except ConfigurationError as exc:
         raise CommandError("bad_argument", str(exc)) from None
     except FreeAgenticsError as exc:  # ConflictError and kin: the state does not allow it

@@ -31,7 +31,7 @@ import orjson
 from fastapi import WebSocket
 from fastapi.responses import JSONResponse
 
-from freeagentics.errors import UnknownIdError
+from freeagentics.errors import LimitError, UnknownIdError
 from freeagentics.server.auth import AuthError, Principal, Role, require
 from freeagentics.server.gate import Gate, RateLimited, gate_of, origin_refusal
 from freeagentics.server.settings import Settings
@@ -314,6 +314,8 @@ class _Session:
             self.ack(binary, message.id, error=CommandError("forbidden", exc.message))
         except UnknownIdError as exc:
             self.ack(binary, message.id, error=CommandError("unknown_id", str(exc)))
+        except LimitError as exc:
+            self.ack(binary, message.id, error=CommandError("limit_exceeded", str(exc)))
         except CommandError as exc:
             self.ack(binary, message.id, error=exc)
         else:

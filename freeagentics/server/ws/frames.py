@@ -50,6 +50,7 @@ __all__ = [
     "Payload",
     "Topic",
     "build",
+    "canonical_sim_id",
     "decode_msgpack",
     "encode",
     "typed_array",
@@ -70,13 +71,30 @@ _DTYPE_NAMES = {
 _I16 = np.iinfo(np.int16)
 
 
+def canonical_sim_id(sim_id: str | int) -> str:
+    """One spelling per simulation id: decimal digits lose their leading zeros
+    (``"01"`` and ``1`` are ``"1"``); other names are kept as they are."""
+    if isinstance(sim_id, int):
+        return str(sim_id)
+    if sim_id.isascii() and sim_id.isdigit():
+        return str(int(sim_id))
+    return sim_id
+
+
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """What a client subscribes to; ``key`` names it in the hub and on Redis."""
+    """What a client subscribes to; ``key`` names it in the hub and on Redis.
+
+    ``sim_id`` is kept canonical (:func:`canonical_sim_id`), so aliases of one
+    simulation share one topic and one feed.
+    """
 
     kind: str
     sim_id: str
     agent_id: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sim_id", canonical_sim_id(self.sim_id))
 
     @property
     def key(self) -> str:

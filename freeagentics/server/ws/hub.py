@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from freeagentics.errors import UnknownIdError
+from freeagentics.errors import LimitError, UnknownIdError
 from freeagentics.server.ws import frames
 from freeagentics.server.ws.client import Client
 from freeagentics.server.ws.frames import Format, Payload, Topic
@@ -46,6 +46,9 @@ def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
 
 class TickSource(Protocol):
     """Where tick batches come from (the simulation service, or a fake in tests)."""
+
+    def check(self, sim_id: str) -> None:
+        """Raise :class:`UnknownIdError` unless ``sim_id`` is here."""
 
     def subscribe(self, sim_id: str, callback: Callable[[TickEvents], None]) -> Any:
         """Start delivering ``sim_id``'s batches; :class:`UnknownIdError` if it is not here."""
@@ -109,6 +112,9 @@ class Hub:
         source: where tick batches come from.
         frame_rate_hz: most frames per second and simulation.
         queue_size, max_lag: each client's queue bound and lag limit (:class:`Client`).
+        max_subscriptions: topics one client may hold at once.
+        max_feeds: simulations followed at once (each feed is one consumer thread), and
+            topics brought from other processes at once.
         relay: set by :func:`~freeagentics.server.ws.redis_fanout.attach` to share frames
             with other processes.
     """
@@ -120,8 +126,11 @@ class Hub:
         frame_rate_hz: float = 10.0,
         queue_size: int = 64,
         max_lag: int = 256,
+        max_subscriptions: int = 64,
+        max_feeds: int = 256,
     ):
         self.source = source
+        self.max_subscriptions, self.max_feeds = max_subscriptions, max_feeds
         self.min_interval = 1.0 / frame_rate_hz
         self.queue_size, self.max_lag = queue_size, max_lag
         self.relay: Relay | None = None
@@ -210,9 +219,16 @@ class Hub:
         """Add ``client`` to ``topic`` in ``fmt`` (a second subscribe changes the format).
 
         Raises :class:`UnknownIdError` when no simulation ``topic.sim_id`` exists here
-        and no relay could bring it from another process.
+        and no relay could bring it from another process, and :class:`LimitError` past
+        ``max_subscriptions`` topics for the client or ``max_feeds`` feeds.
         """
         key = topic.key
+        if key not in client.topics and len(client.topics) >= self.max_subscriptions:
+            raise LimitError(
+                f"this connection holds {len(client.topics)} subscriptions, the limit "
+                f"max_subscriptions_per_connection={self.max_subscriptions}",
+                limit="max_subscriptions_per_connection",
+            )
         if key in client.topics:
             self._topics[key].subscribers[client.topics[key]].discard(client)
         else:
@@ -242,6 +258,8 @@ class Hub:
         except UnknownIdError:
             if not local or self.relay is None:
                 raise
+            remote = sum(1 for s in self._topics.values() if s.remote_source)
+            self._check_feeds(remote, "topics from other processes")
             state = _TopicState(topic, remote_source=True)
             self._topics[topic.key] = state
             self.relay.want(topic.key)
@@ -251,9 +269,18 @@ class Hub:
         feed.topics = (*feed.topics, state)
         return state
 
+    def _check_feeds(self, held: int, what: str) -> None:
+        if held >= self.max_feeds:
+            raise LimitError(
+                f"the server follows {held} {what}, the limit max_feeds={self.max_feeds}",
+                limit="max_feeds",
+            )
+
     def _feed(self, sim_id: str) -> _Feed:
         feed = self._feeds.get(sim_id)
         if feed is None:
+            self.source.check(sim_id)  # an unknown id is refused before the limit counts
+            self._check_feeds(len(self._feeds), "simulations")
             feed = _Feed(handle=None)
             feed.handle = self.source.subscribe(sim_id, lambda ev: self._on_tick(feed, ev))
             self._feeds[sim_id] = feed

@@ -19,10 +19,10 @@ _BATCHES = 2
 
 
 def _numeric(sim_id: str) -> int:
-    try:
-        return int(sim_id)
-    except ValueError:
-        raise UnknownIdError(f"no simulation with id {sim_id}") from None
+    """The service's id for ``sim_id``: canonical decimal digits only (not ``"0_01"``)."""
+    if not (sim_id.isascii() and sim_id.isdigit()) or str(int(sim_id)) != sim_id:
+        raise UnknownIdError(f"no simulation with id {sim_id}")
+    return int(sim_id)
 
 
 class ServiceSource:
@@ -30,6 +30,9 @@ class ServiceSource:
 
     def __init__(self, service: Any):
         self.service = service
+
+    def check(self, sim_id: str) -> None:
+        self.service.snapshot(_numeric(sim_id))
 
     def subscribe(self, sim_id: str, callback: Callable[[TickEvents], None]) -> Any:
         return self.service.subscribe_ticks(
@@ -41,8 +44,6 @@ class ServiceSource:
 
     def knowledge(self, sim_id: str) -> tuple[int, int, int] | None:
         try:
-            return self.service.knowledge(
-                _numeric(sim_id), lambda g: (g.version, g.count_nodes(), g.count_edges())
-            )
+            return self.service.knowledge_stats(_numeric(sim_id))
         except UnknownIdError:
             return None

@@ -38,7 +38,7 @@ class FakeService:
         self.callbacks: dict[int, list] = {}
         self.unsubscribed: list[int] = []
         self.commands: list[tuple] = []
-        self.knowledge_stats = (1, 10, 20)
+        self.graph_stats = (1, 10, 20)
         self.lock = threading.Lock()
 
     def _check(self, sim_id: int) -> None:
@@ -66,19 +66,13 @@ class FakeService:
         for cb in callbacks:
             cb(events)
 
-    def knowledge(self, sim_id, query) -> Any:
+    def snapshot(self, sim_id) -> Any:
         self._check(sim_id)
+        return object()
 
-        class Graph:
-            version, nodes, edges = self.knowledge_stats
-
-            def count_nodes(self):
-                return self.nodes
-
-            def count_edges(self):
-                return self.edges
-
-        return query(Graph())
+    def knowledge_stats(self, sim_id) -> tuple[int, int, int]:
+        self._check(sim_id)
+        return self.graph_stats
 
     # commands
     def start(self, sim_id):

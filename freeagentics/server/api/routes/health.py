@@ -1,4 +1,8 @@
-"""Liveness and readiness (the database included); no authentication, no rate limit."""
+"""Liveness and readiness (the database included); no authentication, no rate limit.
+
+Liveness is answered on the event loop itself (``async def``, no database, no lock):
+it never waits for the worker threads, which busy routes may all be using.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ router = APIRouter(prefix="/health", tags=["health"])
 
 
 @router.get("/live", response_model=Health, summary="The process is up")
-def live(settings: SettingsDep) -> Health:
+async def live(request: Request) -> Health:
     """Always 200 while the server answers."""
-    return Health(status="ok", mode=settings.mode)
+    return Health(status="ok", mode=request.app.state.settings.mode)
 
 
 @router.get(

@@ -12,7 +12,7 @@ from freeagentics.server.api.schemas import (
     ValidationOut,
     error_responses,
 )
-from freeagentics.server.deps import Viewer
+from freeagentics.server.deps import ServiceDep, Viewer
 from freeagentics.server.services import compile_model
 
 __all__ = ["router"]
@@ -22,11 +22,18 @@ router = APIRouter(prefix="/models", tags=["models"], responses=ERRORS)
 
 
 @router.post("/validate", response_model=ValidationOut)
-def validate(body: ValidateModel, _: Viewer) -> ValidationOut:
-    """``valid: true`` with the model's sizes, or ``valid: false`` naming the problem's path."""
+def validate(body: ValidateModel, service: ServiceDep, _: Viewer) -> ValidationOut:
+    """``valid: true`` with the model's sizes, or ``valid: false`` naming the problem's path.
+
+    A model over the server's size limits is refused (422 ``limit_exceeded``) before
+    any of its arrays is allocated.
+    """
     notes: list[str] = []
+    limits = service.limits.model
     try:
-        model = compile_model(body.spec, body.gmn, body.policy_len, on_warning=notes.append)
+        model = compile_model(
+            body.spec, body.gmn, body.policy_len, on_warning=notes.append, limits=limits
+        )
     except SpecError as exc:
         return ValidationOut(valid=False, error=ModelErrorOut(path=exc.path, message=str(exc)))
     except ModelError as exc:

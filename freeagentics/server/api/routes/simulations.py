@@ -54,10 +54,51 @@ def _typed(values: np.ndarray) -> TypedArrayOut:
 
 
 router = APIRouter(prefix="/simulations", tags=["simulations"], responses=ERRORS)
+
+
+def _links(*targets: tuple[str, str, str]) -> dict[str, dict]:
+    """OpenAPI links from a created simulation to the operations on it (clients and
+    stateful test tools follow them): ``(name, method, path under /simulations/{sim_id})``."""
+    base = "/api/v1/simulations/{sim_id}"
+    return {
+        name: {
+            "operationRef": "#/paths/"
+            + (base + tail).replace("~", "~0").replace("/", "~1")
+            + f"/{method}",
+            "parameters": {"sim_id": "$response.body#/id"},
+        }
+        for name, method, tail in targets
+    }
+
+
+CREATED_LINKS = _links(
+    ("GetSimulation", "get", ""),
+    ("GetWorld", "get", "/world"),
+    ("StartSimulation", "post", "/start"),
+    ("PauseSimulation", "post", "/pause"),
+    ("ResumeSimulation", "post", "/resume"),
+    ("StepSimulation", "post", "/step"),
+    ("StopSimulation", "post", "/stop"),
+    ("Checkpoint", "post", "/checkpoints"),
+    ("ListCheckpoints", "get", "/checkpoints"),
+    ("Restore", "post", "/restore"),
+    ("ListAgents", "get", "/agents"),
+    ("AddAgents", "post", "/agents"),
+    ("ListCoalitions", "get", "/coalitions"),
+    ("TriggerFormation", "post", "/coalitions/formation"),
+    ("KnowledgeStats", "get", "/knowledge/stats"),
+    ("FindNodes", "get", "/knowledge/nodes"),
+    ("DeleteSimulation", "delete", ""),
+)
 Status = Query(None, alias="status", pattern="^(created|running|paused|completed|failed)$")
 
 
-@router.post("", response_model=SimulationOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=SimulationOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={201: {"description": "The simulation created", "links": CREATED_LINKS}},
+)
 def create_simulation(body: CreateSimulation, service: ServiceDep, _: Operator) -> SimulationOut:
     """Create a simulation from a scenario and optional custom kinds (model specs)."""
     kinds = [
