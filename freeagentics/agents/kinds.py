@@ -59,7 +59,7 @@ class AgentKind:
     observer: str = "compass"
     target: str = "waypoint"
     capabilities: tuple[float, ...] = (1.0, 0.0, 0.0)
-    config: CohortConfig = field(default_factory=lambda: CohortConfig(gamma=8.0, alpha=8.0))
+    config: CohortConfig = field(default_factory=lambda: _kind_config(1))
     drives: Drives | None = None
 
     def __post_init__(self) -> None:
@@ -109,6 +109,16 @@ class AgentKind:
                 )
 
 
+def _kind_config(plan_every: int) -> CohortConfig:
+    """The inference settings of a kind made without a config.
+
+    Exact argmax among moves (no tie tolerance): a tolerance sends near-ties to the first
+    move, ``up``, which walks agents into walls; a kind's cohort runs on one engine, so
+    agreement between engines on near-ties does not arise.
+    """
+    return CohortConfig(gamma=8.0, alpha=8.0, plan_every=plan_every, tie_tolerance=0.0)
+
+
 def define_kind(
     name: str,
     model: GenerativeModel | None = None,
@@ -133,7 +143,7 @@ def define_kind(
     model = model if model is not None else displacement_model(radius, preference=preference)
     if config is None:
         plan_every = 1 if exact_planning else model.policy_len
-        config = CohortConfig(gamma=8.0, alpha=8.0, plan_every=plan_every)
+        config = _kind_config(plan_every)
     return AgentKind(
         name=name,
         model=model,
