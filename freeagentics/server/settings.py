@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     #: WebSockets; browsers send ``Origin``, so cross-site requests from others are refused
     allowed_origins: list[str] = Field(default_factory=list)
     #: the largest client WebSocket message; the server's frame limit is the same
+    ws_compression: bool = Field(
+        False,
+        description="Offer permessage-deflate to WebSocket clients. Off: each frame is "
+        "framed once and written as the same bytes to every socket; on, every compressed "
+        "connection compresses every frame on the event loop.",
+    )
     ws_max_message_bytes: int = Field(64 * 1024, ge=1_024, le=16 * 1024 * 1024)
     #: WebSocket handshakes one client address may make per minute
     ws_connects_per_minute: int = Field(120, ge=1)

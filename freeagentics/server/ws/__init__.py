@@ -27,7 +27,7 @@ from freeagentics.server.ws.frames import Topic
 from freeagentics.server.ws.hub import Hub
 from freeagentics.server.ws.metrics import MetricsSync
 from freeagentics.server.ws.source import ServiceSource
-from freeagentics.server.ws.wire import MAX_SIZE_STATE
+from freeagentics.server.ws.wire import COMPRESSION_STATE, MAX_SIZE_STATE
 
 __all__ = [
     "CLOSE_ABUSIVE",
@@ -78,7 +78,11 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
                 fanout = await RedisFanout.start(hub, settings.redis_url)
             try:
                 # the server's WebSocket protocol reads the message limit from here
-                yield {**(state or {}), MAX_SIZE_STATE: settings.ws_max_message_bytes}
+                yield {
+                    **(state or {}),
+                    MAX_SIZE_STATE: settings.ws_max_message_bytes,
+                    COMPRESSION_STATE: settings.ws_compression,
+                }
             finally:
                 if fanout is not None:
                     await fanout.close()
