@@ -21,6 +21,7 @@ __all__ = [
     "CreateSimulation",
     "EdgeOut",
     "ErrorOut",
+    "FactorBeliefs",
     "FormationOut",
     "GraphStatsOut",
     "Health",
@@ -32,6 +33,7 @@ __all__ = [
     "NodeOut",
     "NodePage",
     "PathOut",
+    "PolicyLabels",
     "PrincipalOut",
     "RemoveAgents",
     "RemovedAgents",
@@ -191,11 +193,14 @@ class RemovedAgents(BaseModel):
     removed: int
 
 
+FLOAT32_NOTE = "float32, written as its shortest decimal that reads back as the same float32"
+
+
 class AgentSummary(BaseModel):
     id: int
     kind: str
     position: list[int]
-    energy: float
+    energy: float = Field(description=f"Energy ({FLOAT32_NOTE}).")
     coalition: int
 
 
@@ -206,19 +211,52 @@ class AgentPage(BaseModel):
     items: list[AgentSummary]
 
 
+class FactorBeliefs(BaseModel):
+    """An agent's beliefs about one hidden-state factor: ``p[i]`` is the probability of
+    ``states[i]``."""
+
+    factor: str = Field(description="The factor's name in the kind's model.")
+    states: list[str] = Field(description="(S_f,) the factor's state names, in model order.")
+    p: list[float] = Field(description=f"(S_f,) q(s_f), summing to 1 ({FLOAT32_NOTE}).")
+
+
+class PolicyLabels(BaseModel):
+    """The kind's policies named by their controls, in the order of ``q_pi`` and ``G``.
+
+    ``plans[i][t][j]`` is the control policy ``i`` applies at step ``t`` to factor
+    ``factors[j]``. Only the first ``steps`` steps of each policy are named: all
+    ``horizon`` of them unless the model has too many policies to name compactly
+    (then the first action only, or none: ``steps`` 0 and ``plans`` empty).
+    """
+
+    factors: list[str] = Field(description="(F_c,) names of the factors policies control.")
+    horizon: int = Field(description="Steps per policy (the model's policy_len).")
+    steps: int = Field(description="Steps of each policy named in plans (0..horizon).")
+    plans: list[list[list[str]]] = Field(
+        description="(P, steps, F_c) control names; empty when steps is 0."
+    )
+
+
 class AgentDetail(BaseModel):
     id: int
     kind: str
-    tick: int
+    tick: int = Field(description="The simulation tick these values are from.")
     position: list[int]
-    energy: float
+    energy: float = Field(description=f"Energy ({FLOAT32_NOTE}).")
     coalition: int
     role: str
-    beliefs: list[list[float]]
-    q_pi: list[float]
-    G: list[float]
-    metrics: dict[str, float]
-    history: list[list[float]]
+    beliefs: list[FactorBeliefs] = Field(description="One entry per hidden-state factor.")
+    q_pi: list[float] = Field(description=f"(P,) posterior over policies ({FLOAT32_NOTE}).")
+    G: list[float] = Field(
+        description="(P,) negative expected free energy per policy, as pymdp stores it: "
+        f"q_pi = softmax(gamma * G + ln E) ({FLOAT32_NOTE})."
+    )
+    policies: PolicyLabels = Field(description="What the policies of q_pi and G do.")
+    metrics: dict[str, float] = Field(description=f"Per-agent metrics ({FLOAT32_NOTE}).")
+    history: list[list[float]] = Field(
+        description="(k, sum of S_f) recent beliefs, oldest first, ending at tick: the "
+        "factors' q(s_f) concatenated in beliefs order, stored at bfloat16 precision."
+    )
 
 
 # ---------------------------------------------------------------------- coalitions
@@ -232,7 +270,7 @@ class CoalitionOut(BaseModel):
 
 class CoalitionDetail(CoalitionOut):
     members: list[int]
-    target: list[float] | None
+    target: list[float] | None = Field(description="The objective's target (row, col); null: none.")
 
 
 class FormationOut(BaseModel):
