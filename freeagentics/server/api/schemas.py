@@ -24,6 +24,7 @@ __all__ = [
     "FactorBeliefs",
     "FormationOut",
     "GraphStatsOut",
+    "GraphTicks",
     "Health",
     "KHopOut",
     "KindSpec",
@@ -32,6 +33,7 @@ __all__ = [
     "NeighboursOut",
     "NodeOut",
     "NodePage",
+    "NodeRead",
     "PathOut",
     "PolicyLabels",
     "PrincipalOut",
@@ -280,6 +282,17 @@ class FormationOut(BaseModel):
 
 
 # ---------------------------------------------------------------------- knowledge
+class GraphTicks(BaseModel):
+    """Which ticks a knowledge-graph read is from: the graph is folded from the
+    simulation every ``knowledge_every`` ticks, so it can be behind the simulation."""
+
+    tick: int = Field(description="The simulation's tick when the graph was read.")
+    as_of_tick: int | None = Field(
+        description="The simulation tick the graph reflects (its last fold); null before "
+        "the first fold."
+    )
+
+
 class NodeOut(BaseModel):
     id: int
     type: str
@@ -289,7 +302,11 @@ class NodeOut(BaseModel):
     updated_tick: int
 
 
-class NodePage(BaseModel):
+class NodeRead(NodeOut, GraphTicks):
+    """One node, and the ticks of the graph it was read from."""
+
+
+class NodePage(GraphTicks):
     items: list[NodeOut]
     offset: int
     limit: int
@@ -303,26 +320,25 @@ class EdgeOut(BaseModel):
     weight: float
 
 
-class NeighboursOut(BaseModel):
+class NeighboursOut(GraphTicks):
     node: int
     neighbours: list[int]
     edges: list[EdgeOut]
 
 
-class KHopOut(BaseModel):
+class KHopOut(GraphTicks):
     node: int
     k: int
     distances: dict[str, int] = Field(description="Node id (as a string) -> hops.")
 
 
-class PathOut(BaseModel):
+class PathOut(GraphTicks):
     src: int
     dst: int
     path: list[int] | None
 
 
-class GraphStatsOut(BaseModel):
-    tick: int
+class GraphStatsOut(GraphTicks):
     nodes: int
     edges: int
     max_nodes: int
