@@ -3,6 +3,7 @@ decimals, the knowledge graph's node of an agent, and the ticks a graph read is 
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ from hypothesis.extra.numpy import arrays
 from server.conftest import SMALL
 
 from freeagentics.models import GenerativeModel, compile_spec
+from freeagentics.server.services import _model_view
 from freeagentics.server.services._floats import json_float, json_floats
 from freeagentics.server.services._model_view import MAX_POLICY_LABELS, model_view, named_steps
 
@@ -237,3 +239,12 @@ def test_knowledge_reads_say_which_tick_the_graph_reflects(client):
 def test_knowledge_reads_of_an_unknown_simulation_are_404(client, path):
     r = client.get(f"{API}/simulations/999{path}")
     assert r.status_code == 404 and "999" in r.json()["detail"]
+
+
+def test_model_views_are_cached_while_their_model_lives():
+    model = GenerativeModel.create(A=np.eye(2), B=np.stack([np.eye(2)] * 3, axis=-1))
+    assert model_view(model) is model_view(model)
+    held = len(_model_view._views)
+    del model
+    gc.collect()
+    assert len(_model_view._views) == held - 1

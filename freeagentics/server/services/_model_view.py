@@ -1,13 +1,15 @@
 """A kind's model as the agent view names it: factor and state names, policies by controls.
 
 Built once per model (models are immutable and shared by every agent of a kind) and
-kept in a small cache, so an agent view pays only for its own numbers.
+kept while the model lives (a weak-keyed cache: a deleted simulation's models, which
+may be large, are not held), so an agent view pays only for its own numbers.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from freeagentics.models import GenerativeModel, model_names
@@ -41,9 +43,25 @@ def named_steps(num_policies: int, horizon: int, controlled: int) -> int:
     return 1 if per_step <= MAX_POLICY_LABELS else 0
 
 
-@lru_cache(maxsize=64)
+_views: weakref.WeakKeyDictionary[GenerativeModel, ModelView] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
 def model_view(model: GenerativeModel) -> ModelView:
-    """The names of ``model`` (cached per model object)."""
+    """The names of ``model``, built on first use and kept while ``model`` lives.
+
+    The lists are shared by every caller: read them, never change them.
+    """
+    with _lock:
+        view = _views.get(model)
+    if view is None:
+        view = _build(model)
+        with _lock:
+            _views[model] = view
+    return view
+
+
+def _build(model: GenerativeModel) -> ModelView:
     names = model_names(model)
     controlled = model.control_factors
     steps = named_steps(model.num_policies, model.policy_len, len(controlled))
