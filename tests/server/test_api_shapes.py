@@ -248,3 +248,15 @@ def test_model_views_are_cached_while_their_model_lives():
     del model
     gc.collect()
     assert len(_model_view._views) == held - 1
+
+
+def test_as_of_tick_travels_with_a_checkpoint(client):
+    sim = _every(client, 5)
+    base = f"{API}/simulations/{sim}"
+    client.post(f"{base}/step", json={"n": 6})
+    checkpoint = client.post(f"{base}/checkpoints").json()["id"]
+    client.post(f"{base}/step", json={"n": 5})
+    assert client.get(f"{base}/knowledge/stats").json()["as_of_tick"] == 10
+    client.post(f"{base}/restore", json={"checkpoint_id": checkpoint})
+    stats = client.get(f"{base}/knowledge/stats").json()
+    assert (stats["tick"], stats["as_of_tick"]) == (6, 5)
