@@ -205,6 +205,12 @@ class KnowledgeUpdater:
     def store(self) -> KnowledgeStore:
         return self._store
 
+    @property
+    def last_tick(self) -> int | None:
+        """The tick of the last :meth:`ingest` that completed (``None`` before the first):
+        the tick the graph reflects."""
+        return self._last_tick if self._last_tick >= 0 else None
+
     def coalition_sizes(self) -> dict[int, int]:
         """Live coalition id -> member count, ascending id."""
         return dict(sorted(self._coalition_size.items()))

@@ -17,6 +17,7 @@ import numpy as np
 
 from freeagentics.errors import SpecError
 from freeagentics.models._model import GenerativeModel
+from freeagentics.models._names import model_names
 from freeagentics.models._policies import enumerate_policies
 from freeagentics.models._spec_tables import identity_matrix
 
@@ -30,14 +31,19 @@ def spec_to_dict(model: GenerativeModel) -> dict[str, Any]:
     with several controls: a specification derives controllability from the controls.
     """
     F = model.num_factors
-    labels = model.labels
-    factor_names = _names(labels.factors, F, "f")
-    states = [_names(_at(labels.states, f), s, "s") for f, s in enumerate(model.num_states)]
+    names = model_names(model)
+    factor_names, states, modality_names, outcomes = (
+        names.factors,
+        names.states,
+        names.modalities,
+        names.outcomes,
+    )
+    # an unnamed single control (an uncontrolled factor) is written without controls
+    given = model.labels.controls
     controls = [
-        _control_names(_at(labels.controls, f), u) for f, u in enumerate(model.num_controls)
+        () if u == 1 and (f >= len(given) or not given[f]) else names.controls[f]
+        for f, u in enumerate(model.num_controls)
     ]
-    modality_names = _names(labels.modalities, model.num_modalities, "m")
-    outcomes = [_names(_at(labels.outcomes, m), o, "o") for m, o in enumerate(model.num_obs)]
 
     derived = tuple(f for f, u in enumerate(model.num_controls) if u > 1)
     hidden = [factor_names[f] for f in derived if f not in model.control_factors]
@@ -84,27 +90,6 @@ def spec_to_dict(model: GenerativeModel) -> dict[str, Any]:
     if not np.array_equal(model.E, uniform):
         spec["habits"] = {str(p): float(e) for p, e in enumerate(model.E)}
     return spec
-
-
-def _at(items: Sequence, i: int) -> Sequence | None:
-    return items[i] if i < len(items) else None
-
-
-def _names(given: Sequence[str] | None, count: int, prefix: str) -> tuple[str, ...]:
-    valid = (
-        given is not None
-        and len(given) == count
-        and all(isinstance(n, str) and n.strip() for n in given)
-        and len(set(given)) == count
-    )
-    return tuple(given) if valid else tuple(f"{prefix}{i}" for i in range(count))
-
-
-def _control_names(given: Sequence[str] | None, count: int) -> tuple[str, ...]:
-    """Control names, or ``()`` for an unnamed single control (an uncontrolled factor)."""
-    if count == 1 and not given:
-        return ()
-    return _names(given, count, "u")
 
 
 def _initial(D: np.ndarray, names: Sequence[str]) -> str | dict[str, float]:

@@ -177,6 +177,11 @@ class Simulation:
             self.knowledge, kind_names=self.population.kind_names, resource_names=names
         )
 
+    @property
+    def knowledge_tick(self) -> int | None:
+        """The tick the knowledge graph reflects: its last fold (``None`` before the first)."""
+        return self._updater.last_tick
+
     # ------------------------------------------------------------------ population changes
     def add_agents(self, kind: str, count: int) -> np.ndarray:
         """Add ``count`` agents of ``kind`` on free cells while running; returns their ids."""

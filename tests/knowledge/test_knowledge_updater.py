@@ -366,3 +366,15 @@ def test_ten_thousand_agents_per_tick_is_fast():
     assert store.count_nodes("agent") == n
     # generous for shared CI machines; typically a few milliseconds
     assert np.median(times[5:]) < 0.05
+
+
+def test_last_tick_is_the_last_completed_ingest():
+    _, u = make()
+    assert u.last_tick is None
+    u.ingest(0, **tick_args())
+    assert u.last_tick == 0
+    u.ingest(4, **tick_args())
+    assert u.last_tick == 4
+    with pytest.raises(ConfigurationError):
+        u.ingest(6, **tick_args(energy=np.array([1.0, np.nan, 2.0])))
+    assert u.last_tick == 4  # a refused tick is not folded in

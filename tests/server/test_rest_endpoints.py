@@ -52,7 +52,7 @@ def test_agents_add_list_inspect_remove(client, sim):
     assert page["total"] == 5 and len(page["items"]) == 2
     assert all(a["kind"] == "collector" for a in page["items"])
     detail = client.get(f"{base}/0", params={"history": 2}).json()
-    assert abs(sum(detail["beliefs"][0]) - 1) < 1e-3
+    assert abs(sum(detail["beliefs"][0]["p"]) - 1) < 1e-3
     assert len(detail["q_pi"]) == len(detail["G"]) and len(detail["history"]) == 2
     assert set(detail["metrics"]) >= {"belief_entropy", "free_energy"}
     assert client.post(f"{base}/remove", json={"ids": [8, 9]}).json() == {"removed": 2}

@@ -21,8 +21,10 @@ __all__ = [
     "CreateSimulation",
     "EdgeOut",
     "ErrorOut",
+    "FactorBeliefs",
     "FormationOut",
     "GraphStatsOut",
+    "GraphTicks",
     "Health",
     "KHopOut",
     "KindSpec",
@@ -31,7 +33,9 @@ __all__ = [
     "NeighboursOut",
     "NodeOut",
     "NodePage",
+    "NodeRead",
     "PathOut",
+    "PolicyLabels",
     "PrincipalOut",
     "RemoveAgents",
     "RemovedAgents",
@@ -191,11 +195,14 @@ class RemovedAgents(BaseModel):
     removed: int
 
 
+FLOAT32_NOTE = "float32, written as its shortest decimal that reads back as the same float32"
+
+
 class AgentSummary(BaseModel):
     id: int
     kind: str
     position: list[int]
-    energy: float
+    energy: float = Field(description=f"Energy ({FLOAT32_NOTE}).")
     coalition: int
 
 
@@ -206,19 +213,52 @@ class AgentPage(BaseModel):
     items: list[AgentSummary]
 
 
+class FactorBeliefs(BaseModel):
+    """An agent's beliefs about one hidden-state factor: ``p[i]`` is the probability of
+    ``states[i]``."""
+
+    factor: str = Field(description="The factor's name in the kind's model.")
+    states: list[str] = Field(description="(S_f,) the factor's state names, in model order.")
+    p: list[float] = Field(description=f"(S_f,) q(s_f), summing to 1 ({FLOAT32_NOTE}).")
+
+
+class PolicyLabels(BaseModel):
+    """The kind's policies named by their controls, in the order of ``q_pi`` and ``G``.
+
+    ``plans[i][t][j]`` is the control policy ``i`` applies at step ``t`` to factor
+    ``factors[j]``. Only the first ``steps`` steps of each policy are named: all
+    ``horizon`` of them unless the model has too many policies to name compactly
+    (then the first action only, or none: ``steps`` 0 and ``plans`` empty).
+    """
+
+    factors: list[str] = Field(description="(F_c,) names of the factors policies control.")
+    horizon: int = Field(description="Steps per policy (the model's policy_len).")
+    steps: int = Field(description="Steps of each policy named in plans (0..horizon).")
+    plans: list[list[list[str]]] = Field(
+        description="(P, steps, F_c) control names; empty when steps is 0."
+    )
+
+
 class AgentDetail(BaseModel):
     id: int
     kind: str
-    tick: int
+    tick: int = Field(description="The simulation tick these values are from.")
     position: list[int]
-    energy: float
+    energy: float = Field(description=f"Energy ({FLOAT32_NOTE}).")
     coalition: int
     role: str
-    beliefs: list[list[float]]
-    q_pi: list[float]
-    G: list[float]
-    metrics: dict[str, float]
-    history: list[list[float]]
+    beliefs: list[FactorBeliefs] = Field(description="One entry per hidden-state factor.")
+    q_pi: list[float] = Field(description=f"(P,) posterior over policies ({FLOAT32_NOTE}).")
+    G: list[float] = Field(
+        description="(P,) negative expected free energy per policy, as pymdp stores it: "
+        f"q_pi = softmax(gamma * G + ln E) ({FLOAT32_NOTE})."
+    )
+    policies: PolicyLabels = Field(description="What the policies of q_pi and G do.")
+    metrics: dict[str, float] = Field(description=f"Per-agent metrics ({FLOAT32_NOTE}).")
+    history: list[list[float]] = Field(
+        description="(k, sum of S_f) recent beliefs, oldest first, ending at tick: the "
+        "factors' q(s_f) concatenated in beliefs order, stored at bfloat16 precision."
+    )
 
 
 # ---------------------------------------------------------------------- coalitions
@@ -232,7 +272,7 @@ class CoalitionOut(BaseModel):
 
 class CoalitionDetail(CoalitionOut):
     members: list[int]
-    target: list[float] | None
+    target: list[float] | None = Field(description="The objective's target (row, col); null: none.")
 
 
 class FormationOut(BaseModel):
@@ -242,6 +282,17 @@ class FormationOut(BaseModel):
 
 
 # ---------------------------------------------------------------------- knowledge
+class GraphTicks(BaseModel):
+    """Which ticks a knowledge-graph read is from: the graph is folded from the
+    simulation every ``knowledge_every`` ticks, so it can be behind the simulation."""
+
+    tick: int = Field(description="The simulation's tick when the graph was read.")
+    as_of_tick: int | None = Field(
+        description="The simulation tick the graph reflects (its last fold); null before "
+        "the first fold."
+    )
+
+
 class NodeOut(BaseModel):
     id: int
     type: str
@@ -251,7 +302,11 @@ class NodeOut(BaseModel):
     updated_tick: int
 
 
-class NodePage(BaseModel):
+class NodeRead(NodeOut, GraphTicks):
+    """One node, and the ticks of the graph it was read from."""
+
+
+class NodePage(GraphTicks):
     items: list[NodeOut]
     offset: int
     limit: int
@@ -265,26 +320,25 @@ class EdgeOut(BaseModel):
     weight: float
 
 
-class NeighboursOut(BaseModel):
+class NeighboursOut(GraphTicks):
     node: int
     neighbours: list[int]
     edges: list[EdgeOut]
 
 
-class KHopOut(BaseModel):
+class KHopOut(GraphTicks):
     node: int
     k: int
     distances: dict[str, int] = Field(description="Node id (as a string) -> hops.")
 
 
-class PathOut(BaseModel):
+class PathOut(GraphTicks):
     src: int
     dst: int
     path: list[int] | None
 
 
-class GraphStatsOut(BaseModel):
-    tick: int
+class GraphStatsOut(GraphTicks):
     nodes: int
     edges: int
     max_nodes: int

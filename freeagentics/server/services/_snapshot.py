@@ -91,9 +91,10 @@ class GroupSnapshot:
         row = int(np.searchsorted(self.ids, agent_id))
         return row if row < self.ids.size and self.ids[row] == agent_id else None
 
-    def metrics(self, row: int) -> dict[str, float]:
+    def metrics(self, row: int) -> dict[str, np.floating]:
         """The cohort's per-agent metrics of agent ``row``, computed on demand (computing
-        them for every agent on every tick would cost more than copying the beliefs)."""
+        them for every agent on every tick would cost more than copying the beliefs), as
+        numpy scalars of the dtype they were computed in."""
         one = slice(row, row + 1)
         view = SimpleNamespace(  # a one-agent cohort, as Cohort.metrics reads it
             model=self.model,
@@ -104,7 +105,7 @@ class GroupSnapshot:
             free_energy=self.free_energy[one],
             actions=self.actions[one],
         )
-        return {name: float(values[0]) for name, values in Cohort.metrics(view).items()}
+        return {name: values[0] for name, values in Cohort.metrics(view).items()}
 
 
 @dataclass(frozen=True, eq=False)

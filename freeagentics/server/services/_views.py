@@ -13,6 +13,8 @@ import numpy as np
 
 from freeagentics.coalitions import CoalitionStatus, Role
 from freeagentics.errors import ConfigurationError, UnknownIdError
+from freeagentics.server.services._floats import json_float, json_floats
+from freeagentics.server.services._model_view import model_view
 from freeagentics.server.services._snapshot import Snapshot, recent_beliefs
 
 __all__ = ["agent_detail", "agent_page", "coalition_detail", "coalition_list", "world_view"]
@@ -38,21 +40,18 @@ def agent_page(
         mask &= snap.membership == coalition
     picked = np.flatnonzero(mask)
     page = picked[offset : offset + limit]
+    energy = json_floats(snap.energy[page])
     items = [
         {
             "id": int(snap.ids[i]),
             "kind": snap.kind_names[int(snap.kinds[i])],
             "position": [int(p) for p in snap.positions[i]],
-            "energy": float(snap.energy[i]),
+            "energy": e,
             "coalition": int(snap.membership[i]),
         }
-        for i in page
+        for i, e in zip(page, energy, strict=True)
     ]
     return {"total": int(picked.size), "offset": offset, "limit": limit, "items": items}
-
-
-def _floats(values: np.ndarray) -> list[float]:
-    return [float(v) for v in np.asarray(values, dtype=np.float64).ravel()]
 
 
 def _index(snap: Snapshot, agent_id: int) -> int:
@@ -67,6 +66,8 @@ def agent_detail(
 ) -> dict[str, Any]:
     """Beliefs, policy posterior, expected free energy, metrics and recent beliefs of one agent.
 
+    Beliefs are named by the kind's model (factor and state names) and the policies by
+    their controls (see :func:`~freeagentics.server.services._model_view.model_view`).
     ``live_tick`` reads the simulation's current tick (see
     :func:`~freeagentics.server.services._snapshot.recent_beliefs`).
     """
@@ -77,21 +78,26 @@ def agent_detail(
     recent = (
         recent_beliefs(group, row, snap.tick, snap.history_len, live_tick)[-history:]
         if history
-        else np.empty((0, 0))
+        else np.empty((0, 0), np.float32)
     )
+    names = model_view(group.model)
     return {
         "id": int(agent_id),
         "kind": group.kind,
         "tick": snap.tick,
         "position": [int(p) for p in snap.positions[index]],
-        "energy": float(snap.energy[index]),
+        "energy": json_float(snap.energy[index]),
         "coalition": int(snap.membership[index]),
         "role": Role(int(snap.role[index])).name.lower(),
-        "beliefs": [_floats(q[row]) for q in group.qs],
-        "q_pi": _floats(group.q_pi[row]),
-        "G": _floats(group.G[row]),
-        "metrics": group.metrics(row),
-        "history": [_floats(b) for b in recent],
+        "beliefs": [
+            {"factor": factor, "states": states, "p": json_floats(q[row])}
+            for factor, states, q in zip(names.factors, names.states, group.qs, strict=True)
+        ],
+        "q_pi": json_floats(group.q_pi[row]),
+        "G": json_floats(group.G[row]),
+        "policies": names.policies,
+        "metrics": {name: json_float(value) for name, value in group.metrics(row).items()},
+        "history": [json_floats(b) for b in recent],
     }
 
 
@@ -125,7 +131,7 @@ def coalition_detail(snap: Snapshot, coalition_id: int) -> dict[str, Any]:
     out["members"] = [int(a) for a in snap.ids[snap.membership == coalition_id]]
     objective_ids, targets = snap.objectives
     hit = np.flatnonzero(objective_ids == out["objective"]) if out["objective"] >= 0 else []
-    out["target"] = [float(x) for x in targets[hit[0]]] if len(hit) else None
+    out["target"] = json_floats(targets[hit[0]]) if len(hit) else None
     return out
 
 

@@ -516,11 +516,42 @@ class SimulationService:
             }
 
     # ------------------------------------------------------------------ knowledge graph
-    def knowledge(self, sim_id: int, query: Callable[[Any], Any]) -> Any:
-        """Run ``query(store)`` against the simulation's knowledge graph under its lock."""
+    def knowledge(self, sim_id: int, query: Callable[[Any], Any]) -> tuple[Any, dict[str, Any]]:
+        """Run ``query(store)`` against the simulation's knowledge graph under its lock.
+
+        Returns the query's result and the ticks it is from: ``tick``, the simulation's
+        tick, and ``as_of_tick``, the tick the graph reflects (its last fold, every
+        ``knowledge_every`` ticks; ``None`` before the first), read under the same lock.
+        """
         managed = self._managed(sim_id)
         with managed.lock:
-            return query(managed.sim.knowledge)
+            sim = managed.sim
+            result = query(sim.knowledge)
+            return result, {"tick": sim.tick, "as_of_tick": sim.knowledge_tick}
+
+    def knowledge_agent(self, sim_id: int, agent_id: int) -> tuple[Any, dict[str, Any]]:
+        """The knowledge graph's node of agent ``agent_id`` and its ticks (see :meth:`knowledge`).
+
+        Raises :class:`UnknownIdError` naming the agent when the graph has no node for
+        it: the simulation has no such agent, or has not folded it into the graph yet.
+        """
+        managed = self._managed(sim_id)
+        with managed.lock:
+            sim = managed.sim
+            graph = sim.knowledge
+            ticks = {"tick": sim.tick, "as_of_tick": sim.knowledge_tick}
+            node_id = graph.node_id("agent", agent_id)
+            if node_id is not None:
+                return graph.get_node(node_id), ticks
+            if not np.isin(agent_id, sim.population.ids):
+                raise UnknownIdError(f"simulation {sim_id} has no agent {agent_id}")
+            folded = ticks["as_of_tick"]
+            raise UnknownIdError(
+                f"agent {agent_id} has no node in the knowledge graph yet: the graph folds "
+                f"agents in every {sim.config.knowledge_every} ticks (last at tick "
+                f"{'none yet' if folded is None else folded}; the simulation is at tick "
+                f"{sim.tick})"
+            )
 
     def knowledge_stats(self, sim_id: int) -> tuple[int, int, int]:
         """The knowledge graph's ``(version, nodes, edges)`` as of the last tick (no lock)."""

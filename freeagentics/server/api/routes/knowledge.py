@@ -1,4 +1,10 @@
-"""The knowledge graph of a simulation: filter nodes, neighbours, k-hop, shortest path."""
+"""The knowledge graph of a simulation: filter nodes, an agent's node, neighbours, k-hop,
+shortest path, stats.
+
+Every read says which ticks it is from (``tick``, the simulation's; ``as_of_tick``, the
+one the graph reflects): the graph is folded from the simulation every
+``knowledge_every`` ticks, and its node ids are its own, not agent ids.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from fastapi import APIRouter, Query
 
 from freeagentics.errors import ConfigurationError
 from freeagentics.knowledge import MAX_HOPS, Edge, Node
-from freeagentics.server.api.params import MAX_ID, Limit, NodeId, Offset, SimId
+from freeagentics.server.api.params import MAX_ID, AgentId, Limit, NodeId, Offset, SimId
 from freeagentics.server.api.schemas import (
     EdgeOut,
     GraphStatsOut,
@@ -17,6 +23,7 @@ from freeagentics.server.api.schemas import (
     NeighboursOut,
     NodeOut,
     NodePage,
+    NodeRead,
     PathOut,
     error_responses,
 )
@@ -77,16 +84,28 @@ def find_nodes(
 ) -> NodePage:
     """Nodes of a type matching property filters, ascending id."""
     filters = _where(where)
-    found = service.knowledge(
+    found, ticks = service.knowledge(
         sim_id, lambda kg: kg.find_nodes(type, filters, limit=limit, offset=offset)
     )
-    return NodePage(items=[_node(n) for n in found], offset=offset, limit=limit)
+    return NodePage(items=[_node(n) for n in found], offset=offset, limit=limit, **ticks)
 
 
-@router.get("/nodes/{node_id}", response_model=NodeOut)
-def get_node(sim_id: SimId, node_id: NodeId, service: ServiceDep, _: Viewer) -> NodeOut:
-    """One node."""
-    return _node(service.knowledge(sim_id, lambda kg: kg.get_node(node_id)))
+@router.get("/nodes/{node_id}", response_model=NodeRead)
+def get_node(sim_id: SimId, node_id: NodeId, service: ServiceDep, _: Viewer) -> NodeRead:
+    """One node (by the graph's node id)."""
+    node, ticks = service.knowledge(sim_id, lambda kg: kg.get_node(node_id))
+    return NodeRead(**_node(node).model_dump(), **ticks)
+
+
+@router.get("/agents/{agent_id}", response_model=NodeRead)
+def get_agent_node(sim_id: SimId, agent_id: AgentId, service: ServiceDep, _: Viewer) -> NodeRead:
+    """The node of an agent (by agent id): its summary as of the graph's last fold.
+
+    404 naming the agent when the graph has no node for it: no such agent, or one
+    added since the last fold.
+    """
+    node, ticks = service.knowledge_agent(sim_id, agent_id)
+    return NodeRead(**_node(node).model_dump(), **ticks)
 
 
 @router.get("/nodes/{node_id}/neighbours", response_model=NeighboursOut)
@@ -103,8 +122,8 @@ def neighbours(
     def query(kg: Any) -> tuple[list[int], list[Edge]]:
         return kg.neighbours(node_id, edge_type, direction), kg.edges(node_id, edge_type, direction)
 
-    ids, edges = service.knowledge(sim_id, query)
-    return NeighboursOut(node=node_id, neighbours=ids, edges=[_edge(e) for e in edges])
+    (ids, edges), ticks = service.knowledge(sim_id, query)
+    return NeighboursOut(node=node_id, neighbours=ids, edges=[_edge(e) for e in edges], **ticks)
 
 
 @router.get("/nodes/{node_id}/k-hop", response_model=KHopOut)
@@ -118,8 +137,8 @@ def k_hop(
     direction: Direction = "out",
 ) -> KHopOut:
     """Breadth-first distance of every node within ``k`` hops."""
-    found = service.knowledge(sim_id, lambda kg: kg.k_hop(node_id, k, edge_type, direction))
-    return KHopOut(node=node_id, k=k, distances={str(n): d for n, d in found.items()})
+    found, ticks = service.knowledge(sim_id, lambda kg: kg.k_hop(node_id, k, edge_type, direction))
+    return KHopOut(node=node_id, k=k, distances={str(n): d for n, d in found.items()}, **ticks)
 
 
 @router.get("/path", response_model=PathOut)
@@ -134,19 +153,19 @@ def shortest_path(
     max_depth: Annotated[int, Query(ge=0, le=MAX_HOPS)] = MAX_HOPS,
 ) -> PathOut:
     """The fewest-hop path from ``src`` to ``dst`` (``path: null`` when there is none)."""
-    path = service.knowledge(
+    path, ticks = service.knowledge(
         sim_id,
         lambda kg: kg.shortest_path(src, dst, edge_type, direction=direction, max_depth=max_depth),
     )
-    return PathOut(src=src, dst=dst, path=path)
+    return PathOut(src=src, dst=dst, path=path, **ticks)
 
 
 @router.get("/stats", response_model=GraphStatsOut)
 def stats(sim_id: SimId, service: ServiceDep, _: Viewer) -> GraphStatsOut:
-    """Node and edge counts by type, and capacity."""
-    s = service.knowledge(sim_id, lambda kg: kg.stats())
+    """Node and edge counts by type, and capacity, as of ``as_of_tick``."""
+    s, ticks = service.knowledge(sim_id, lambda kg: kg.stats())
     return GraphStatsOut(
-        tick=s.tick,
+        **ticks,
         nodes=s.nodes,
         edges=s.edges,
         max_nodes=s.max_nodes,

@@ -8,8 +8,6 @@
 
 import { Series, drawChart } from "./charts.js";
 
-const MOVES = ["up", "down", "left", "right", "stay"];
-
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -116,9 +114,9 @@ export class AgentPanel {
       el("div", "muted", `tick ${d.tick} · cell (${d.position.join(", ")}) · energy ${d.energy.toFixed(2)}`),
     );
     let overlay = null;
-    d.beliefs.forEach((values, f) => {
+    d.beliefs.forEach(({ factor, states, p: values }, f) => {
       const side = squareSide(values);
-      root.append(el("h4", null, d.beliefs.length > 1 ? `Beliefs, factor ${f}` : "Beliefs: where the target lies"));
+      root.append(el("h4", null, d.beliefs.length > 1 ? `Beliefs: ${factor}` : "Beliefs: where the target lies"));
       if (side) {
         const canvas = el("canvas", "heatmap");
         canvas.id = f === 0 ? "belief-heatmap" : "";
@@ -126,13 +124,17 @@ export class AgentPanel {
         root.append(canvas);
         if (!overlay) overlay = { side, values };
       } else {
-        root.append(bars(values.map((_, i) => `s${i}`), values));
+        root.append(bars(states, values));
       }
     });
     // the engine stores G as pymdp does, q(π) = σ(γG): the negative expected free energy
     const efe = d.G.map((g) => -g);
     const best = efe.indexOf(Math.min(...efe));
-    const labels = d.G.length === MOVES.length ? MOVES : d.G.map((_, i) => `π${i}`);
+    // each policy by the controls of its first step (π index where they are not named)
+    const labels = d.G.map((_, i) => {
+      const plan = d.policies.plans[i];
+      return plan && plan.length ? plan[0].join("+") : `π${i}`;
+    });
     root.append(el("h4", null, "Expected free energy per action (lowest is chosen)"));
     const gBars = bars(labels, efe, { signed: true, highlight: best });
     gBars.id = "efe-bars";
