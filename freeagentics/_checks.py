@@ -6,7 +6,11 @@ import numbers
 
 from freeagentics.errors import ConfigurationError
 
-__all__ = ["whole_number_at_least"]
+__all__ = ["whole_number_at_least", "whole_number_in"]
+
+
+def _whole_number(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def whole_number_at_least(
@@ -17,8 +21,18 @@ def whole_number_at_least(
     Python and numpy integers pass; booleans, floats (even ``2.0``) and strings do not,
     so a count is never silently truncated.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if not _whole_number(value) or value < minimum:
         raise error(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise error(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def whole_number_in(
+    name: str, value: object, low: int, high: int, error: type[Exception] = ConfigurationError
+) -> int:
+    """``value`` as an ``int`` when it is a whole number in ``[low, high]``, else ``error``.
+
+    Accepts and rejects the same types as :func:`whole_number_at_least`.
+    """
+    if not _whole_number(value) or not low <= value <= high:
+        raise error(f"{name} must be a whole number in [{low}, {high}], got {value!r}")
     return int(value)

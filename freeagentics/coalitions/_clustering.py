@@ -13,6 +13,7 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.cluster.vq import kmeans2
 
+from freeagentics._checks import whole_number_at_least, whole_number_in
 from freeagentics.coalitions._formation import Formation, check_formation_inputs
 from freeagentics.coalitions._grouping import (
     bound_group_sizes,
@@ -94,9 +95,7 @@ class HierarchicalClustering:
         if method not in _LINKAGE_METHODS:
             raise ConfigurationError(f"method must be one of {_LINKAGE_METHODS}, got {method!r}")
         self.method = method
-        if isinstance(max_agents, bool) or not isinstance(max_agents, int) or max_agents < 2:
-            raise ConfigurationError(f"max_agents must be an int >= 2, got {max_agents!r}")
-        self.max_agents = max_agents
+        self.max_agents = whole_number_at_least("max_agents", max_agents, 2)
 
     def form(
         self,
@@ -139,18 +138,8 @@ class KMeansClustering:
         self, target_size: int, max_size: int, min_size: int = 1, iterations: int = 10
     ) -> None:
         self.max_size, self.min_size = check_sizes(max_size, min_size)
-        if (
-            isinstance(target_size, bool)
-            or not isinstance(target_size, int | np.integer)
-            or not 1 <= target_size <= self.max_size
-        ):
-            raise ConfigurationError(
-                f"target_size must be an int in [1, max_size={self.max_size}], got {target_size!r}"
-            )
-        self.target_size = int(target_size)
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-            raise ConfigurationError(f"iterations must be an int >= 1, got {iterations!r}")
-        self.iterations = iterations
+        self.target_size = whole_number_in("target_size", target_size, 1, self.max_size)
+        self.iterations = whole_number_at_least("iterations", iterations, 1)
 
     def form(
         self,

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from freeagentics.errors import ConfigurationError
+from freeagentics._checks import whole_number_at_least
 
 __all__ = ["CoalitionEvents", "EventLog"]
 
@@ -65,9 +65,7 @@ class EventLog:
     __slots__ = ("_agent", "_coalition", "_kind", "_tick", "capacity", "total")
 
     def __init__(self, capacity: int) -> None:
-        if isinstance(capacity, bool) or not isinstance(capacity, int | np.integer) or capacity < 1:
-            raise ConfigurationError(f"history must be an int >= 1, got {capacity!r}")
-        self.capacity = int(capacity)
+        self.capacity = whole_number_at_least("history", capacity, 1)
         self.total = 0
         self._tick = np.zeros(self.capacity, dtype=np.int64)
         self._kind = np.zeros(self.capacity, dtype=np.int8)

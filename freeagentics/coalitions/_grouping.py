@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least, whole_number_in
 from freeagentics.coalitions._formation import Formation
 from freeagentics.coalitions._leaders import elect_leaders
-from freeagentics.errors import ConfigurationError
 
 __all__ = ["bound_group_sizes", "check_sizes", "objective_free_formation"]
 
 
 def check_sizes(max_size: int, min_size: int) -> tuple[int, int]:
     """Validate the group size bounds shared by the clustering strategies."""
-    if isinstance(max_size, bool) or not isinstance(max_size, int | np.integer) or max_size < 1:
-        raise ConfigurationError(f"max_size must be an int >= 1, got {max_size!r}")
-    if (
-        isinstance(min_size, bool)
-        or not isinstance(min_size, int | np.integer)
-        or not 1 <= min_size <= max_size
-    ):
-        raise ConfigurationError(
-            f"min_size must be an int in [1, max_size={max_size}], got {min_size!r}"
-        )
-    return int(max_size), int(min_size)
+    max_size = whole_number_at_least("max_size", max_size, 1)
+    return max_size, whole_number_in("min_size", min_size, 1, max_size)
 
 
 def bound_group_sizes(

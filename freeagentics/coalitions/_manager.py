@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.coalitions._codes import CoalitionStatus, EventKind, Role
 from freeagentics.coalitions._events import CoalitionEvents, EventLog
 from freeagentics.coalitions._formation import FormationStrategy, check_formation_inputs
@@ -21,12 +22,6 @@ from freeagentics.state import State
 __all__ = ["CoalitionManager", "EventSubscriber"]
 
 EventSubscriber = Callable[[CoalitionEvents], None]
-
-
-def _positive_int(name: str, value: int, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ConfigurationError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class CoalitionManager:
@@ -75,13 +70,13 @@ class CoalitionManager:
         if not (isinstance(strength, int | float) and math.isfinite(strength)):
             raise ConfigurationError(f"strength must be a finite number, got {strength!r}")
         self.strategy = strategy
-        self.num_outcomes = _positive_int("num_outcomes", num_outcomes)
-        self.num_capabilities = _positive_int("num_capabilities", num_capabilities, 0)
-        self.reform_every = _positive_int("reform_every", reform_every)
-        self.min_size = _positive_int("min_size", min_size)
+        self.num_outcomes = whole_number_at_least("num_outcomes", num_outcomes, 1)
+        self.num_capabilities = whole_number_at_least("num_capabilities", num_capabilities, 0)
+        self.reform_every = whole_number_at_least("reform_every", reform_every, 1)
+        self.min_size = whole_number_at_least("min_size", min_size, 1)
         self.strength = float(strength)
         self.history = EventLog(history)
-        self._state = CoalitionState(_positive_int("num_agents", num_agents, 0))
+        self._state = CoalitionState(whole_number_at_least("num_agents", num_agents, 0))
         self._leader_score = np.zeros(self._state.num_agents, dtype=np.float64)
         self._rng = np.random.default_rng(rng)
         self._objectives: list[Objective] = []
@@ -225,7 +220,7 @@ class CoalitionManager:
 
     def on_agents_added(self, count: int) -> None:
         """Grow ``N`` by ``count`` agents, appended in no coalition."""
-        count = _positive_int("count", count, 0)
+        count = whole_number_at_least("count", count, 0)
         self._state.add_agents(count)
         self._leader_score = np.concatenate([self._leader_score, np.zeros(count)])
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.errors import ConfigurationError, UnknownIdError
 
 __all__ = ["OBJECTIVE_KINDS", "Objective", "ObjectiveSet", "capable_mask", "match_score"]
@@ -35,9 +36,7 @@ class Objective:
     priority: float = 0.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.id, bool) or not isinstance(self.id, int | np.integer) or self.id < 0:
-            raise ConfigurationError(f"Objective id must be a non-negative int, got {self.id!r}")
-        object.__setattr__(self, "id", int(self.id))
+        object.__setattr__(self, "id", whole_number_at_least("Objective id", self.id, 0))
         if self.kind not in OBJECTIVE_KINDS:
             raise ConfigurationError(
                 f"Objective kind must be one of {OBJECTIVE_KINDS}, got {self.kind!r}"
@@ -54,15 +53,8 @@ class Objective:
                 f"Objective required must hold finite levels >= 0, got {self.required!r}"
             )
         object.__setattr__(self, "required", required)
-        if (
-            isinstance(self.capacity, bool)
-            or not isinstance(self.capacity, int | np.integer)
-            or self.capacity < 1
-        ):
-            raise ConfigurationError(
-                f"Objective capacity must be an int >= 1, got {self.capacity!r}"
-            )
-        object.__setattr__(self, "capacity", int(self.capacity))
+        capacity = whole_number_at_least("Objective capacity", self.capacity, 1)
+        object.__setattr__(self, "capacity", capacity)
         if not math.isfinite(float(self.priority)):
             raise ConfigurationError(f"Objective priority must be finite, got {self.priority!r}")
         object.__setattr__(self, "priority", float(self.priority))
@@ -83,16 +75,8 @@ class ObjectiveSet:
     __slots__ = ("capacity", "ids", "kinds", "objectives", "priority", "required", "targets")
 
     def __init__(self, objectives: Iterable[Objective], num_capabilities: int) -> None:
-        if (
-            isinstance(num_capabilities, bool)
-            or not isinstance(num_capabilities, int | np.integer)
-            or num_capabilities < 0
-        ):
-            raise ConfigurationError(
-                f"num_capabilities must be an int >= 0, got {num_capabilities!r}"
-            )
+        k = whole_number_at_least("num_capabilities", num_capabilities, 0)
         objs: tuple[Objective, ...] = tuple(objectives)
-        k = int(num_capabilities)
         required = np.zeros((len(objs), k), dtype=np.float64)
         for m, obj in enumerate(objs):
             if not isinstance(obj, Objective):

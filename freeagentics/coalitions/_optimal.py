@@ -9,6 +9,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.coalitions._candidates import CandidateIndex
 from freeagentics.coalitions._formation import Formation, check_formation_inputs
 from freeagentics.coalitions._leaders import elect_leaders
@@ -97,19 +98,11 @@ class OptimalAssignment:
             raise ConfigurationError(
                 f"candidate_factor must be a number >= 1 or None, got {candidate_factor!r}"
             )
-        if (
-            isinstance(min_candidates, bool)
-            or not isinstance(min_candidates, int)
-            or min_candidates < 1
-        ):
-            raise ConfigurationError(f"min_candidates must be an int >= 1, got {min_candidates!r}")
         self.capability_weight = float(capability_weight)
         self.priority_weight = float(priority_weight)
         self.candidate_factor = candidate_factor
-        self.min_candidates = min_candidates
-        if isinstance(dense_limit, bool) or not isinstance(dense_limit, int) or dense_limit < 0:
-            raise ConfigurationError(f"dense_limit must be an int >= 0, got {dense_limit!r}")
-        self.dense_limit = dense_limit
+        self.min_candidates = whole_number_at_least("min_candidates", min_candidates, 1)
+        self.dense_limit = whole_number_at_least("dense_limit", dense_limit, 0)
 
     def _num_candidates(self, capacity: int) -> int | None:
         if self.candidate_factor is None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.coalitions._codes import CoalitionStatus, Role
-from freeagentics.errors import ConfigurationError, UnknownIdError
+from freeagentics.errors import UnknownIdError
 
 __all__ = ["CoalitionState"]
 
@@ -31,8 +32,7 @@ class CoalitionState:
     """
 
     def __init__(self, num_agents: int = 0) -> None:
-        if isinstance(num_agents, bool) or num_agents < 0:
-            raise ConfigurationError(f"num_agents must be an int >= 0, got {num_agents!r}")
+        num_agents = whole_number_at_least("num_agents", num_agents, 0)
         self.membership = np.full(int(num_agents), -1, dtype=np.int64)
         self.role = np.full(int(num_agents), Role.NONE, dtype=np.int8)
         self.ids = np.empty(0, dtype=np.int64)
@@ -91,8 +91,7 @@ class CoalitionState:
 
     def add_agents(self, count: int) -> None:
         """Append ``count`` agents in no coalition (population growth)."""
-        if isinstance(count, bool) or count < 0:
-            raise ConfigurationError(f"count must be an int >= 0, got {count!r}")
+        count = whole_number_at_least("count", count, 0)
         self.membership = np.concatenate([self.membership, np.full(count, -1, dtype=np.int64)])
         self.role = np.concatenate([self.role, np.full(count, Role.NONE, dtype=np.int8)])
 

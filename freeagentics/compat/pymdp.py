@@ -33,6 +33,7 @@ import warnings
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.compat._joint_layout import JointLayout, layout_key, pad_beliefs
 from freeagentics.errors import ConfigurationError, ObservationError
 from freeagentics.inference import _single_agent as kernels
@@ -195,11 +196,9 @@ class Agent:
             self.inference_horizon = 1
         else:
             defaults = {"num_iter": 10, "grad_descent": True, "tau": 0.25}
-            if not isinstance(inference_horizon, int | np.integer) or inference_horizon < 1:
-                raise ConfigurationError(
-                    f"inference_horizon must be an integer >= 1, got {inference_horizon!r}"
-                )
-            self.inference_horizon = int(inference_horizon)
+            self.inference_horizon = whole_number_at_least(
+                "inference_horizon", inference_horizon, 1
+            )
             self._check_mmp_options()
         self.inference_params = {**defaults, **(inference_params or {})}
         if algo == "MMP" and not self.inference_params.get("grad_descent", True):

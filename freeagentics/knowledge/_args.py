@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least, whole_number_in
 from freeagentics.errors import ConfigurationError
 from freeagentics.knowledge._types import DIRECTIONS, MAX_HOPS, MAX_LIMIT, PropertyValue
 
@@ -66,9 +67,7 @@ def check_ids(values: Any, what: str) -> list[int]:
 
 
 def check_tick(value: Any) -> int:
-    if not _is_int(value) or value < 0:
-        raise ConfigurationError(f"tick must be an integer >= 0, got {value!r}")
-    return int(value)
+    return whole_number_at_least("tick", value, 0)
 
 
 def check_direction(value: Any) -> str:
@@ -79,17 +78,12 @@ def check_direction(value: Any) -> str:
 
 def check_hops(value: Any, what: str) -> int:
     """A hop count in ``[0, MAX_HOPS]``."""
-    if not _is_int(value) or not 0 <= value <= MAX_HOPS:
-        raise ConfigurationError(f"{what} must be an integer in [0, {MAX_HOPS}], got {value!r}")
-    return int(value)
+    return whole_number_in(what, value, 0, MAX_HOPS)
 
 
 def check_page(limit: Any, offset: Any) -> tuple[int, int]:
-    if not _is_int(limit) or not 0 <= limit <= MAX_LIMIT:
-        raise ConfigurationError(f"limit must be an integer in [0, {MAX_LIMIT}], got {limit!r}")
-    if not _is_int(offset) or offset < 0:
-        raise ConfigurationError(f"offset must be an integer >= 0, got {offset!r}")
-    return int(limit), int(offset)
+    limit = whole_number_in("limit", limit, 0, MAX_LIMIT)
+    return limit, whole_number_at_least("offset", offset, 0)
 
 
 def check_value(value: Any, what: str) -> PropertyValue:

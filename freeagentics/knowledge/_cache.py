@@ -13,7 +13,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from freeagentics.errors import ConfigurationError
+from freeagentics._checks import whole_number_at_least
 
 __all__ = ["MISS", "CacheInfo", "QueryCache"]
 
@@ -42,9 +42,7 @@ class QueryCache:
     """
 
     def __init__(self, maxsize: int = 1024) -> None:
-        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 0:
-            raise ConfigurationError(f"cache maxsize must be an integer >= 0, got {maxsize!r}")
-        self._maxsize = maxsize
+        self._maxsize = whole_number_at_least("cache maxsize", maxsize, 0)
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self._version = 0
         self._hits = 0

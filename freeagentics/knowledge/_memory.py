@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.errors import ConfigurationError, UnknownIdError
 from freeagentics.knowledge._args import (
     check_id,
@@ -81,12 +82,6 @@ class _EdgeRec:
         self.updated = tick
 
 
-def _capacity(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigurationError(f"{what} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 def _type_set(values: Iterable[str], what: str) -> frozenset[str]:
     if isinstance(values, str):
         raise ConfigurationError(f"{what} must be a collection of type names, not a string")
@@ -138,8 +133,8 @@ class InMemoryKnowledgeGraph(StoreFrontEnd):
         pinned_edge_types: Iterable[str] = DEFAULT_PINNED_EDGE_TYPES,
         cache_size: int = 1024,
     ) -> None:
-        self._max_nodes = _capacity(max_nodes, "max_nodes")
-        self._max_edges = _capacity(max_edges, "max_edges")
+        self._max_nodes = whole_number_at_least("max_nodes", max_nodes, 1)
+        self._max_edges = whole_number_at_least("max_edges", max_edges, 1)
         self._pinned_types = _type_set(pinned_types, "pinned_types")
         self._pinned_edge_types = _type_set(pinned_edge_types, "pinned_edge_types")
         self._cache = QueryCache(cache_size)

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.errors import ConfigurationError, UnknownIdError
 from freeagentics.knowledge._args import (
     check_direction,
@@ -64,7 +65,7 @@ from freeagentics.knowledge._args import (
 from freeagentics.knowledge._cache import QueryCache
 from freeagentics.knowledge._filters import parse_where
 from freeagentics.knowledge._frontend import StoreFrontEnd
-from freeagentics.knowledge._memory import _capacity, _type_set
+from freeagentics.knowledge._memory import _type_set
 from freeagentics.knowledge._sql_eviction import (
     census,
     delete_edges,
@@ -143,8 +144,8 @@ class SqlKnowledgeGraph(StoreFrontEnd):
         pinned_edge_types: Iterable[str] = DEFAULT_PINNED_EDGE_TYPES,
         cache_size: int = 1024,
     ) -> None:
-        self._max_nodes = _capacity(max_nodes, "max_nodes")
-        self._max_edges = _capacity(max_edges, "max_edges")
+        self._max_nodes = whole_number_at_least("max_nodes", max_nodes, 1)
+        self._max_edges = whole_number_at_least("max_edges", max_edges, 1)
         self._pinned_types = _type_set(pinned_types, "pinned_types")
         self._pinned_edge_types = _type_set(pinned_edge_types, "pinned_edge_types")
         self._cache = QueryCache(cache_size)

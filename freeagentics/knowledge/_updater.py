@@ -55,6 +55,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.errors import ConfigurationError
 from freeagentics.knowledge._store import KnowledgeStore
 from freeagentics.state import CheckpointError, State
@@ -109,12 +110,6 @@ def _names(values: Sequence[str], what: str) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigurationError(f"{what} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 def _threshold(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise ConfigurationError(f"{what} must be a number >= 0, got {value!r}")
@@ -155,8 +150,8 @@ class KnowledgeUpdater:
             raise ConfigurationError("kind_names must name at least one kind")
         self._resource_names = np.array(_names(resource_names, "resource_names"), dtype=str)
         self._observation_names = _names(observation_names, "observation_names")
-        self._refresh_every = _positive_int(refresh_every, "refresh_every")
-        self._move_threshold = _positive_int(move_threshold, "move_threshold")
+        self._refresh_every = whole_number_at_least("refresh_every", refresh_every, 1)
+        self._move_threshold = whole_number_at_least("move_threshold", move_threshold, 1)
         self._entropy_threshold = _threshold(entropy_threshold, "entropy_threshold")
         self._energy_threshold = _threshold(energy_threshold, "energy_threshold")
         # last written summary of each live agent, in the row order of the last tick
@@ -246,9 +241,7 @@ class KnowledgeUpdater:
         :class:`~freeagentics.errors.ConfigurationError`.
         """
         started = time.perf_counter()
-        if isinstance(tick, bool) or not isinstance(tick, int | np.integer) or tick < 0:
-            raise ConfigurationError(f"tick must be an integer >= 0, got {tick!r}")
-        tick = int(tick)
+        tick = whole_number_at_least("tick", tick, 0)
         if tick < self._last_tick:
             raise ConfigurationError(f"tick cannot go back from {self._last_tick} to {tick}")
         if np.ndim(agent_ids) != 1:

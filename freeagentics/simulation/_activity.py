@@ -29,7 +29,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from freeagentics.errors import ConfigurationError
+from freeagentics._checks import whole_number_at_least
 from freeagentics.state import CheckpointError, State
 
 __all__ = [
@@ -86,9 +86,7 @@ class ActivityTracker:
     """
 
     def __init__(self, window: int = 50):
-        if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
-            raise ConfigurationError(f"stuck_ticks must be an integer >= 1, got {window!r}")
-        self.window = int(window)
+        self.window = whole_number_at_least("stuck_ticks", window, 1)
         self.still = np.zeros(0, dtype=np.int32)
         self.ring = np.zeros(self.window, dtype=np.float32)
         self.filled = 0

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.errors import ConfigurationError
 from freeagentics.worlds import GridWorldConfig
 
@@ -16,9 +17,15 @@ STRATEGIES = ("greedy", "optimal", "grid")
 MAX_STUCK_TICKS = 1_000_000
 
 
-def _at_least(name: str, value, low) -> None:
+def _number_at_least(name: str, value, low) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
         raise ConfigurationError(f"{name} must be a number >= {low}, got {value!r}")
+
+
+def _set_whole_number(config: object, field_name: str, low: int, name: str | None = None) -> None:
+    """Check a frozen dataclass's whole-number field and store it as a plain ``int``."""
+    value = whole_number_at_least(name or field_name, getattr(config, field_name), low)
+    object.__setattr__(config, field_name, value)
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,7 @@ class ObjectiveSpec:
             raise ConfigurationError(
                 f"objective target must be (row, col) whole numbers >= 0, got {self.target!r}"
             )
-        _at_least("objective capacity", self.capacity, 1)
+        _set_whole_number(self, "capacity", 1, "objective capacity")
 
 
 @dataclass(frozen=True)
@@ -64,11 +71,14 @@ class CoalitionSettings:
             raise ConfigurationError(
                 f"coalitions.strategy must be one of {STRATEGIES}, got {self.strategy!r}"
             )
-        _at_least("coalitions.reform_every", self.reform_every, 1)
-        _at_least("coalitions.strength", self.strength, 0)
-        _at_least("coalitions.auto_objectives", self.auto_objectives, 0)
-        _at_least("coalitions.objective_capacity", self.objective_capacity, 1)
-        _at_least("coalitions.history", self.history, 1)
+        _number_at_least("coalitions.strength", self.strength, 0)
+        for name, low in (
+            ("reform_every", 1),
+            ("auto_objectives", 0),
+            ("objective_capacity", 1),
+            ("history", 1),
+        ):
+            _set_whole_number(self, name, low, f"coalitions.{name}")
 
 
 @dataclass(frozen=True)
@@ -99,11 +109,10 @@ class SimulationConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.agents, dict) or not self.agents:
             raise ConfigurationError("agents must map kind names to counts, e.g. {'explorer': 10}")
-        for kind, count in self.agents.items():
-            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise ConfigurationError(
-                    f"agents.{kind} must be a whole number >= 0, got {count!r}"
-                )
+        agents = {
+            kind: whole_number_at_least(f"agents.{kind}", n, 0) for kind, n in self.agents.items()
+        }
+        object.__setattr__(self, "agents", agents)
         total = sum(self.agents.values())
         if total < 1:
             raise ConfigurationError(
@@ -133,13 +142,12 @@ class SimulationConfig:
             ("stuck_ticks", 1),
             ("knowledge_max_nodes", 16),
         ):
-            _at_least(name, getattr(self, name), low)
+            _set_whole_number(self, name, low)
         if self.stuck_ticks > MAX_STUCK_TICKS:
             raise ConfigurationError(
                 f"stuck_ticks must be at most {MAX_STUCK_TICKS}, got {self.stuck_ticks}"
             )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigurationError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        _set_whole_number(self, "seed", 0)
 
     @property
     def n_agents(self) -> int:

@@ -6,7 +6,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from freeagentics.errors import ConfigurationError
+from freeagentics._checks import whole_number_at_least
 
 __all__ = [
     "MOVE_DELTAS",
@@ -68,10 +68,9 @@ def neighbourhood_offsets(radius: int) -> np.ndarray:
         each ring lists its axis cells up, down, left, right, then its off-axis
         cells in (d_row, d_col) order. Radius 1 gives centre, up, down, left, right.
     """
-    if isinstance(radius, bool) or not isinstance(radius, int | np.integer) or radius < 0:
-        raise ConfigurationError(f"radius must be an integer >= 0, got {radius!r}")
+    radius = whole_number_at_least("radius", radius, 0)
     offsets = [(0, 0)]
-    for d in range(1, int(radius) + 1):
+    for d in range(1, radius + 1):
         offsets += [(-d, 0), (d, 0), (0, -d), (0, d)]
         offsets += sorted(
             (dr, dc) for dr in range(-d + 1, d) if dr != 0 for dc in (-(d - abs(dr)), d - abs(dr))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from numbers import Integral, Real
+from numbers import Real
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.errors import ConfigurationError
 
 __all__ = ["GridWorldConfig", "ResourceType"]
@@ -14,14 +15,6 @@ __all__ = ["GridWorldConfig", "ResourceType"]
 MAX_RESOURCE_TYPES = 64
 #: how walls are drawn: scattered cells, or a maze of corridors (see ``draw_layout``)
 LAYOUTS = ("random", "maze")
-
-
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> None:
-    expected = f"an integer in [{low}, {high}]" if high is not None else f"an integer >= {low}"
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise ConfigurationError(f"{name} must be {expected}, got {value!r}")
-    if value < low or (high is not None and value > high):
-        raise ConfigurationError(f"{name} must be {expected}, got {value!r}")
 
 
 def _check_float(
@@ -107,11 +100,11 @@ class GridWorldConfig:
     maze_loops: float = 0.15
 
     def __post_init__(self) -> None:
-        _check_int("height", self.height, 1)
-        _check_int("width", self.width, 1)
-        _check_int("n_agents", self.n_agents, 0)
+        whole_number_at_least("height", self.height, 1)
+        whole_number_at_least("width", self.width, 1)
+        whole_number_at_least("n_agents", self.n_agents, 0)
         _check_float("wall_density", self.wall_density, 0.0, 1.0)
-        _check_int("n_goals", self.n_goals, 0)
+        whole_number_at_least("n_goals", self.n_goals, 0)
         _check_float("hazard_density", self.hazard_density, 0.0, 1.0)
         if isinstance(self.resources, list):
             object.__setattr__(self, "resources", tuple(self.resources))
@@ -139,10 +132,10 @@ class GridWorldConfig:
         _check_float("energy_per_unit", self.energy_per_unit, 0.0)
         _check_float("hazard_penalty", self.hazard_penalty, 0.0)
         _check_float("goal_reward", self.goal_reward, -math.inf)
-        _check_int("observation_radius", self.observation_radius, 0)
+        whole_number_at_least("observation_radius", self.observation_radius, 0)
         if self.layout not in LAYOUTS:
             raise ConfigurationError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
-        _check_int("corridor_width", self.corridor_width, 1)
+        whole_number_at_least("corridor_width", self.corridor_width, 1)
         _check_float("maze_loops", self.maze_loops, 0.0, 1.0)
         if self.layout == "maze" and min(self.height, self.width) < self.corridor_width + 2:
             raise ConfigurationError(

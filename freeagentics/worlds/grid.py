@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.errors import ConfigurationError, UnknownIdError
 from freeagentics.state import State, rng_from_state, rng_state
 from freeagentics.worlds._checkpoint import STATE_KEYS, read_checkpoint
@@ -337,8 +338,7 @@ class GridWorld:
             n = positions.shape[0]
             cells = check_free_cells(positions, self.walls, self._occupancy)
         else:
-            if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-                raise ConfigurationError(f"n must be an integer >= 0, got {n!r}")
+            n = whole_number_at_least("n", n, 0)
             free = np.flatnonzero(~self.walls & (self._occupancy < 0))
             if n > free.size:
                 raise ConfigurationError(f"n must be at most {free.size} free cells, got {n}")

@@ -26,6 +26,7 @@ from gymnasium import spaces
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils import parallel_to_aec, wrappers
 
+from freeagentics._checks import whole_number_at_least
 from freeagentics.errors import ConfigurationError
 from freeagentics.worlds._codes import Cell, Move, n_cell_codes, neighbourhood_offsets
 from freeagentics.worlds._config import GridWorldConfig
@@ -52,11 +53,6 @@ CELL_COLOURS = np.array(
 _DEFAULT_CONFIG = GridWorldConfig(height=16, width=16, n_agents=8)
 
 
-def _check_integer(value: object, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 class GridWorldParallelEnv(ParallelEnv):
     """Parallel multi-agent environment: one ``Discrete(5)`` :class:`Move` per agent."""
 
@@ -77,9 +73,9 @@ class GridWorldParallelEnv(ParallelEnv):
         cell_pixels: int = 8,
         box_observations: bool = False,
     ) -> None:
-        _check_integer(max_cycles, "max_cycles", 1)
-        _check_integer(energy_buckets, "energy_buckets", 0)
-        _check_integer(cell_pixels, "cell_pixels", 1)
+        max_cycles = whole_number_at_least("max_cycles", max_cycles, 1)
+        energy_buckets = whole_number_at_least("energy_buckets", energy_buckets, 0)
+        cell_pixels = whole_number_at_least("cell_pixels", cell_pixels, 1)
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ConfigurationError(
                 f"render_mode must be None or one of {self.metadata['render_modes']}, "
