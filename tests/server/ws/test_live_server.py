@@ -37,6 +37,7 @@ def server(request, tmp_path_factory):
         frame_rate_hz=50,
         ws_queue_size=4,
         ws_max_lag_frames=8,
+        ws_compression=True,  # these tests serve compressed clients beside plain ones
     )
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, ws=request.param, log_level="warning")
