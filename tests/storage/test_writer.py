@@ -158,3 +158,14 @@ def test_writer_rejects_bad_settings(engine):
         StorageWriter(engine, 1, policy="drop")
     with pytest.raises(ConfigurationError):
         StorageWriter(engine, 1, queue_size=0)
+
+
+def test_every_batch_written_is_reported_with_its_duration(engine, make_events):
+    sim_id = _new_sim(engine)
+    durations: list[float] = []
+    writer = StorageWriter(engine, sim_id, max_batch=2, on_write_seconds=durations.append)
+    for tick in range(1, 12):
+        writer.submit(make_events(tick))
+    assert writer.close(timeout=60)
+    assert len(durations) == writer.batches_written >= 6  # 11 ticks, at most 2 a batch
+    assert all(d > 0 for d in durations)
