@@ -10,21 +10,16 @@ prior for the next step, for random beliefs and actions.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from model_factory import random_model
+from pymdp1_peer import run_pymdp1
 
 from freeagentics import inference as fi
 from freeagentics.models import GenerativeModel
 
-ROOT = Path(__file__).resolve().parents[2]
-PEER = Path(os.environ.get("FREEAGENTICS_PYMDP1_PATH", ROOT / ".peers" / "pymdp-1.0.4"))
 WORKER = Path(__file__).parent / "peers" / "pymdp1_worker.py"
 
 pytestmark = pytest.mark.slow
@@ -32,10 +27,6 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cases_and_results():
-    if not (PEER / "pymdp").is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"pymdp 1.x is not installed at {PEER}; run `make peers`")
-        pytest.skip(f"pymdp 1.x not installed at {PEER} (make peers)")
     cases = []
     for seed in range(20):
         rm = random_model(1000 + seed, with_deps=True, max_controls=2)
@@ -53,18 +44,7 @@ def cases_and_results():
                 "action": [int(rng.integers(u)) for u in rm.num_controls],
             }
         )
-    env = dict(os.environ, PYTHONPATH=str(PEER), JAX_PLATFORMS="cpu")
-    done = subprocess.run(
-        [sys.executable, str(WORKER)],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return cases, json.loads(done.stdout)
+    return cases, run_pymdp1(WORKER, cases)
 
 
 def test_G_q_pi_and_empirical_prior_match_with_dependencies(cases_and_results):

@@ -8,20 +8,15 @@ pymdp 1.x runs in its own process and environment (``FREEAGENTICS_PYMDP1_PATH``)
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from model_factory import random_model
+from pymdp1_peer import run_pymdp1
 
 from freeagentics.compat.pymdp1 import Agent
 
-ROOT = Path(__file__).resolve().parents[2]
-PEER = Path(os.environ.get("FREEAGENTICS_PYMDP1_PATH", ROOT / ".peers" / "pymdp-1.0.4"))
 WORKER = Path(__file__).parent / "peers" / "pymdp1_agent_worker.py"
 TOL = 1e-6
 STEPS = 4
@@ -58,23 +53,8 @@ def _case(seed: int) -> dict:
 
 @pytest.fixture(scope="module")
 def cases_and_results():
-    if not (PEER / "pymdp").is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"pymdp 1.x is not installed at {PEER}; run `make peers`")
-        pytest.skip(f"pymdp 1.x not installed at {PEER} (make peers)")
     cases = [_case(seed) for seed in range(8)]
-    env = dict(os.environ, PYTHONPATH=str(PEER), JAX_PLATFORMS="cpu")
-    done = subprocess.run(
-        [sys.executable, str(WORKER)],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return cases, json.loads(done.stdout)
+    return cases, run_pymdp1(WORKER, cases)
 
 
 def _close(ours, theirs, what: str) -> None:
