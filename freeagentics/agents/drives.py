@@ -51,6 +51,7 @@ import numba
 import numpy as np
 
 from freeagentics.errors import ConfigurationError
+from freeagentics.worlds import MOVE_DELTAS, Cell, Move
 
 __all__ = [
     "SURPRISE_RESET",
@@ -68,11 +69,12 @@ __all__ = [
 #: again from ``D`` rather than keep a belief the compass can no longer correct.
 SURPRISE_RESET = float(np.log(10.0))
 
-# Cell codes of the world's observations (freeagentics.worlds.Cell), mirrored as ints.
-_OBSTACLE, _AGENT, _OUT_OF_BOUNDS, _HAZARD, _RESOURCE = 1, 3, 4, 5, 6
-_STAY = 4
-_DELTA_R = (-1, 1, 0, 0, 0)
-_DELTA_C = (0, 0, -1, 1, 0)
+# The world's cell codes and moves as plain ints and tuples: constants to the kernels.
+_OBSTACLE, _AGENT, _OUT_OF_BOUNDS = int(Cell.OBSTACLE), int(Cell.AGENT), int(Cell.OUT_OF_BOUNDS)
+_HAZARD, _RESOURCE = int(Cell.HAZARD), int(Cell.RESOURCE)
+_STAY = int(Move.STAY)
+_DELTA_R = tuple(int(d) for d in MOVE_DELTAS[:, 0])
+_DELTA_C = tuple(int(d) for d in MOVE_DELTAS[:, 1])
 
 
 @dataclass(frozen=True)

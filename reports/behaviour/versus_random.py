@@ -18,18 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "agents"))
 
-from test_behaviour import WALLED, _random_walk, _run, _sim
-
-from freeagentics.worlds import GridWorldConfig, ResourceType
-
-FORAGE = GridWorldConfig(
-    height=24,
-    width=24,
-    wall_density=0.1,
-    resources=(ResourceType("food", density=0.03, regrowth=0.02),),
-    energy_cost_per_move=0.0,
-    initial_energy=4.0,
-)
+from test_behaviour import FORAGE, WALLED, _random_walk, _run, _sim
 
 
 def main() -> None:

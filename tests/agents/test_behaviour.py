@@ -91,16 +91,19 @@ def test_explorer_coverage_beats_a_random_walk():
     assert ours > 2.0 * walk, (ours, walk)
 
 
+#: food that regrows, and energy that only eating changes: intake is what was eaten
+FORAGE = GridWorldConfig(
+    height=24,
+    width=24,
+    wall_density=0.1,
+    resources=(ResourceType("food", density=0.03, regrowth=0.02),),
+    energy_cost_per_move=0.0,
+    initial_energy=4.0,
+)
+
+
 def test_collector_intake_beats_a_random_walk():
-    world = GridWorldConfig(
-        height=24,
-        width=24,
-        wall_density=0.1,
-        resources=(ResourceType("food", density=0.03, regrowth=0.02),),
-        energy_cost_per_move=0.0,
-        initial_energy=4.0,
-    )
-    sim = _sim({"collector": 12}, seed=5, world=world)
+    sim = _sim({"collector": 12}, seed=5, world=FORAGE)
     start = sim.world.energy[sim.population.slots()].copy()
     walk_gained, _ = _random_walk(sim, 300, seed=5)
     sim.run(300)
