@@ -141,7 +141,7 @@ class ActivityTracker:
         self.ring[self.cursor] = fraction
         self.cursor = (self.cursor + 1) % self.window
         self.filled = min(self.filled + 1, self.window)
-        self.latest = {
+        latest = {
             "agents": agents,
             "alive": alive,
             "dead": agents - alive,
@@ -154,7 +154,8 @@ class ActivityTracker:
             "stuck_ticks": self.window,
             "collected": float(collected),
         }
-        self.latest["warnings"] = activity_warnings(self.latest, self.filled >= self.window)
+        latest["warnings"] = activity_warnings(latest, self.filled >= self.window)
+        self.latest = latest  # whole before it is seen: readers on other threads take it as is
         return self.latest
 
 
