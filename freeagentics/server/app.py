@@ -21,7 +21,7 @@ from freeagentics.server.api import api_router
 from freeagentics.server.debug import install_debug_delay
 from freeagentics.server.docs import install_docs
 from freeagentics.server.errors import install_exception_handlers
-from freeagentics.server.gate import Gate
+from freeagentics.server.gate import install_gate
 from freeagentics.server.http_metrics import HttpMetricsMiddleware
 from freeagentics.server.logredact import install_log_redaction
 from freeagentics.server.metrics import ServerMetrics, metrics_router
@@ -148,7 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.watch(service.gauges)
     install_exception_handlers(app)
     install_log_redaction()
-    app.state.gate = gate = Gate(settings)
+    gate = install_gate(app, settings, metrics.registry)
     install_middleware(app, settings, gate)
     install_debug_delay(app)  # off unless FREEAGENTICS_DEBUG_DELAY_MS is set
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)  # outermost: times them all

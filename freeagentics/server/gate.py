@@ -8,8 +8,16 @@ WebSocket endpoint so both paths spend the same budgets:
   multiply the budget; anonymous requests are keyed by client address;
 - failed authentications per minute per client address: once spent, every request
   from that address carrying credentials is refused (429) before they are checked, so
-  guessing keys gains nothing, not even telling a right guess from a wrong one;
+  guessing keys gains nothing, not even telling a right guess from a wrong one. A check
+  holds one failure *before* it runs and gives it back if the credentials were good, so
+  concurrent guesses cannot all pass a budget that has one failure left;
 - WebSocket handshakes per minute and connections held open, per client address.
+
+The budgets live in a budget store: this process's memory
+(:class:`~freeagentics.server.budgets.LocalBudgets`, the default), or, when
+``redis_url`` is set, Redis (:class:`~freeagentics.server.shared_budgets.SharedBudgets`),
+so every worker process that shares the Redis and ``shared_limits_prefix`` spends the
+same budgets. Every check awaits the store and never blocks the event loop.
 
 :func:`origin_refusal` says why a browser request from a foreign ``Origin`` must not
 change state or open a WebSocket (CSRF, and DNS rebinding in development mode, where
@@ -18,57 +26,34 @@ anonymous callers are admins).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-import time
-from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from prometheus_client import CollectorRegistry
+
 from freeagentics.server.auth import AuthError, Principal, authenticate
+from freeagentics.server.budgets import Budgets, LocalBudgets, Spend, TokenBuckets
 from freeagentics.server.settings import Settings
 
-__all__ = ["Gate", "RateLimited", "TokenBuckets", "gate_of", "origin_refusal"]
+__all__ = [
+    "Gate",
+    "RateLimited",
+    "Ticket",
+    "TokenBuckets",
+    "gate_of",
+    "install_gate",
+    "make_gate",
+    "origin_refusal",
+]
 
 
-class TokenBuckets:
-    """Per-client token buckets: ``capacity`` tokens, refilled at ``rate`` per second.
-
-    At most ``max_clients`` buckets are kept (least recently used dropped), so memory
-    stays bounded whatever the number of clients.
-    """
-
-    def __init__(self, capacity: float, rate: float, max_clients: int = 10_000):
-        self.capacity, self.rate, self.max_clients = capacity, rate, max_clients
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._buckets)
-
-    def _level(self, client: str, now: float) -> float:
-        tokens, last = self._buckets.get(client, (self.capacity, now))
-        return min(self.capacity, tokens + (now - last) * self.rate)
-
-    def wait(self, client: str, now: float | None = None) -> float:
-        """Seconds until ``client`` has a token (0.0 if it has one now); spends nothing."""
-        now = time.monotonic() if now is None else now
-        tokens = self._level(client, now)
-        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
-
-    def take(self, client: str, now: float | None = None) -> float:
-        """Spend one token; 0.0 when allowed, else seconds until a token is available."""
-        now = time.monotonic() if now is None else now
-        tokens = self._level(client, now)
-        self._buckets.pop(client, None)
-        wait = 0.0
-        if tokens >= 1.0:
-            tokens -= 1.0
-        else:
-            wait = (1.0 - tokens) / self.rate
-        self._buckets[client] = (tokens, now)
-        while len(self._buckets) > self.max_clients:
-            self._buckets.popitem(last=False)
-        return wait
+def _retry_in(wait_s: float) -> int:
+    return max(1, int(wait_s + 0.999))
 
 
 class RateLimited(AuthError):
@@ -76,67 +61,132 @@ class RateLimited(AuthError):
 
     def __init__(self, message: str, wait_s: float):
         super().__init__(message, status=429)
-        self.retry_after = max(1, int(wait_s + 0.999))
+        self.retry_after = _retry_in(wait_s)
+
+
+class Ticket(NamedTuple):
+    """A WebSocket connection admitted by :meth:`Gate.open_websocket`."""
+
+    address: str
+    member: str
 
 
 class Gate:
-    """The budgets of one app (see the module docstring)."""
+    """The budgets of one app (see the module docstring), kept in ``budgets``."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, budgets: Budgets | None = None):
         self.settings = settings
-        per_minute = settings.rate_limit_per_minute
-        self.requests = TokenBuckets(per_minute, per_minute / 60.0)
-        failures = settings.auth_failures_per_minute
-        self.failures = TokenBuckets(failures, failures / 60.0)
-        connects = settings.ws_connects_per_minute
-        self.ws_connects = TokenBuckets(connects, connects / 60.0)
-        #: address -> WebSocket connections open now (entries leave at zero)
-        self.ws_open: dict[str, int] = {}
+        self.budgets = budgets if budgets is not None else LocalBudgets.from_settings(settings)
+        self._worker = uuid.uuid4().hex[:16]  # names this process's connections
+        self._serial = itertools.count()
 
-    def authenticate(
+    @property
+    def ws_open(self) -> dict[str, int]:
+        """address -> WebSocket connections this process holds open (none: absent)."""
+        return {address: len(members) for address, members in self.budgets.open.items()}
+
+    async def _checked(
+        self, address: str, authorization: str | None, api_key: str | None
+    ) -> tuple[Principal | AuthError, list[Spend]]:
+        """The credentials' principal or error, and the spends that settle the failure
+        held for the check (:class:`RateLimited` when none is left)."""
+        if not (authorization or api_key):
+            try:
+                return authenticate(None, None, self.settings), []
+            except AuthError as exc:
+                return exc, []
+        (wait,) = await self.budgets.take(Spend("failures", address))
+        if wait > 0:
+            raise RateLimited(
+                f"too many failed authentications from {address}; retry in {_retry_in(wait)} s",
+                wait,
+            )
+        give_back = [Spend("failures", address, -1)]
+        try:
+            return authenticate(authorization, api_key, self.settings), give_back
+        except AuthError as exc:
+            return exc, [] if exc.status == 401 else give_back
+
+    async def authenticate(
         self, address: str, authorization: str | None, api_key: str | None
     ) -> Principal:
         """:func:`~freeagentics.server.auth.authenticate`, spending the address's budget of
         failures; :class:`RateLimited` once it is spent, whatever the credentials."""
-        sent = bool(authorization or api_key)
-        if sent:
-            wait = self.failures.wait(address)
-            if wait > 0:
-                raise RateLimited(
-                    f"too many failed authentications from {address}; "
-                    f"retry in {max(1, int(wait + 0.999))} s",
-                    wait,
-                )
-        try:
-            return authenticate(authorization, api_key, self.settings)
-        except AuthError as exc:
-            if sent and exc.status == 401:
-                self.failures.take(address)
-            raise
+        result, settle = await self._checked(address, authorization, api_key)
+        if settle:
+            await self.budgets.take(*settle)
+        if isinstance(result, AuthError):
+            raise result
+        return result
 
-    def spend_request(self, key: str) -> None:
-        """Spend one request of ``key``'s per-minute budget; :class:`RateLimited` if none."""
-        wait = self.requests.take(key)
+    async def admit_request(
+        self, address: str, authorization: str | None, api_key: str | None
+    ) -> None:
+        """Spend one request of the caller's per-minute budget: the principal's when the
+        credentials are valid, else the address's (bad credentials also spend a failure;
+        the route answers them). :class:`RateLimited` when a budget is spent."""
+        result, settle = await self._checked(address, authorization, api_key)
+        key = result.rate_key if isinstance(result, Principal) else f"addr:{address}"
+        wait, *_ = await self.budgets.take(Spend("requests", key), *settle)
         if wait > 0:
-            raise RateLimited(f"rate limit exceeded; retry in {max(1, int(wait + 0.999))} s", wait)
+            raise RateLimited(f"rate limit exceeded; retry in {_retry_in(wait)} s", wait)
 
-    def open_websocket(self, address: str) -> None:
-        """Admit one WebSocket from ``address`` (pair with :meth:`close_websocket`)."""
-        limit = self.settings.ws_connections_per_address
-        if self.ws_open.get(address, 0) >= limit:
+    async def open_websocket(self, address: str) -> Ticket:
+        """Admit one WebSocket from ``address``; pass the ticket to :meth:`close_websocket`."""
+        ticket = Ticket(address, f"{self._worker}:{next(self._serial)}")
+        refusal = await self.budgets.admit(*ticket)
+        if refusal is None:
+            return ticket
+        if refusal.reason == "open":
+            limit = self.settings.ws_connections_per_address
             raise RateLimited(f"{limit} WebSocket connections already open from {address}", 1.0)
-        wait = self.ws_connects.take(address)
-        if wait > 0:
-            per_minute = self.settings.ws_connects_per_minute
-            raise RateLimited(f"over {per_minute} WebSocket connections per minute", wait)
-        self.ws_open[address] = self.ws_open.get(address, 0) + 1
+        per_minute = self.settings.ws_connects_per_minute
+        raise RateLimited(f"over {per_minute} WebSocket connections per minute", refusal.wait_s)
 
-    def close_websocket(self, address: str) -> None:
-        left = self.ws_open.get(address, 0) - 1
-        if left > 0:
-            self.ws_open[address] = left
-        else:
-            self.ws_open.pop(address, None)
+    async def close_websocket(self, ticket: Ticket) -> None:
+        await self.budgets.release(*ticket)
+
+    async def start(self) -> None:
+        await self.budgets.start()
+
+    async def aclose(self) -> None:
+        await self.budgets.aclose()
+
+
+def make_gate(settings: Settings, registry: CollectorRegistry | None = None) -> Gate:
+    """The gate for ``settings``: budgets in Redis when ``redis_url`` is set (shared by
+    every process using it; metrics in ``registry``), else in this process."""
+    local = LocalBudgets.from_settings(settings)
+    if not settings.redis_url:
+        return Gate(settings, local)
+    from freeagentics.server.redis_budgets import RedisBudgets
+    from freeagentics.server.shared_budgets import SharedBudgets
+
+    shared = SharedBudgets(
+        RedisBudgets.from_settings(settings),
+        local,
+        retry_s=settings.shared_limits_retry_seconds,
+        registry=registry,
+    )
+    return Gate(settings, shared)
+
+
+def install_gate(app: Any, settings: Settings, registry: CollectorRegistry | None = None) -> Gate:
+    """Make the app's gate (``app.state.gate``), started and closed with the app."""
+    app.state.gate = gate = make_gate(settings, registry)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app_: Any) -> AsyncIterator[Any]:
+        await gate.start()
+        try:
+            async with inner(app_) as state:
+                yield state
+        finally:
+            await gate.aclose()
+
+    app.router.lifespan_context = lifespan
+    return gate
 
 
 def gate_of(app: Any) -> Gate:
@@ -144,7 +194,7 @@ def gate_of(app: Any) -> Gate:
     gate = getattr(app.state, "gate", None)
     if gate is None:
         settings = getattr(app.state, "settings", None) or Settings()
-        gate = app.state.gate = Gate(settings)
+        gate = app.state.gate = make_gate(settings)
     return gate
 
 

@@ -15,7 +15,6 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from freeagentics.server.auth import AuthError
 from freeagentics.server.gate import Gate, RateLimited, origin_refusal
 from freeagentics.server.settings import Settings
 
@@ -119,17 +118,8 @@ class RateLimitMiddleware:
         headers = dict(scope["headers"])
         authorization = _header(headers, b"authorization")
         api_key = _header(headers, b"x-api-key")
-        address = _address(scope)
-        key = f"addr:{address}"
         try:
-            if authorization or api_key:
-                try:
-                    key = self.gate.authenticate(address, authorization, api_key).rate_key
-                except RateLimited:
-                    raise
-                except AuthError:
-                    pass  # the route answers 401; the address's budget is spent
-            self.gate.spend_request(key)
+            await self.gate.admit_request(_address(scope), authorization, api_key)
         except RateLimited as exc:
             retry = str(exc.retry_after).encode()
             await _reply(send, 429, exc.message, "rate_limited", headers=[(b"retry-after", retry)])

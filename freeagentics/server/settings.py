@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_request_bytes: int = Field(1_048_576, ge=1_024)
     rate_limit_per_minute: int = Field(600, ge=1)
+    #: Redis shared by the server's processes: simulations' frames travel through it and the
+    #: admission budgets (rate limits, failed logins, WebSocket handshakes and connections
+    #: per address) live in it, so N worker processes allow one budget, not N; unset: one
+    #: process, every budget in its memory
     redis_url: str | None = None
     ws_queue_size: int = Field(64, ge=1)
     ws_max_lag_frames: int = Field(256, ge=1)
@@ -93,6 +97,37 @@ class Settings(BaseSettings):
     #: client messages per second per connection (sustained), and the burst allowed above it
     ws_messages_per_second: float = Field(50.0, gt=0)
     ws_message_burst: int = Field(100, ge=1)
+    # With redis_url set, the budgets above (but the per-connection message rate) are kept
+    # in Redis: every process using the same Redis and prefix spends the same budgets.
+    shared_limits_prefix: str = Field(
+        "freeagentics:limits",
+        min_length=1,
+        max_length=100,
+        description="Prefix of the budgets' Redis keys; deployments sharing one Redis "
+        "keep apart by using different prefixes.",
+    )
+    shared_limits_lease_seconds: float = Field(
+        15.0,
+        ge=1.0,
+        le=600.0,
+        description="An open WebSocket connection counts for this long unless its process "
+        "renews it (every third of it): a process that dies stops counting by then.",
+    )
+    shared_limits_timeout_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=10.0,
+        description="The longest one admission check waits for Redis before deciding on "
+        "the process's own budgets.",
+    )
+    shared_limits_retry_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=300.0,
+        description="After Redis failed, budgets stay the process's own this long before "
+        "Redis is tried again (a warning is logged, freeagentics_shared_limits_up is 0 and "
+        "freeagentics_shared_limits_fallback_total counts the decisions meanwhile).",
+    )
 
     # Resource limits: one set, enforced by the service for REST and WebSocket alike.
     # Exceeding one is a 4xx (an ``ok: false`` ack on the socket) naming the field.

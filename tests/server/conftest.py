@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -93,3 +96,29 @@ def sim(client) -> int:
     r = client.post("/api/v1/simulations", json={"name": "small", "scenario": SMALL})
     assert r.status_code == 201, r.text
     return r.json()["id"]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis (``FREEAGENTICS_TEST_REDIS_URL``); its tests are skipped when it is
+    unreachable, unless ``FREEAGENTICS_REQUIRE_SERVICES=1``."""
+    url = os.environ.get("FREEAGENTICS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("FREEAGENTICS_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"Redis at {url} is required but unreachable: {exc}")
+        pytest.skip(f"Redis at {url} unreachable: {exc}")
+    return url
+
+
+@pytest.fixture
+def limits_prefix(redis_url) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = f"fa-test-limits-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

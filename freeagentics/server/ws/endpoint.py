@@ -183,7 +183,7 @@ class _Session:
         if not isinstance(message, AuthMessage):
             raise AuthError(f"first message must be auth, not {message.type}")
         authorization = f"Bearer {message.token}" if message.token else None
-        principal = self.gate.authenticate(self.address, authorization, message.api_key)
+        principal = await self.gate.authenticate(self.address, authorization, message.api_key)
         self.pending_auth_ack = (isinstance(data, bytes), message.id)
         return principal
 
@@ -205,14 +205,14 @@ class _Session:
             await self.deny(403, reason, "forbidden_origin")
             return
         try:
-            self.gate.open_websocket(self.address)
+            ticket = await self.gate.open_websocket(self.address)
         except RateLimited as exc:
             await self.deny(429, exc.message, "rate_limited", exc.retry_after)
             return
         try:
             await self.connected()
         finally:
-            self.gate.close_websocket(self.address)
+            await self.gate.close_websocket(ticket)
 
     def message_allowed(self) -> bool:
         """Spend one of the connection's message allowance (a token bucket)."""
@@ -232,10 +232,10 @@ class _Session:
         await self.websocket.accept()
         try:
             if authorization or api_key:
-                principal = self.gate.authenticate(self.address, authorization, api_key)
+                principal = await self.gate.authenticate(self.address, authorization, api_key)
             else:
                 try:
-                    principal = self.gate.authenticate(self.address, None, None)
+                    principal = await self.gate.authenticate(self.address, None, None)
                 except AuthError:
                     principal = await self.first_message_auth()
         except RateLimited as exc:
