@@ -2,9 +2,9 @@
 
 A *budget store* answers two questions for :class:`~freeagentics.server.gate.Gate`:
 
-- :meth:`~Budgets.take`: spend (or return) tokens from named buckets, one per
-  ``(kind, client)``; ``kind`` is one of :data:`KINDS`, each shaped by the settings
-  (:func:`budget_shapes`);
+- :meth:`~Budgets.take`: spend tokens from named buckets, one per ``(kind, client)``,
+  several in one call (in order; the first refused stops the rest); ``kind`` is one of
+  :data:`KINDS`, each shaped by the settings (:func:`budget_shapes`);
 - :meth:`~Budgets.admit` / :meth:`~Budgets.release`: hold a WebSocket connection of an
   address, within its limit of connections open and its bucket of handshakes.
 
@@ -45,12 +45,19 @@ class Shape(NamedTuple):
 
 
 class Spend(NamedTuple):
-    """``cost`` tokens of ``client``'s bucket of ``kind``: 1 spends one, 0 only looks,
-    -1 gives one back (never past the capacity)."""
+    """``cost`` tokens of ``client``'s bucket of ``kind``, refused unless it holds ``need``
+    (default: ``cost``). ``Spend(kind, client, 0, need=1)`` spends nothing but is refused
+    when the bucket is empty: a lockout check. A negative cost gives tokens back (never
+    past the capacity)."""
 
     kind: str
     client: str
     cost: int = 1
+    need: int | None = None
+
+    @property
+    def required(self) -> int:
+        return self.cost if self.need is None else self.need
 
 
 class Refusal(NamedTuple):
@@ -78,8 +85,8 @@ class Budgets(Protocol):
     open: dict[str, set[str]]
 
     async def take(self, *spends: Spend) -> list[float]:
-        """Apply each spend; per spend 0.0 when done, else the seconds until its bucket
-        holds ``cost`` tokens (nothing is spent then)."""
+        """Apply the spends in order until one is refused; per spend 0.0 when done (or not
+        reached), else the seconds until its bucket holds what it needs (nothing spent)."""
         ...
 
     async def admit(self, address: str, member: str) -> Refusal | None:
@@ -118,15 +125,18 @@ class TokenBuckets:
         tokens, last = self._buckets.get(client, (self.capacity, now))
         return min(self.capacity, tokens + max(0.0, now - last) * self.rate)
 
-    def take(self, client: str, now: float | None = None, cost: float = 1.0) -> float:
-        """Spend ``cost`` tokens (see :class:`Spend`); 0.0 when done, else the seconds
-        until ``client`` has them, spending nothing."""
+    def take(
+        self, client: str, now: float | None = None, cost: float = 1.0, need: float | None = None
+    ) -> float:
+        """Spend ``cost`` tokens if ``client`` holds ``need`` (see :class:`Spend`); 0.0 when
+        done, else the seconds until it holds them, spending nothing."""
         now = time.monotonic() if now is None else now
+        need = cost if need is None else need
         tokens = self._level(client, now)
         self._buckets.pop(client, None)
         wait = 0.0
-        if cost > 0 and tokens < cost:
-            wait = (cost - tokens) / self.rate
+        if need > 0 and tokens < need:
+            wait = (need - tokens) / self.rate
         else:
             tokens = min(self.capacity, tokens - cost)
         self._buckets[client] = (tokens, now)
@@ -152,7 +162,12 @@ class LocalBudgets:
         return cls(budget_shapes(settings), settings.ws_connections_per_address)
 
     async def take(self, *spends: Spend) -> list[float]:
-        return [self.buckets[s.kind].take(s.client, cost=s.cost) for s in spends]
+        waits = [0.0] * len(spends)
+        for i, spend in enumerate(spends):
+            waits[i] = self.buckets[spend.kind].take(spend.client, cost=spend.cost, need=spend.need)
+            if waits[i] > 0:
+                break
+        return waits
 
     async def admit(self, address: str, member: str) -> Refusal | None:
         if len(self.open.get(address, ())) >= self.connections_per_address:

@@ -8,9 +8,10 @@ WebSocket endpoint so both paths spend the same budgets:
   multiply the budget; anonymous requests are keyed by client address;
 - failed authentications per minute per client address: once spent, every request
   from that address carrying credentials is refused (429) before they are checked, so
-  guessing keys gains nothing, not even telling a right guess from a wrong one. A check
-  holds one failure *before* it runs and gives it back if the credentials were good, so
-  concurrent guesses cannot all pass a budget that has one failure left;
+  guessing keys gains nothing, not even telling a right guess from a wrong one. The
+  credentials are checked first, then the failure is spent (or, for good ones, the
+  lockout looked at) in the same atomic call that spends the request, so concurrent
+  guesses cannot all pass a budget that has one failure left;
 - WebSocket handshakes per minute and connections held open, per client address.
 
 The budgets live in a budget store: this process's memory
@@ -85,36 +86,39 @@ class Gate:
         """address -> WebSocket connections this process holds open (none: absent)."""
         return {address: len(members) for address, members in self.budgets.open.items()}
 
-    async def _checked(
+    def _checked(
         self, address: str, authorization: str | None, api_key: str | None
     ) -> tuple[Principal | AuthError, list[Spend]]:
-        """The credentials' principal or error, and the spends that settle the failure
-        held for the check (:class:`RateLimited` when none is left)."""
+        """The credentials' principal or error (checked here, no I/O), and the spend of
+        the address's failure budget that goes with it: bad credentials spend a failure,
+        good ones need one left (the lockout) and spend none; none sent, nothing."""
         if not (authorization or api_key):
             try:
                 return authenticate(None, None, self.settings), []
             except AuthError as exc:
                 return exc, []
-        (wait,) = await self.budgets.take(Spend("failures", address))
-        if wait > 0:
-            raise RateLimited(
-                f"too many failed authentications from {address}; retry in {_retry_in(wait)} s",
-                wait,
-            )
-        give_back = [Spend("failures", address, -1)]
         try:
-            return authenticate(authorization, api_key, self.settings), give_back
+            principal = authenticate(authorization, api_key, self.settings)
         except AuthError as exc:
-            return exc, [] if exc.status == 401 else give_back
+            return exc, [Spend("failures", address, 1 if exc.status == 401 else 0, need=1)]
+        return principal, [Spend("failures", address, 0, need=1)]
+
+    @staticmethod
+    def _locked_out(address: str, wait: float) -> RateLimited:
+        return RateLimited(
+            f"too many failed authentications from {address}; retry in {_retry_in(wait)} s", wait
+        )
 
     async def authenticate(
         self, address: str, authorization: str | None, api_key: str | None
     ) -> Principal:
         """:func:`~freeagentics.server.auth.authenticate`, spending the address's budget of
         failures; :class:`RateLimited` once it is spent, whatever the credentials."""
-        result, settle = await self._checked(address, authorization, api_key)
-        if settle:
-            await self.budgets.take(*settle)
+        result, spends = self._checked(address, authorization, api_key)
+        if spends:
+            (wait,) = await self.budgets.take(*spends)
+            if wait > 0:
+                raise self._locked_out(address, wait)
         if isinstance(result, AuthError):
             raise result
         return result
@@ -124,10 +128,13 @@ class Gate:
     ) -> None:
         """Spend one request of the caller's per-minute budget: the principal's when the
         credentials are valid, else the address's (bad credentials also spend a failure;
-        the route answers them). :class:`RateLimited` when a budget is spent."""
-        result, settle = await self._checked(address, authorization, api_key)
+        the route answers them). One call to the store. :class:`RateLimited` when a budget
+        is spent."""
+        result, spends = self._checked(address, authorization, api_key)
         key = result.rate_key if isinstance(result, Principal) else f"addr:{address}"
-        wait, *_ = await self.budgets.take(Spend("requests", key), *settle)
+        *lockout, wait = await self.budgets.take(*spends, Spend("requests", key))
+        if lockout and lockout[0] > 0:
+            raise self._locked_out(address, lockout[0])
         if wait > 0:
             raise RateLimited(f"rate limit exceeded; retry in {_retry_in(wait)} s", wait)
 

@@ -52,15 +52,15 @@ local function clock(pinned)
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local function num(x) return string.format('%.17g', x) end
-local function spend(key, capacity, rate, cost, now)
+local function spend(key, capacity, rate, cost, need, now)
   local state = redis.call('HMGET', key, 't', 'at')
   local tokens = capacity
   if state[1] then
     tokens = math.min(capacity, tonumber(state[1]) + math.max(0, now - tonumber(state[2])) * rate)
   end
   local wait = 0
-  if cost > 0 and tokens < cost then
-    wait = (cost - tokens) / rate
+  if need > 0 and tokens < need then
+    wait = (need - tokens) / rate
   else
     tokens = math.min(capacity, tokens - cost)
   end
@@ -74,16 +74,22 @@ local function spend(key, capacity, rate, cost, now)
 end
 """
 
-# KEYS: buckets. ARGV: pinned time or '', then capacity, rate, cost per bucket.
+# KEYS: buckets. ARGV: pinned time or '', then capacity, rate, cost, need per bucket.
+# Applied in order; the first refused one stops the rest.
 _TAKE = (
     _PRELUDE
     + """
 local now = clock(ARGV[1])
-local waits = {}
+local waits, refused = {}, false
 for i = 1, #KEYS do
-  local j = 3 * i - 1
-  local capacity, rate, cost = tonumber(ARGV[j]), tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])
-  waits[i] = num(spend(KEYS[i], capacity, rate, cost, now))
+  local j = 4 * i - 2
+  local wait = 0
+  if not refused then
+    local capacity, rate = tonumber(ARGV[j]), tonumber(ARGV[j + 1])
+    wait = spend(KEYS[i], capacity, rate, tonumber(ARGV[j + 2]), tonumber(ARGV[j + 3]), now)
+    refused = wait > 0
+  end
+  waits[i] = num(wait)
 end
 return waits
 """
@@ -98,7 +104,7 @@ local now = clock(ARGV[1])
 local now_ms = math.floor(now * 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now_ms))
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return {'open', '0'} end
-local wait = spend(KEYS[2], tonumber(ARGV[5]), tonumber(ARGV[6]), 1, now)
+local wait = spend(KEYS[2], tonumber(ARGV[5]), tonumber(ARGV[6]), 1, 1, now)
 if wait > 0 then return {'rate', num(wait)} end
 redis.call('ZADD', KEYS[1], string.format('%d', now_ms + tonumber(ARGV[3])), ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -223,7 +229,7 @@ class RedisBudgets:
         args: list[str | int] = [self._now()]
         for spend in spends:
             shape = self.shapes[spend.kind]
-            args += [_num(shape.capacity), _num(shape.rate), spend.cost]
+            args += [_num(shape.capacity), _num(shape.rate), spend.cost, spend.required]
         keys = [self.bucket_key(s.kind, s.client) for s in spends]
         return [float(w) for w in await self._run("take", keys, args)]
 

@@ -26,44 +26,59 @@ from .conftest import KEYS, SECRET
 BASE = 1.7e9  # a Unix time of today's size, so the stored times need all their digits
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    capacity=st.integers(1, 50),
-    rate=st.floats(0.01, 20.0),
-    ops=st.lists(
-        st.tuples(st.floats(0.0, 30.0), st.sampled_from([1, 1, 1, 0, -1])), min_size=1, max_size=25
+SPENDS = st.lists(
+    st.tuples(
+        st.sampled_from("ab"),
+        st.sampled_from([1, 1, 1, 0, -1, 2]),
+        st.sampled_from([None, 0, 1, 2]),
     ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    capacity=st.integers(1, 6),  # small buckets, slow refills: refusals are common
+    rate=st.floats(0.01, 5.0),
+    ops=st.lists(st.tuples(st.floats(0.0, 3.0), SPENDS), min_size=1, max_size=20),
 )
 def test_redis_buckets_follow_the_local_arithmetic(redis_url, capacity, rate, ops):
-    """Same spends at the same times: the same waits, and a key only while not full, with
-    a TTL no longer than the time to refill."""
+    """Same spends at the same times: the same waits (the first refused spend stopping the
+    rest), and a key only while its bucket is not full, with a TTL no longer than the time
+    to refill."""
     clock = [BASE]
     shapes = {"requests": Shape(float(capacity), rate)}
     prefix = f"fa-test-limits-{uuid.uuid4().hex[:10]}"
     shared = RedisBudgets(redis_url, shapes, 1, prefix=prefix, timeout_s=5, clock=lambda: clock[0])
     model = TokenBuckets(float(capacity), rate)
     raw = redis.Redis.from_url(redis_url)
-    key = shared.bucket_key("requests", "c")
+    keys = {c: shared.bucket_key("requests", c) for c in "ab"}
 
     async def main():
-        for dt, cost in ops:
+        for dt, spends in ops:
             clock[0] += dt
-            (wait,) = await shared.take(Spend("requests", "c", cost))
-            expected = model.take("c", now=clock[0], cost=cost)
-            assert wait == pytest.approx(expected, rel=1e-12, abs=1e-12)
-            tokens = model._buckets["c"][0]
-            ttl_ms = raw.pttl(key)
-            if tokens >= capacity:
-                assert ttl_ms == -2  # no key: a full bucket
-            else:
-                assert 0 < ttl_ms <= math.ceil((capacity - tokens) / rate * 1000)
-                assert float(raw.hget(key, "t")) == pytest.approx(tokens, rel=1e-12, abs=1e-12)
+            waits = await shared.take(*(Spend("requests", *spend) for spend in spends))
+            expected = [0.0] * len(spends)
+            for i, (client, cost, need) in enumerate(spends):
+                expected[i] = model.take(client, now=clock[0], cost=cost, need=need)
+                if expected[i] > 0:
+                    break  # the rest is not applied
+            assert waits == pytest.approx(expected, rel=1e-12, abs=1e-12)
+            for client, key in keys.items():
+                tokens = model._buckets[client][0] if client in model._buckets else capacity
+                ttl_ms = raw.pttl(key)
+                if tokens >= capacity:
+                    assert ttl_ms == -2  # no key: a full bucket
+                else:
+                    assert 0 < ttl_ms <= math.ceil((capacity - tokens) / rate * 1000)
+                    assert float(raw.hget(key, "t")) == pytest.approx(tokens, rel=1e-12, abs=1e-12)
         await shared.aclose()
 
     try:
         asyncio.run(main())
     finally:
-        raw.delete(key)
+        raw.delete(*keys.values())
         raw.close()
 
 
@@ -124,7 +139,7 @@ def test_concurrent_guesses_cannot_outrun_the_failure_budget(store, redis_url, l
 
 
 @pytest.mark.parametrize("store", ["memory", "redis"])
-def test_good_credentials_give_back_the_failure_they_held(store, redis_url, limits_prefix):
+def test_good_credentials_spend_no_failure_but_meet_the_lockout(store, redis_url, limits_prefix):
     gate = _gate(store, redis_url, limits_prefix, auth_failures_per_minute=3)
     viewer = next(k for k, role in KEYS.items() if role == "viewer")
 
