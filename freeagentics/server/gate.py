@@ -131,7 +131,8 @@ class Gate:
         the route answers them). One call to the store. :class:`RateLimited` when a budget
         is spent."""
         result, spends = self._checked(address, authorization, api_key)
-        key = result.rate_key if isinstance(result, Principal) else f"addr:{address}"
+        sent = bool(authorization or api_key)  # anonymous callers: the address's budget
+        key = result.rate_key if sent and isinstance(result, Principal) else f"addr:{address}"
         *lockout, wait = await self.budgets.take(*spends, Spend("requests", key))
         if lockout and lockout[0] > 0:
             raise self._locked_out(address, lockout[0])

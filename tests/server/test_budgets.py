@@ -160,6 +160,31 @@ def test_good_credentials_spend_no_failure_but_meet_the_lockout(store, redis_url
     assert getattr(gate.budgets, "fallbacks", 0) == 0
 
 
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_budgets_are_per_principal_or_per_address(store, redis_url, limits_prefix):
+    """Anonymous callers spend their address's budget (in development mode too, where they
+    act as one admin); a key's budget is the same from every address."""
+    gate = _gate(store, redis_url, limits_prefix, mode="development", rate_limit_per_minute=2)
+    viewer = next(k for k, role in KEYS.items() if role == "viewer")
+
+    async def allowed(address: str, api_key: str | None = None) -> int:
+        n = 0
+        for _ in range(3):
+            try:
+                await gate.admit_request(address, None, api_key)
+                n += 1
+            except RateLimited:
+                pass
+        return n
+
+    async def main():
+        assert [await allowed("10.0.1.1"), await allowed("10.0.1.2")] == [2, 2]
+        assert [await allowed("10.0.1.3", viewer), await allowed("10.0.1.4", viewer)] == [2, 0]
+        await gate.aclose()
+
+    asyncio.run(main())
+
+
 def test_local_open_connections_leave_no_entry_behind():
     local = LocalBudgets({"ws_connects": Shape(100.0, 1.0)}, connections_per_address=2)
 

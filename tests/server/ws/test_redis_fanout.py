@@ -1,34 +1,19 @@
 """Two hubs (two server processes' worth) share one simulation's stream through real Redis.
 
-Skipped when Redis is unreachable, unless ``FREEAGENTICS_REQUIRE_SERVICES=1``.
+Skipped when Redis is unreachable, unless ``FREEAGENTICS_REQUIRE_SERVICES=1`` (the
+``redis_url`` fixture of ``tests/server/conftest.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 
 import orjson
-import pytest
-import redis
 
 from freeagentics.server.ws import Hub, ServiceSource, Topic
 from freeagentics.server.ws.frames import decode_msgpack
 from freeagentics.server.ws.redis_fanout import RedisFanout
-
-URL = os.environ.get("FREEAGENTICS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    try:
-        redis.Redis.from_url(URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("FREEAGENTICS_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"Redis at {URL} is required but unreachable: {exc}")
-        pytest.skip(f"Redis at {URL} unreachable: {exc}")
-    return URL
 
 
 class Socket:
