@@ -57,7 +57,12 @@ def simulation_state(sim: Simulation) -> State:
     for name, values in sim.metrics.items():
         state.arrays[f"metrics.{name}"] = values
     for name in COMPONENTS:
-        state.put(name.lstrip("_"), getattr(sim, name).export_state())
+        part = (
+            sim.agent_rows.population_state()  # its rows may live in shards
+            if name == "population"
+            else getattr(sim, name).export_state()
+        )
+        state.put(name.lstrip("_"), part)
     return state
 
 

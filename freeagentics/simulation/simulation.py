@@ -33,14 +33,11 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from freeagentics.agents.drives import (
-    act_with_drives,
-    energy_levels,
-    forget_visits,
-)
+from freeagentics.agents.drives import energy_levels
 from freeagentics.agents.kinds import AgentKind, builtin_kinds, kind_capabilities
 from freeagentics.agents.population import Population
 from freeagentics.coalitions import (
@@ -56,6 +53,7 @@ from freeagentics.models.builders import COMPASS_OUTCOMES, compass_of
 from freeagentics.simulation._activity import ActivityTracker
 from freeagentics.simulation._config import ObjectiveSpec, SimulationConfig
 from freeagentics.simulation._events import EventBus, TickEvents
+from freeagentics.simulation._rows import AgentRows, GroupInputs, LocalAgents
 from freeagentics.simulation._simulation_state import (
     load_simulation_state,
     setup_of,
@@ -70,6 +68,18 @@ __all__ = ["CHECKPOINT_FORMAT", "Simulation"]
 CHECKPOINT_FORMAT = MAGIC
 CHECKPOINT_KIND = "simulation"
 _HERE = COMPASS_OUTCOMES.index("here")
+
+
+class _TickView(NamedTuple):
+    """The world as the agents' inputs read it at the start of a tick."""
+
+    positions: np.ndarray  # (C, 2) per world slot
+    agent_positions: np.ndarray  # (N, 2) in id order
+    membership: np.ndarray  # (N,) coalition or -1
+    objective_target: np.ndarray  # (N, 2) cell of the coalition's objective, or -1
+    energy: np.ndarray  # (C,)
+    world_obs: np.ndarray | None  # (C, cells) codes, when a kind observes cells
+    contact: np.ndarray | None  # (C, 5) codes, when a kind has drives
 
 
 class Simulation:
@@ -124,6 +134,9 @@ class Simulation:
         self.controller = None
         self.bus = EventBus()
         self._pause = threading.Event()
+        #: where the agents' rows are stepped: here, or in shard actors
+        #: (:mod:`freeagentics.hosts.shards`)
+        self.agent_rows: AgentRows = LocalAgents(self.population, config.coalitions.strength)
 
     # ------------------------------------------------------------------ set-up helpers
     def _make_coalitions(self, rng: np.random.Generator) -> CoalitionManager:
@@ -187,6 +200,7 @@ class Simulation:
         """Add ``count`` agents of ``kind`` on free cells while running; returns their ids."""
         if count < 1:
             raise ConfigurationError(f"count must be >= 1, got {count}")
+        self.agent_rows.check_resizable()
         group = self.population.group(kind)
         slots = self.world.add_agents(count)
         self.activity.forget(slots)
@@ -202,6 +216,7 @@ class Simulation:
     def remove_agents(self, ids) -> None:
         """Remove agents by id (unknown ids raise and change nothing)."""
         ids = np.unique(np.asarray(ids, dtype=np.int64))
+        self.agent_rows.check_resizable()
         located = self.population.locate(ids)
         rows = np.searchsorted(self.population.ids, ids)
         for g, group_rows, _ in located:
@@ -252,39 +267,18 @@ class Simulation:
         energy = self.world.energy
         lap("observe")
         actions = np.full(self.world.n_slots, int(Move.STAY), dtype=np.int64)
-        for g in self.population.groups if self.controller is None else ():
-            if not g.n:
-                continue
-            index = np.searchsorted(ids, g.ids)
-            pos = positions[g.slots]
-            drives = g.kind.drives
-            if g.kind.observer == "cell":
-                obs = world_obs[g.slots, :1].astype(np.int64)
-            else:
-                target = self._targets(g, pos, membership[index], agent_positions)
-                member_target = objective_target[index]
-                has_objective = member_target[:, 0] >= 0
-                if drives is not None:
-                    level = energy_levels(
-                        energy[g.slots],
-                        np.multiply(drives.levels, self.config.world.initial_energy),
-                    )
-                    food = self._food_targets(g, pos, target, level <= drives.hungry)
-                    food &= ~has_objective
-                target[has_objective] = member_target[has_objective]
-                obs = compass_of(target[:, 0] - pos[:, 0], target[:, 1] - pos[:, 1])[:, None]
+        if self.controller is None:
+            # every kind's inputs first (the coordinator's work), then the agents' own
+            view = _TickView(
+                positions, agent_positions, membership, objective_target, energy, world_obs, contact
+            )
+            groups = [g for g in self.population.groups if g.n]
+            inputs = [self._inputs(g, view) for g in groups]
             lap("observe")
-            if drives is None:
-                actions[g.slots] = g.cohort.step(obs)[:, 0]
-            else:
-                pull = np.where(
-                    has_objective, drives.pull + self.config.coalitions.strength, drives.pull
-                )
-                actions[g.slots] = act_with_drives(
-                    g.cohort, drives, obs, contact[g.slots], pos, g.visits, level, food, pull
-                )
+            for g, moves in zip(groups, self.agent_rows.act(groups, inputs), strict=True):
+                actions[g.slots] = moves
             lap("inference")
-        if self.controller is not None:
+        else:
             actions = np.asarray(self.controller.decide(self), dtype=np.int64)
             lap("inference")
         result = self.world.step(actions)
@@ -311,7 +305,7 @@ class Simulation:
         if self.tick % self.config.knowledge_every == 0:
             self._update_knowledge(result.energy)
         lap("knowledge")
-        self.population.record_history(self.tick)
+        self.agent_rows.record_history(self.tick)
         lap("history")
         slots = self.population.slots()
         events = TickEvents(
@@ -333,6 +327,35 @@ class Simulation:
         lap("events")
         self.last_timings = timings
         return events
+
+    def _inputs(self, g, view: _TickView) -> GroupInputs:
+        """What group ``g``'s agents perceive this tick: the cell under them, or their
+        compass reading towards their target, and what their drives need."""
+        if g.kind.observer == "cell":
+            return GroupInputs(view.world_obs[g.slots, :1].astype(np.int64))
+        index = np.searchsorted(self.population.ids, g.ids)
+        pos = view.positions[g.slots]
+        drives = g.kind.drives
+        target = self._targets(g, pos, view.membership[index], view.agent_positions)
+        member_target = view.objective_target[index]
+        has_objective = member_target[:, 0] >= 0
+        extra = {}
+        if drives is not None:
+            level = energy_levels(
+                view.energy[g.slots], np.multiply(drives.levels, self.config.world.initial_energy)
+            )
+            food = self._food_targets(g, pos, target, level <= drives.hungry)
+            food &= ~has_objective
+            extra = dict(
+                contact=view.contact[g.slots],
+                positions=pos,
+                level=level,
+                food=food,
+                objective=has_objective,
+            )
+        target[has_objective] = member_target[has_objective]
+        obs = compass_of(target[:, 0] - pos[:, 0], target[:, 1] - pos[:, 1])[:, None]
+        return GroupInputs(obs, **extra)
 
     def _targets(
         self, g, pos: np.ndarray, membership: np.ndarray, all_positions: np.ndarray
@@ -402,13 +425,10 @@ class Simulation:
         if self.controller is not None:
             return  # the cohorts did not choose these moves
         stay = int(Move.STAY)
-        for g in self.population.groups:
-            if not g.n or g.kind.drives is None:
-                continue
-            refused = (actions[g.slots] != stay) & ~moved[g.slots]
-            if refused.any():
-                g.cohort.actions[refused, 0] = stay
-            forget_visits(g.visits, self.tick, g.kind.drives.forget_every)
+        groups = [g for g in self.population.groups if g.n and g.kind.drives is not None]
+        if groups:
+            refused = [(actions[g.slots] != stay) & ~moved[g.slots] for g in groups]
+            self.agent_rows.sense(groups, refused, self.tick)
 
     def _objective_targets(self) -> np.ndarray:
         """Per agent (id order) the cell of its coalition's objective, or (-1, -1)."""
@@ -438,10 +458,11 @@ class Simulation:
             base[np.searchsorted(ids, g.ids)] = g.kind.model.C[0]
         prefs = self.coalitions.preferences(base)
         for g in compass_groups:
-            g.cohort.set_preferences([prefs[np.searchsorted(ids, g.ids)]])
+            self.agent_rows.set_preferences(g, prefs[np.searchsorted(ids, g.ids)])
 
     def _collect_metrics(self) -> dict[str, np.ndarray]:
-        per_group = [(g.code, g.cohort.metrics()) for g in self.population.groups if g.n]
+        groups = [g for g in self.population.groups if g.n]
+        per_group = list(self.agent_rows.metrics(groups).items())
         if not per_group:
             return {}
         names = per_group[0][1].keys()
