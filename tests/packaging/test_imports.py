@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "freeagentics"
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 #: modules that may import an optional extra's packages (they say so when it is missing)
-OPTIONAL = {"freeagentics/worlds/pettingzoo.py": "pettingzoo"}
+OPTIONAL = {
+    "freeagentics/worlds/pettingzoo.py": "pettingzoo",
+    "freeagentics/hosts/ray_local.py": "ray",
+    "freeagentics/hosts/shards.py": "ray",
+}
 
 
 def _names(requirements: list[str]) -> set[str]:
