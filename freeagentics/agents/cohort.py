@@ -256,6 +256,7 @@ class Cohort:
 
     def infer_policies(self) -> tuple[np.ndarray, np.ndarray]:
         """Posterior over policies and ``G`` for every agent; ``(N, P)`` each."""
+        self._materialise_params()
         self.G, self.q_pi = self.engine.policies(self)
         self._since_plan = 0
         self._planned = True
@@ -294,11 +295,17 @@ class Cohort:
         return self.sample_action()
 
     def _materialise_params(self) -> None:
-        """Broadcast views from :meth:`add_agents` become writable per-agent arrays."""
+        """Broadcast views from :meth:`add_agents` become writable per-agent arrays, in C
+        order whatever made them (joined views, a checkpoint, another process): numpy's
+        reductions sum in an order that follows the memory layout, so one layout keeps a
+        seed's trajectory the same however the parameters got here."""
         for name in ("pA", "pB"):
             value = getattr(self, name)
-            if value is not None and any(not p.flags.writeable for p in value):
-                setattr(self, name, [np.array(p) for p in value])
+            if value is not None and any(
+                not p.flags.writeable or not p.flags.c_contiguous for p in value
+            ):
+                setattr(self, name, [np.array(p, order="C") for p in value])
+                self.parameters_changed()  # nothing normalised from the old layout stays
 
     # ------------------------------------------------------------------ checkpoints
     def export_state(self) -> State:

@@ -247,3 +247,29 @@ def test_large_cohorts_are_deterministic_whichever_kernels_run(policy_len, learn
     for a, b in zip(runs[0], runs[1], strict=True):
         np.testing.assert_array_equal(a, b)
     assert cohort.engine_name == ("FusedLearningEngine" if learn_A else "FusedEngine")
+
+
+def test_a_cohort_continues_the_same_whatever_layout_its_learned_parameters_come_in():
+    """numpy sums in an order that follows memory layout; a learner's parameters made by
+    joining views, or read back from a checkpoint or another process (C order), step
+    with the same arithmetic."""
+    import pickle
+
+    model = explorer_model(4, policy_len=2)
+    config = CohortConfig(learn_A=True, learn_B=True, action_selection="stochastic", alpha=2.0)
+    cohort = Cohort(model, 0, config, rng=np.random.default_rng(3))
+    cohort.add_agents(6)  # joined from broadcast views
+    world = GenerativeProcess(model, 6, np.random.default_rng(4))
+    for _ in range(3):
+        world.advance(cohort.step(world.observe()))
+    copy = Cohort(model, 0, config)
+    copy.import_state(pickle.loads(pickle.dumps(cohort.export_state())))
+    for _ in range(4):
+        obs = world.observe()
+        moves = cohort.step(obs)
+        assert np.array_equal(moves, copy.step(obs))
+        world.advance(moves)
+    for name in ("q_pi", "G"):
+        np.testing.assert_array_equal(getattr(cohort, name), getattr(copy, name))
+    for mine, theirs in zip(cohort.pA + cohort.pB, copy.pA + copy.pB, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
