@@ -25,6 +25,7 @@ import numpy as np
 from freeagentics.agents._fused import FusedEngine, FusedLearningEngine
 from freeagentics.agents._general import GeneralEngine
 from freeagentics.agents._state import CohortState
+from freeagentics.inference._prefix_plan import BLAS_MIN_AGENTS
 
 __all__ = [
     "CohortEngine",
@@ -32,6 +33,7 @@ __all__ = [
     "FusedLearningEngine",
     "GeneralEngine",
     "select_engine",
+    "smallest_part",
 ]
 
 
@@ -65,3 +67,18 @@ def select_engine(cohort: CohortState) -> CohortEngine:
     if fusable and not cfg.efe.use_param_info_gain:
         return FusedLearningEngine(cohort)
     return GeneralEngine()
+
+
+def smallest_part(engine: CohortEngine) -> int:
+    """Fewest rows a part of a cohort may hold for the parts, stepped apart, to do the
+    arithmetic of the whole row for row (what sharding a population relies on).
+
+    The fused kernels make one pass per row: any part. Policies evaluated through BLAS
+    (long horizons) take numba's path below :data:`BLAS_MIN_AGENTS` rows, which sums in
+    another order. The general engine's numpy contractions lay out a single row
+    differently from a batch (and reduce it in another order).
+    """
+    if isinstance(engine, GeneralEngine):
+        return 2
+    plan = getattr(engine, "_plan", None)
+    return BLAS_MIN_AGENTS if plan is not None and plan.uses_blas else 1

@@ -15,14 +15,23 @@ if TYPE_CHECKING:
 __all__ = ["load_population_state", "population_state"]
 
 
-def population_state(population: Population) -> State:
-    """Kind names, the next id, and per group (``group.<code>``) its rows and cohort."""
+def population_state(population: Population, rows: dict | None = None) -> State:
+    """Kind names, the next id, and per group (``group.<code>``) its rows and cohort.
+
+    ``rows``: per group code, ``(cohort state, history, visits)`` to write instead of the
+    group's own (rows held elsewhere, e.g. by shards).
+    """
     state = State(
         values={"kind_names": list(population.kind_names), "next_id": population._next_id}
     )
     for g in population.groups:
-        group = State({"ids": g.ids, "slots": g.slots, "history": g.history, "visits": g.visits})
-        group.put("cohort", g.cohort.export_state())
+        cohort, history, visits = (
+            rows[g.code]
+            if rows is not None and g.code in rows
+            else (g.cohort.export_state(), g.history, g.visits)
+        )
+        group = State({"ids": g.ids, "slots": g.slots, "history": history, "visits": visits})
+        group.put("cohort", cohort)
         state.put(f"group.{g.code}", group)
     return state
 

@@ -245,9 +245,11 @@ _drive_scores_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_driv
 PARALLEL_FROM = 4096
 
 
-def forget_visits(visits: np.ndarray, tick: int, every: int) -> None:
-    """Halve the counts of one ``every``-th of the agents (each agent once per ``every`` ticks)."""
-    rows = visits[tick % every :: every]
+def forget_visits(visits: np.ndarray, tick: int, every: int, first_row: int = 0) -> None:
+    """Halve the counts of one ``every``-th of the agents (each agent once per ``every`` ticks):
+    row ``i`` of the group when ``i ≡ tick (mod every)``; ``visits`` holds the group's rows
+    from ``first_row`` on (a shard's part)."""
+    rows = visits[(tick - first_row) % every :: every]
     np.right_shift(rows, 1, out=rows)
 
 

@@ -205,9 +205,10 @@ class Population:
         return ring[order]
 
     # ------------------------------------------------------------------ checkpoints
-    def export_state(self) -> State:
-        """Every group's agents, belief history and cohort state."""
-        return population_state(self)
+    def export_state(self, rows: dict | None = None) -> State:
+        """Every group's agents, belief history and cohort state (``rows``: per group
+        code, ``(cohort state, history, visits)`` held elsewhere, written instead)."""
+        return population_state(self, rows)
 
     def import_state(self, state: State) -> None:
         """Continue from a :meth:`export_state` of a population with the same kinds."""

@@ -155,6 +155,13 @@ class LocalCluster:
                 raise ClusterError(f"node {name!r} is not alive in the cluster")
         return self._node_ids[name]
 
+    def node_of(self, pid: int) -> str:
+        """The node whose processes include ``pid`` (a worker: a child of its raylet)."""
+        for name, pids in self._node_pids.items():
+            if pid in {p.pid for p in _with_children(pids)}:
+                return name
+        raise ClusterError(f"process {pid} belongs to no node of this cluster")
+
     def start_node(self, name: str) -> None:
         """Start node ``name`` (again, after :meth:`kill_node`: a fresh node id)."""
         self._check(name)

@@ -84,14 +84,20 @@ def act_group(
 
 
 def sense_group(
-    kind: AgentKind, cohort: Cohort, visits: np.ndarray, refused: np.ndarray, tick: int
+    kind: AgentKind,
+    cohort: Cohort,
+    visits: np.ndarray,
+    refused: np.ndarray,
+    tick: int,
+    first_row: int = 0,
 ) -> None:
     """After the world step: a refused move (``refused`` ``(n,)`` bool) is felt as
-    staying, and one agent in ``forget_every`` halves its visit counts. Kinds with
-    drives only (the others do not feel their moves)."""
+    staying, and one agent in ``forget_every`` halves its visit counts (``first_row``:
+    where these rows start in their group). Kinds with drives only (the others do not
+    feel their moves)."""
     if refused.any():
         cohort.actions[refused, 0] = _STAY
-    forget_visits(visits, tick, kind.drives.forget_every)
+    forget_visits(visits, tick, kind.drives.forget_every, first_row)
 
 
 class AgentRows(Protocol):
