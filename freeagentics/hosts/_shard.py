@@ -147,8 +147,11 @@ class ShardRows:
             prefs[rows] = values
         cohort.set_preferences([prefs])
 
-    def metrics(self) -> dict[int, dict[str, np.ndarray]]:
-        return {code: r.cohort.metrics() for code, r in self.rows.items()}
+    def metrics(self) -> tuple[dict[int, dict[str, np.ndarray]], float]:
+        """Per kind code the cohort's per-agent metrics, and the seconds spent."""
+        began = time.perf_counter()
+        out = {code: r.cohort.metrics() for code, r in self.rows.items()}
+        return out, time.perf_counter() - began
 
     def export(self) -> dict[int, tuple[State, np.ndarray, np.ndarray]]:
         """Per kind code: its rows' cohort state, history and visits."""

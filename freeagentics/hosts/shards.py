@@ -19,7 +19,7 @@ Usage::
 
     sim = Simulation(config)
     shard(sim, 2, placement=[{"resources": {"node_a": 0.001}}, {"resources": {"node_b": 0.001}}])
-    sim.run(100)                # TickEvents as ever; sim.agent_rows.last_comm: the costs
+    sim.run(100)                # TickEvents as ever; sim.agent_rows.last_comm: costs
     sim.checkpoint(path)        # gathers the rows
     unshard(sim)                # rows back in this process, actors ended
 
@@ -134,12 +134,12 @@ class ShardedAgents:
 
     Attributes:
         bounds: per kind code, each shard's ``(start, stop)`` rows of the kind's group.
-        last_comm: the last :meth:`act`'s costs: ``send_s`` (packing the inputs and
-            handing them to the transport: serialisation into the object store),
-            ``wait_s`` (until every shard's moves were back), ``compute_s`` (each
-            shard's own time stepping its rows), ``comm_s`` (``send_s + wait_s`` less the
-            slowest shard's compute: what the distribution costs), ``bytes_out`` and
-            ``bytes_in``.
+        last_comm: what the last exchange of each kind (``"act"``: inputs out, moves
+            back; ``"metrics"``) cost: ``send_s`` (packing and handing the arguments to
+            the transport: serialisation into the object store), ``wait_s`` (until every
+            shard had answered), ``compute_s`` (each shard's own time on its rows),
+            ``comm_s`` (``send_s + wait_s`` less the slowest shard's compute: what the
+            distribution costs), ``bytes_out`` and ``bytes_in``.
     """
 
     def __init__(self, sim: Simulation, transport, handles: list, bounds: dict):
@@ -167,38 +167,36 @@ class ShardedAgents:
         results = self._transport.get(pending + calls)
         return results[len(pending) :]
 
-    # ------------------------------------------------------------------ AgentRows
-    def act(self, groups: list[Group], inputs: list[GroupInputs]) -> list[np.ndarray]:
-        began = time.perf_counter()
-        per_shard: list[dict[int, tuple]] = [{} for _ in self.handles]
-        sent = 0
-        for g, x in zip(groups, inputs, strict=True):
-            packed = pack_inputs(x)
-            sent += sum(a.nbytes for a in packed if a is not None)
-            for s, a, b in self._parts(g.code):
-                per_shard[s][g.code] = slice_packed(packed, a, b)
-        busy = [s for s in range(self.shards) if per_shard[s]]
-        calls = [self._transport.call(self.handles[s], "act", per_shard[s]) for s in busy]
+    def _exchange(self, method: str, payloads: dict[int, tuple], began: float) -> dict[int, Any]:
+        """Call ``method`` on each shard of ``payloads`` with its arguments, wait for all,
+        and record what it cost under ``last_comm[method]``; the answers by shard."""
+        shards = list(payloads)
+        calls = [self._transport.call(self.handles[s], method, *payloads[s]) for s in shards]
         handed = time.perf_counter()
         results = self._wait(calls)
         done = time.perf_counter()
-        moves: dict[int, dict[int, np.ndarray]] = {g.code: {} for g in groups}
-        received = 0
-        for s, (out, _) in zip(busy, results, strict=True):
-            for code, m in out.items():
-                moves[code][s] = m
-                received += m.nbytes
         compute = [seconds for _, seconds in results]
-        self.last_comm = {
+        self.last_comm[method] = {
             "send_s": handed - began,
             "wait_s": done - handed,
             "compute_s": compute,
             "comm_s": max(0.0, done - began - max(compute, default=0.0)),
-            "bytes_out": sent,
-            "bytes_in": received,
+            "bytes_out": _nbytes(list(payloads.values())),
+            "bytes_in": _nbytes([value for value, _ in results]),
         }
+        return {s: value for s, (value, _) in zip(shards, results, strict=True)}
+
+    # ------------------------------------------------------------------ AgentRows
+    def act(self, groups: list[Group], inputs: list[GroupInputs]) -> list[np.ndarray]:
+        began = time.perf_counter()
+        per_shard: dict[int, dict[int, tuple]] = {}
+        for g, x in zip(groups, inputs, strict=True):
+            packed = pack_inputs(x)
+            for s, a, b in self._parts(g.code):
+                per_shard.setdefault(s, {})[g.code] = slice_packed(packed, a, b)
+        moves = self._exchange("act", {s: (p,) for s, p in per_shard.items()}, began)
         return [
-            np.concatenate([moves[g.code][s] for s, _, _ in self._parts(g.code)]).astype(np.int64)
+            np.concatenate([moves[s][g.code] for s, _, _ in self._parts(g.code)]).astype(np.int64)
             for g in groups
         ]
 
@@ -232,7 +230,8 @@ class ShardedAgents:
                 self._fire(s, "set_preferences", group.code, rows, values[a:b][rows])
 
     def metrics(self, groups: list[Group]) -> dict[int, dict[str, np.ndarray]]:
-        results = self._wait([self._transport.call(h, "metrics") for h in self.handles])
+        began = time.perf_counter()
+        results = self._exchange("metrics", {s: () for s in range(self.shards)}, began)
         out = {}
         for g in groups:
             parts = [results[s][g.code] for s, _, _ in self._parts(g.code)]
@@ -289,6 +288,17 @@ class _InShards:
         self._refuse()
 
     __getitem__ = __setitem__ = __len__ = __array__ = __iter__ = _refuse
+
+
+def _nbytes(value) -> int:
+    """Bytes of the arrays in ``value`` (nested dicts, lists and tuples)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_nbytes(v) for v in value)
+    return 0
 
 
 def _check_fits_bytes(sim: Simulation) -> None:

@@ -195,11 +195,13 @@ def test_shard_reports_the_costs_of_each_tick():
     sim = _demo()
     shard(sim, 2, in_process=True)
     sim.step()
-    comm = sim.agent_rows.last_comm
-    assert len(comm["compute_s"]) == 2 and all(s > 0 for s in comm["compute_s"])
+    act, metrics = sim.agent_rows.last_comm["act"], sim.agent_rows.last_comm["metrics"]
+    assert len(act["compute_s"]) == 2 and all(s > 0 for s in act["compute_s"])
     # 17 bytes out per agent with drives (every demo kind has them), one byte back
-    assert comm["bytes_out"] == 17 * 60 and comm["bytes_in"] == 60
-    assert comm["comm_s"] >= 0 and comm["send_s"] > 0
+    assert act["bytes_out"] == 17 * 60 and act["bytes_in"] == 60
+    assert act["comm_s"] >= 0 and act["send_s"] > 0
+    # four float32 metrics per agent
+    assert metrics["bytes_out"] == 0 and metrics["bytes_in"] == 4 * 4 * 60
 
 
 def test_bad_splits_are_refused():
@@ -226,7 +228,7 @@ def test_shards_on_both_nodes_of_a_real_cluster_run_the_same_trajectory(ray_clus
         pids = ray.get([h.pid.remote() for h in rows.handles])
         assert [ray_cluster.node_of(pid) for pid in pids] == ["a", "b", "b"]
         _assert_same_run(plain, sharded, 30)
-        comm = rows.last_comm
+        comm = rows.last_comm["act"]
         assert len(comm["compute_s"]) == 3 and comm["bytes_out"] > 0
         unshard(sharded)  # rows back from both nodes, actors ended
         _assert_same_run(plain, sharded, 5)
