@@ -114,6 +114,15 @@ class ShardRows:
         """The process holding this shard."""
         return os.getpid()
 
+    def nbytes(self) -> int:
+        """Bytes of the rows' state held here (cohorts, histories, visit memories)."""
+        total = 0
+        for r in self.rows.values():
+            state = r.cohort.export_state()
+            total += sum(a.nbytes for a in state.arrays.values())
+            total += r.history.nbytes + r.visits.nbytes
+        return total
+
     def act(self, inputs: dict[int, PackedInputs]) -> tuple[dict[int, np.ndarray], float]:
         """Moves ``(n,)`` int8 per kind code from its packed inputs, and the seconds spent."""
         began = time.perf_counter()

@@ -92,7 +92,8 @@ class LocalCluster:
         self.stop()
 
     def start(self, connect: bool = True) -> LocalCluster:
-        """Start every node, wait until all are alive, and connect this process."""
+        """Start every node; with ``connect``, connect this process and wait until every
+        node is alive (without, a driver connecting later waits for them itself)."""
         began = time.perf_counter()
         self.temp_dir = tempfile.mkdtemp(prefix="fa-ray-", dir="/tmp")
         try:

@@ -1,0 +1,106 @@
+"""benchmarks/scaleout.py (B8): the sharded tick on a real local cluster at a tiny size,
+and the projection's arithmetic."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.scaleout import FORMULA, projected_tick, projection_constants
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench(*args, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "benchmarks/scaleout.py", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _shard_record(impl: str, **figures) -> dict:
+    return {"benchmark": "B8", "case": "shard-tick", "impl": impl, "n": 1000, **figures}
+
+
+def test_the_projection_follows_its_formula_from_the_measured_constants():
+    records = [
+        _shard_record(
+            "freeagentics-1-shard",
+            tick_s_median=1.0,
+            shard_compute_s_median=0.5,
+            comm_s_median=0.1,
+            bytes_out_per_tick_median=17_000,
+            bytes_in_per_tick_median=17_000,
+        ),
+        _shard_record(
+            "freeagentics-2-shards",
+            tick_s_median=0.8,
+            coordinator_s_median=0.2,
+            round_trip_s=0.001,
+            coordinator_bytes_per_agent=500.0,
+            shard_state_bytes=[600_000, 400_000],
+            shard_rows=[500, 500],
+        ),
+    ]
+    k = projection_constants(records)
+    assert k["w"] == pytest.approx(2e-4) and k["c"] == pytest.approx(5e-4)
+    assert k["t"] == pytest.approx(1e-4) and k["L"] == 0.001
+    assert k["shard_bytes_per_agent"] == pytest.approx(1000.0)
+    assert k["bytes_per_agent_per_tick"] == pytest.approx(34.0)
+    # T(N, M) = w·N + c·N/M + t·N + 2·L·M
+    assert projected_tick(k, 10_000, 4) == pytest.approx(2.0 + 1.25 + 1.0 + 0.008)
+    assert "c·N/M" in FORMULA
+    with pytest.raises(ValueError, match="no measurement: boom"):
+        projection_constants([records[0], _shard_record("freeagentics-2-shards", error="boom")])
+
+
+def test_the_projection_alone_needs_part_b_records():
+    run = bench("--part", "d", timeout=60)
+    assert run.returncode != 0 and "needs part b's records" in run.stderr
+
+
+def test_bad_arguments_are_refused():
+    run = bench("--n", 5, timeout=60)
+    assert run.returncode == 2 and "--n must be >= 10" in run.stderr
+
+
+@pytest.mark.slow
+def test_b8_shard_tick_and_projection_records(tmp_path, ray_cluster):
+    out = tmp_path / "b8.json"
+    run = bench(
+        "--quick", "--n", 3000, "--ticks", 2, "--address", ray_cluster.address, "--json", out
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = json.loads(out.read_text())
+    ticks = [r for r in records if r["case"] == "shard-tick"]
+    assert [r["impl"] for r in ticks] == [
+        "freeagentics",
+        "freeagentics-1-shard",
+        "freeagentics-2-shards",
+    ]
+    for r in ticks:
+        assert r["benchmark"] == "B8" and r["n"] == 3000 and r["ticks"] == 2
+        assert 0 < r["tick_s_median"] <= r["tick_s_p95"]
+        assert r["ratio_to_one_process"] > 0
+    assert ticks[0]["ratio_to_one_process"] == 1.0
+    for r in ticks[1:]:
+        # 17 bytes out and one back per agent for the moves; 16 back for the metrics
+        assert r["bytes_out_per_tick_median"] == 17 * 3000
+        assert r["bytes_in_per_tick_median"] == 17 * 3000
+        assert r["comm_s_median"] >= 0 and r["shard_compute_s_median"] > 0
+        assert sum(r["shard_rows"]) == 3000
+    projected = [r for r in records if r["case"] == "projection-10m"]
+    assert [r["machines"] for r in projected] == [1, 2, 4, 8, 16]
+    for r in projected:
+        assert r["n"] == 10_000_000
+        assert r["tick_s_projected"] == pytest.approx(
+            projected_tick(r["constants"], 10_000_000, r["machines"])
+        )
+    assert "B8 (b)" in run.stdout and "B8 (d)" in run.stdout and FORMULA in run.stdout
