@@ -24,7 +24,9 @@ Usage::
     unshard(sim)                # rows back in this process, actors ended
 
 The population of a sharded simulation is fixed: adding or removing agents raises
-:class:`~freeagentics.errors.ConfigurationError` (unshard, change, shard again).
+:class:`~freeagentics.errors.ConfigurationError` (unshard, change, shard again). A
+shard that is lost (its process or node dies) makes ``step()`` raise Ray's error,
+leaving that tick unfinished; the simulation resumes from a checkpoint.
 """
 
 from __future__ import annotations
@@ -101,11 +103,15 @@ def shard(
                 )
     strength = sim.config.coalitions.strength
     transport = _InProcess() if in_process else _Ray()
-    handles = [
-        transport.create(p, strength, (placement or [{}] * len(weights))[s])
-        for s, p in enumerate(parts)
-    ]
-    transport.get([transport.call(h, "ready") for h in handles], timeout=READY_TIMEOUT_S)
+    handles: list = []
+    try:
+        for s, p in enumerate(parts):
+            handles.append(transport.create(p, strength, (placement or [{}] * len(weights))[s]))
+        transport.get([transport.call(h, "ready") for h in handles], timeout=READY_TIMEOUT_S)
+    except BaseException:
+        for h in handles:  # none is left holding rows the simulation no longer uses
+            transport.end(h)
+        raise
     rows = ShardedAgents(sim, transport, handles, bounds)
     for g in groups:  # the rows live in the shards now: any use of these says so
         g.cohort = g.history = g.visits = _InShards(g.kind.name)
