@@ -10,6 +10,7 @@ Every error a user can cause derives from :class:`FreeAgenticsError`, so one
     ├── ConfigurationError         an option value is invalid (unknown mode, bad precision, ...)
     │   ├── CheckpointError        a checkpoint is not one, of an old format, altered or incomplete
     │   └── LimitError             a request is over a resource limit (``limit`` names it)
+    ├── ConflictError              a request does not fit the current state (stepping a running run)
     └── UnknownIdError             an id (agent, node, coalition, ...) does not exist
 
 Errors subclass ``ValueError`` (or ``KeyError`` for unknown ids) as well, so code
@@ -21,6 +22,7 @@ from __future__ import annotations
 __all__ = [
     "CheckpointError",
     "ConfigurationError",
+    "ConflictError",
     "FreeAgenticsError",
     "LimitError",
     "ModelError",
@@ -69,6 +71,10 @@ class LimitError(ConfigurationError):
     def __init__(self, message: str, *, limit: str):
         super().__init__(message)
         self.limit = limit
+
+
+class ConflictError(FreeAgenticsError):
+    """The request does not fit the current state (e.g. stepping a running simulation)."""
 
 
 class UnknownIdError(FreeAgenticsError, KeyError):

@@ -1,1 +1,62 @@
-"""Where simulations run: this process, other processes, a Ray cluster (see DESIGN.md)."""
+"""Where simulations run: the :class:`SimulationHost` seam and its transports.
+
+A server's routes and WebSocket hub talk to a :class:`SimulationHost`. The service
+itself (:class:`~freeagentics.server.services.SimulationService`) is one, in the
+calling process; :class:`ServiceProxy` is one whose simulations live elsewhere, each
+call forwarded as ``(method, args, kwargs)`` through a :class:`Transport` and answered
+with plain data or the service's own exception.
+
+The local host process (the embedded default) is made of:
+
+* :class:`LocalHostProcess` — starts the host program in a child process, hands it a
+  random token, restarts it once if it dies, stops it in order; it is the proxy's
+  transport, and relays pushed frames to ``on_frame``;
+* :class:`SocketTransport` — one multiplexed connection (request ids, so concurrent
+  calls never queue behind a long one) to a :class:`HostServer`;
+* :class:`HostServer` — the child's listener on 127.0.0.1: token handshake, calls on
+  worker threads, frames pushed per topic to the connections that want it;
+* :func:`serve_child` — how the child program serves its handler for its parent.
+
+On the wire (:mod:`._codec`): 4-byte big-endian length, then one MessagePack map;
+numpy arrays as an extension type, nothing pickled. This package imports nothing of
+the server: the program a host runs is given to it by name.
+
+Beside them, :mod:`.shards` splits one simulation's rows across Ray actors and
+:mod:`.ray_local` starts a local Ray cluster (both need the ``ray`` extra and are not
+imported here).
+"""
+
+from freeagentics.hosts._child import serve_child
+from freeagentics.hosts._client import SocketTransport
+from freeagentics.hosts._codec import WireError, decode, encode, frame, read_message
+from freeagentics.hosts._errors import (
+    HostError,
+    HostUnavailableError,
+    error_from_wire,
+    error_to_wire,
+)
+from freeagentics.hosts._process import LocalHostProcess
+from freeagentics.hosts._server import HostHandler, HostServer
+from freeagentics.hosts._surface import HOST_METHODS, SimulationHost, Transport
+from freeagentics.hosts.proxy import ServiceProxy
+
+__all__ = [
+    "HOST_METHODS",
+    "HostError",
+    "HostHandler",
+    "HostServer",
+    "HostUnavailableError",
+    "LocalHostProcess",
+    "ServiceProxy",
+    "SimulationHost",
+    "SocketTransport",
+    "Transport",
+    "WireError",
+    "decode",
+    "encode",
+    "error_from_wire",
+    "error_to_wire",
+    "frame",
+    "read_message",
+    "serve_child",
+]

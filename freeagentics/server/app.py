@@ -1,9 +1,17 @@
-"""The application factory: :func:`create_app` wires settings, storage, service and routes.
+"""The application factory: :func:`create_app` wires settings, service, hub and routes.
 
-Creating the app opens the database (migrating it when ``auto_migrate``) and builds the
-:class:`~freeagentics.server.services.SimulationService` at ``app.state.service``; the
-WebSocket layer adds its hub (``app.state.hub``) to the app's lifespan. Starting the
-app creates and starts the demo simulation (when ``demo``); stopping it stops every
+``app.state.service`` is what the routes call, a :class:`~freeagentics.hosts.SimulationHost`:
+
+* ``simulation_host="process"`` (the default): a :class:`~freeagentics.hosts.ServiceProxy`
+  to a host process (:mod:`freeagentics.server.hostproc`, at ``app.state.host``) that
+  starts with the app and owns the database, the simulations, checkpoints, recovery and
+  the demo; frames reach this process's hub through it;
+* ``"inline"``: the :class:`~freeagentics.server.services.SimulationService` itself,
+  its simulations on threads of this process (creating the app opens and migrates the
+  database).
+
+Starting the app restores the simulations a previous run left alive and creates and
+starts the demo simulation (when ``demo``), in the host or here; stopping it stops every
 simulation and flushes their storage writers.
 """
 
@@ -14,9 +22,11 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, WebSocket
 
 from freeagentics import __version__
+from freeagentics.hosts import LocalHostProcess, ServiceProxy
 from freeagentics.server.api import api_router
 from freeagentics.server.debug import install_debug_delay
 from freeagentics.server.docs import install_docs
@@ -24,14 +34,21 @@ from freeagentics.server.errors import install_exception_handlers
 from freeagentics.server.gate import install_gate
 from freeagentics.server.http_metrics import HttpMetricsMiddleware
 from freeagentics.server.logredact import install_log_redaction
-from freeagentics.server.metrics import ServerMetrics, metrics_router
+from freeagentics.server.metrics import HostCollector, ServerMetrics
+from freeagentics.server.metrics_route import metrics_router
 from freeagentics.server.middleware import install_middleware
-from freeagentics.server.services import ResourceLimits, SimulationService
-from freeagentics.server.services._persistence import CheckpointPolicy, checkpoint_key
+from freeagentics.server.runtime import DEMO_SCENARIO, bring_up, build_service, demo_scenario
+from freeagentics.server.services import ResourceLimits
 from freeagentics.server.settings import Settings
-from freeagentics.storage import create_engine_for, upgrade
 
-__all__ = ["DEMO_SCENARIO", "INSECURE_WARNING", "FreeAgenticsApp", "create_app", "demo_scenario"]
+__all__ = [
+    "DEMO_SCENARIO",
+    "HOST_PROGRAM",
+    "INSECURE_WARNING",
+    "FreeAgenticsApp",
+    "create_app",
+    "demo_scenario",
+]
 
 log = logging.getLogger("freeagentics.server")
 
@@ -41,49 +58,44 @@ INSECURE_WARNING = (
     "before exposing this server."
 )
 
-DEMO_SCENARIO: dict[str, Any] = {
-    "scenario": {"name": "demo", "seed": 0},
-    # a sustainable ecology: the food that regrows each tick (about 4 units on 32 x 32)
-    # exceeds what 100 agents moving every tick spend (2 units), so the demo runs for ever
-    "world": {
-        "height": 32,
-        "width": 32,
-        "energy_cost_per_move": 0.02,
-        "resources": [{"name": "food", "density": 0.04, "regrowth": 0.1}],
-    },
-    "coalitions": {"auto_objectives": 3, "objective_capacity": 8},
-}
-
-
-def demo_scenario(agents: int) -> dict[str, Any]:
-    """The demo: explorers, collectors and coordinators sharing ``agents`` 2:2:1."""
-    coordinators = max(1, agents // 5)
-    explorers = max(1, (agents - coordinators) // 2)
-    collectors = max(0, agents - coordinators - explorers)
-    side = max(32, int((agents * 4) ** 0.5) + 1)
-    return {
-        **DEMO_SCENARIO,
-        "world": {**DEMO_SCENARIO["world"], "height": side, "width": side},
-        "agents": {"explorer": explorers, "collector": collectors, "coordinator": coordinators},
-    }
+#: the program of a server's host process
+HOST_PROGRAM = "freeagentics.server.hostproc"
 
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the demo simulation; at shutdown stop every simulation and flush storage."""
+    """Bring the simulations up (host process or here); at shutdown stop every simulation
+    and flush storage (and end the host process this app started)."""
     settings: Settings = app.state.settings
-    service: SimulationService = app.state.service
     if settings.development:
         log.warning(INSECURE_WARNING)
-    restored = service.recover() if settings.restore_on_start else []
-    if settings.demo and not any(r.name == "demo" and r.tick is not None for r in restored):
-        sim_id = service.create(demo_scenario(settings.demo_agents), name="demo")
-        service.start(sim_id)
+    host: LocalHostProcess | None = app.state.host
+    if host is None:
+        service = app.state.service
+        bring_up(service, settings)
+        try:
+            yield
+        finally:
+            service.close()
+            service.engine.dispose()
+        return
+    config = settings.model_dump(mode="json")
+    if app.state.owns_host:
+        host.config = config
+        await anyio.to_thread.run_sync(host.start)
+    else:  # a host already running (tests share one): open it for this app
+        await anyio.to_thread.run_sync(host.open, config)
     try:
         yield
     finally:
-        service.close()
-        service.engine.dispose()
+        await anyio.to_thread.run_sync(host.stop if app.state.owns_host else host.close_host)
+
+
+def _host_metrics(host: LocalHostProcess) -> Callable[[], list]:
+    def fetch() -> list:
+        return host.call("host.metrics", (), {})
+
+    return fetch
 
 
 class FreeAgenticsApp(FastAPI):
@@ -111,8 +123,15 @@ class FreeAgenticsApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The FastAPI app for ``settings`` (default: read from the environment)."""
+def create_app(
+    settings: Settings | None = None, *, host: LocalHostProcess | None = None
+) -> FastAPI:
+    """The FastAPI app for ``settings`` (default: read from the environment).
+
+    ``host``: a host process already started (and not open), which the app opens at
+    start and closes at shutdown but does not stop; by default a process app starts
+    and stops its own. Giving one implies ``simulation_host="process"``.
+    """
     settings = settings or Settings()
     app = FreeAgenticsApp(
         title="FreeAgentics",
@@ -124,28 +143,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    metrics = ServerMetrics()
+    app.state.owns_host = host is None
+    if host is None and settings.simulation_host == "process":
+        host = LocalHostProcess(HOST_PROGRAM, None, max_restarts=settings.host_max_restarts)
+    app.state.host = host
+    if host is None:
+        metrics = ServerMetrics()
+        app.state.service = build_service(settings, metrics)
+    else:
+        metrics = ServerMetrics("api")
+        fetch = _host_metrics(host)
+        metrics.registry.register(HostCollector(fetch, lambda: host.restarts))
+        app.state.service = ServiceProxy(host, limits=ResourceLimits.from_settings(settings))
     app.state.metrics = metrics
-    engine = create_engine_for(settings.resolved_database_url())
-    if settings.auto_migrate:
-        upgrade(engine)
-    service = SimulationService(
-        engine,
-        tick_rate_hz=settings.tick_rate_hz,
-        limits=ResourceLimits.from_settings(settings),
-        history_limit=settings.history_limit,
-        on_tick_seconds=metrics.tick_seconds.observe,
-        on_db_write_seconds=metrics.db_write_seconds.observe,
-        checkpoints=CheckpointPolicy(
-            key=checkpoint_key(settings.secret_key),
-            every_ticks=settings.checkpoint_every_ticks,
-            max_count=settings.checkpoint_max_count,
-            max_bytes=settings.checkpoint_max_bytes,
-        ),
-        on_restored=metrics.restored,
-    )
-    app.state.service = service
-    metrics.watch(service.gauges)
     install_exception_handlers(app)
     install_log_redaction()
     gate = install_gate(app, settings, metrics.registry)

@@ -16,8 +16,8 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from freeagentics.hosts import SimulationHost
 from freeagentics.server.auth import Principal, Role, authenticate, require
-from freeagentics.server.services import SimulationService
 from freeagentics.server.settings import Settings
 
 __all__ = [
@@ -45,13 +45,13 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_service(request: Request) -> SimulationService:
-    """The app's simulation service."""
+def get_service(request: Request) -> SimulationHost:
+    """The app's simulations: the service itself, or a proxy to the host process."""
     return request.app.state.service
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-ServiceDep = Annotated[SimulationService, Depends(get_service)]
+ServiceDep = Annotated[SimulationHost, Depends(get_service)]
 
 
 def get_principal(

@@ -2,8 +2,9 @@
 
 Bad input is always a 4xx: unknown ids 404, invalid models/specs/options 422 (a resource
 limit exceeded: 422 ``limit_exceeded`` with the setting's name in ``errors[0].limit``), malformed
-JSON 400, conflicts with the current state 409, authentication 401/403. Only a genuine
-bug is a 500, and its body gives nothing away.
+JSON 400, conflicts with the current state 409, authentication 401/403. A simulation host
+that does not answer (restarting, or gone) is a 503 ``host_unavailable`` saying which.
+Only a genuine bug is a 500, and its body gives nothing away.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from freeagentics.errors import (
     ConfigurationError,
+    ConflictError,
     FreeAgenticsError,
     LimitError,
     ModelError,
@@ -26,8 +28,8 @@ from freeagentics.errors import (
     SpecError,
     UnknownIdError,
 )
+from freeagentics.hosts import HostUnavailableError
 from freeagentics.server.auth import AuthError
-from freeagentics.server.services import ConflictError
 from freeagentics.simulation.scenario import ScenarioError, scenario_problems
 
 __all__ = ["error_response", "install_exception_handlers"]
@@ -133,6 +135,10 @@ def _http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(503, str(exc), "host_unavailable", headers={"Retry-After": "5"})
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal server error", "internal_error")
@@ -144,4 +150,5 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuthError, _auth)
     app.add_exception_handler(FreeAgenticsError, _domain)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(HostUnavailableError, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -13,16 +13,22 @@ Activity gauges carry a ``simulation`` label (the simulation's id; at most the s
 ``freeagentics_simulation_agents_dead``, ``freeagentics_simulation_agents_stuck``, and
 ``freeagentics_simulation_warning{simulation, warning}`` (1 while the warning holds, 0
 otherwise; ``warning`` is one of ``frozen``, ``stuck``, ``dying``).
+
+When simulations run in a host process, the metrics are split by where things happen
+(:data:`PARTS`): the host keeps the ``host`` part (ticks, database writes, restores,
+the live gauges) in a registry of its own, and the API's ``/metrics``
+shows them beside its ``api`` part (HTTP, WebSocket) through :class:`HostCollector`,
+which asks the host for its families at scrape time. The names are the same either way;
+``process_*`` then come once per process, labelled ``process="api"`` or ``"host"``, and
+``freeagentics_host_up`` and ``freeagentics_host_restarts_total`` tell of the host.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -31,12 +37,16 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from freeagentics.simulation import WARNINGS
 
-__all__ = ["ServerMetrics", "metrics_router"]
+__all__ = ["PARTS", "HostCollector", "ServerMetrics", "families"]
+
+#: which metrics a registry holds: all (one process), or the API's or the host's share
+PARTS = ("all", "api", "host")
+Part = Literal["all", "api", "host"]
 
 TICK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 WRITE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
@@ -105,76 +115,128 @@ def _activity_gauges(activity: dict[int, dict[str, Any]]) -> Iterator[GaugeMetri
 
 
 class ServerMetrics:
-    """The metrics of one app, in their own registry; the hub updates ``ws_*``/``messages_*``."""
+    """The metrics of one app, in their own registry; the hub updates ``ws_*``/``messages_*``.
 
-    def __init__(self) -> None:
+    ``part`` says which of them this process keeps (see the module docstring); the
+    attributes of the other part are ``None``.
+    """
+
+    def __init__(self, part: Part = "all") -> None:
+        if part not in PARTS:
+            raise ValueError(f"part must be one of {PARTS}, got {part!r}")
+        self.part = part
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        ProcessCollector(registry=r)  # process_resident_memory_bytes and friends
-        PlatformCollector(registry=r)
-        self.tick_seconds = Histogram(
-            "freeagentics_tick_duration_seconds",
-            "Duration of one simulation tick.",
-            buckets=TICK_BUCKETS,
-            registry=r,
+        if part != "api":  # the API's share shows them with the host's: HostCollector
+            ProcessCollector(registry=r)  # process_resident_memory_bytes and friends
+        if part != "host":
+            PlatformCollector(registry=r)
+        host, api = part != "api", part != "host"
+        self.tick_seconds = (
+            Histogram(
+                "freeagentics_tick_duration_seconds",
+                "Duration of one simulation tick.",
+                buckets=TICK_BUCKETS,
+                registry=r,
+            )
+            if host
+            else None
         )
-        self.db_write_seconds = Histogram(
-            "freeagentics_db_write_seconds",
-            "Duration of database writes made by the server: the service's own and each "
-            "batch of the simulations' storage writers.",
-            buckets=WRITE_BUCKETS,
-            registry=r,
+        self.db_write_seconds = (
+            Histogram(
+                "freeagentics_db_write_seconds",
+                "Duration of database writes made by the server: the service's own and each "
+                "batch of the simulations' storage writers.",
+                buckets=WRITE_BUCKETS,
+                registry=r,
+            )
+            if host
+            else None
         )
-        self.http_seconds = Histogram(
-            "freeagentics_http_request_duration_seconds",
-            "Time from an HTTP request's arrival to its response's last byte, by method and "
-            "route template.",
-            ["method", "route"],
-            buckets=HTTP_BUCKETS,
-            registry=r,
+        self.http_seconds = (
+            Histogram(
+                "freeagentics_http_request_duration_seconds",
+                "Time from an HTTP request's arrival to its response's last byte, by method "
+                "and route template.",
+                ["method", "route"],
+                buckets=HTTP_BUCKETS,
+                registry=r,
+            )
+            if api
+            else None
         )
-        self.http_errors = Counter(
-            "freeagentics_http_errors",
-            "HTTP responses with a 4xx or 5xx status, by method, route template and status.",
-            ["method", "route", "status"],
-            registry=r,
+        self.http_errors = (
+            Counter(
+                "freeagentics_http_errors",
+                "HTTP responses with a 4xx or 5xx status, by method, route template and status.",
+                ["method", "route", "status"],
+                registry=r,
+            )
+            if api
+            else None
         )
-        self.ws_connections = Gauge(
-            "freeagentics_websocket_connections", "Open WebSocket connections.", registry=r
+        self.ws_connections = (
+            Gauge("freeagentics_websocket_connections", "Open WebSocket connections.", registry=r)
+            if api
+            else None
         )
-        self.ws_queue_depth = Gauge(
-            "freeagentics_websocket_queue_depth",
-            "Frames waiting in WebSocket send queues, all clients.",
-            registry=r,
+        self.ws_queue_depth = (
+            Gauge(
+                "freeagentics_websocket_queue_depth",
+                "Frames waiting in WebSocket send queues, all clients.",
+                registry=r,
+            )
+            if api
+            else None
         )
-        self.messages_sent = Counter(
-            "freeagentics_messages_sent", "WebSocket messages sent.", ["topic"], registry=r
+        self.messages_sent = (
+            Counter("freeagentics_messages_sent", "WebSocket messages sent.", ["topic"], registry=r)
+            if api
+            else None
         )
-        self.messages_dropped = Counter(
-            "freeagentics_messages_dropped",
-            "WebSocket messages dropped (replaced latest-wins).",
-            ["topic"],
-            registry=r,
+        self.messages_dropped = (
+            Counter(
+                "freeagentics_messages_dropped",
+                "WebSocket messages dropped (replaced latest-wins).",
+                ["topic"],
+                registry=r,
+            )
+            if api
+            else None
         )
-        self.frames_superseded = Counter(
-            "freeagentics_frames_superseded",
-            "Frames replaced by a newer frame of their topic before the server could fan "
-            "them out (the event loop was behind).",
-            registry=r,
+        self.frames_superseded = (
+            Counter(
+                "freeagentics_frames_superseded",
+                "Frames replaced by a newer frame of their topic before the server could fan "
+                "them out (the event loop was behind).",
+                registry=r,
+            )
+            if api
+            else None
         )
-        self.simulations_restored = Counter(
-            "freeagentics_simulations_restored",
-            "Simulations restored from their latest checkpoint when the server started.",
-            registry=r,
+        self.simulations_restored = (
+            Counter(
+                "freeagentics_simulations_restored",
+                "Simulations restored from their latest checkpoint when the server (or its "
+                "simulation host) started.",
+                registry=r,
+            )
+            if host
+            else None
         )
-        self.ticks_lost = Counter(
-            "freeagentics_restore_ticks_lost",
-            "Ticks lost by simulations restored at start (last stored tick minus checkpoint).",
-            registry=r,
+        self.ticks_lost = (
+            Counter(
+                "freeagentics_restore_ticks_lost",
+                "Ticks lost by simulations restored at start (last stored tick minus checkpoint).",
+                registry=r,
+            )
+            if host
+            else None
         )
 
     def restored(self, ticks_lost: int) -> None:
         """Count a simulation restored at start and the ticks it lost."""
+        assert self.simulations_restored is not None and self.ticks_lost is not None
         self.simulations_restored.inc()
         self.ticks_lost.inc(ticks_lost)
 
@@ -187,15 +249,58 @@ class ServerMetrics:
         return generate_latest(self.registry)
 
 
-metrics_router = APIRouter(tags=["metrics"])
+def families(registry: CollectorRegistry) -> list[list[Any]]:
+    """Every family of ``registry`` as plain data for the API process:
+    ``[[name, type, help, [[sample name, labels, value], ...]], ...]``."""
+    return [
+        [m.name, m.type, m.documentation, [[s.name, dict(s.labels), s.value] for s in m.samples]]
+        for m in registry.collect()
+    ]
 
 
-@metrics_router.get(
-    "/metrics",
-    response_class=Response,
-    summary="Prometheus metrics",
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
-)
-def metrics(request: Request) -> Response:
-    """Every metric in the Prometheus text format."""
-    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+def _relabelled(metric: Metric, process: str) -> Metric:
+    out = Metric(metric.name, metric.documentation, metric.type)
+    for sample in metric.samples:
+        out.add_sample(sample.name, {**sample.labels, "process": process}, sample.value)
+    return out
+
+
+class HostCollector(Collector):
+    """The host's metric families at scrape time, beside this process's ``process_*``.
+
+    Args:
+        fetch: returns :func:`families` of the host's registry (raises when the host
+            does not answer: its families are then left out and ``freeagentics_host_up``
+            is 0).
+        restarts: how many times the host was restarted.
+    """
+
+    def __init__(self, fetch: Callable[[], list[list[Any]]], restarts: Callable[[], int]):
+        self._fetch, self._restarts = fetch, restarts
+        self._own = ProcessCollector(registry=None)
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            fetched, up = self._fetch(), 1.0
+        except Exception:
+            fetched, up = [], 0.0
+        yield GaugeMetricFamily(
+            "freeagentics_host_up", "1 while the simulation host answers.", value=up
+        )
+        yield CounterMetricFamily(
+            "freeagentics_host_restarts",
+            "Times the simulation host was restarted after it died.",
+            value=self._restarts(),
+        )
+        merged = {m.name: _relabelled(m, "api") for m in self._own.collect()}
+        for name, kind, text, samples in fetched:
+            metric = Metric(name, text, kind)
+            for sample_name, labels, value in samples:
+                metric.add_sample(sample_name, labels, value)
+            if name in merged:  # the same process_* family: one family, two processes
+                merged[name].samples.extend(_relabelled(metric, "host").samples)
+            elif name.startswith("process_"):
+                merged[name] = _relabelled(metric, "host")
+            else:
+                yield metric
+        yield from merged.values()

@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     checkpoint_max_bytes: int = Field(512 * 1024 * 1024, ge=1024)
     #: at start, restore the simulations the database says were created, running or paused
     restore_on_start: bool = True
+    simulation_host: Literal["process", "inline"] = Field(
+        "process",
+        description="Where simulations run: 'process', a host process the server starts and "
+        "stops (the event loop and the requests never share an interpreter with a tick); "
+        "'inline', threads of the API process itself. (FREEAGENTICS_SIMULATION_HOST: "
+        "FREEAGENTICS_HOST is the address the server listens on.)",
+    )
+    #: restarts of a host process that died, each restoring its simulations from their
+    #: latest checkpoints; after that the API answers 503 until the server is restarted
+    host_max_restarts: int = Field(1, ge=0, le=100)
 
     # --- abuse limits: tokens, failed logins, origins, WebSocket admission ---
     #: the longest life any token may have; longer ones are refused, even if validly signed

@@ -369,3 +369,4 @@ class Health(BaseModel):
     mode: str
     database: str | None = None
     simulations: int | None = None
+    host: str | None = Field(None, description="Why the simulation host is unavailable.")

@@ -1,11 +1,7 @@
-"""Errors the services raise beyond :mod:`freeagentics.errors`."""
+"""Errors the services raise beyond :mod:`freeagentics.errors` (re-exported from there)."""
 
 from __future__ import annotations
 
-from freeagentics.errors import FreeAgenticsError
+from freeagentics.errors import ConflictError
 
 __all__ = ["ConflictError"]
-
-
-class ConflictError(FreeAgenticsError):
-    """The request does not fit the current state (e.g. stepping a running simulation)."""

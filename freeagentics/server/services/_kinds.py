@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from freeagentics.agents.kinds import AgentKind, define_kind
@@ -34,6 +34,25 @@ class KindDefinition:
     observer: str = "compass"
     target: str = "waypoint"
     capabilities: tuple[float, ...] = (1.0, 0.0, 0.0)
+
+    @classmethod
+    def of(cls, value: KindDefinition | Mapping[str, Any], where: str = "kinds") -> KindDefinition:
+        """``value`` itself, or the definition a map of its fields describes (as a
+        definition crosses to a host)."""
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigurationError(
+                f"{where}: expected a kind definition, got {type(value).__name__}"
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ConfigurationError(f"{where}: unknown fields {unknown}; known: {sorted(known)}")
+        values = dict(value)
+        if "capabilities" in values:
+            values["capabilities"] = tuple(values["capabilities"])
+        return cls(**values)
 
 
 def compile_model(

@@ -12,6 +12,11 @@ fit the current status raise :class:`ConflictError`; requests over one of the
 Reads (summaries, agents, coalitions, the world) come from the snapshot each
 simulation publishes at the end of every tick, never from under its lock; only
 knowledge-graph queries still take the lock (the graph is too large to copy per tick).
+
+The service is the in-process :class:`~freeagentics.hosts.SimulationHost`: its public
+methods take and return plain data (knowledge queries go by name, see
+:mod:`._knowledge`), so a :class:`~freeagentics.hosts.ServiceProxy` can offer the same
+methods for a service in another process.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from freeagentics.server.services import _views
 from freeagentics.server.services._errors import ConflictError
 from freeagentics.server.services._heap import release_heap, settle_heap
 from freeagentics.server.services._kinds import KindDefinition, build_kind
+from freeagentics.server.services._knowledge import node_data, run_query
 from freeagentics.server.services._limits import ResourceLimits, check_limit
 from freeagentics.server.services._managed import ManagedSimulation
 from freeagentics.server.services._persistence import (
@@ -190,13 +196,15 @@ class SimulationService:
         scenario: Mapping[str, Any] | None = None,
         *,
         name: str | None = None,
-        kinds: Sequence[KindDefinition] = (),
+        kinds: Sequence[KindDefinition | Mapping[str, Any]] = (),
     ) -> int:
-        """Build a simulation from a scenario mapping (and custom kinds); return its id.
+        """Build a simulation from a scenario mapping (and custom kinds, each a
+        :class:`KindDefinition` or the map of its fields); return its id.
 
         A place under ``max_simulations`` is reserved before anything is built, so
         concurrent creations never hold more simulations than the limit.
         """
+        kinds = [KindDefinition.of(k, f"kinds[{i}]") for i, k in enumerate(kinds)]
         with self._lock:
             held = len(self._sims) + self._reserved
             if held >= self.limits.max_simulations:
@@ -516,21 +524,24 @@ class SimulationService:
             }
 
     # ------------------------------------------------------------------ knowledge graph
-    def knowledge(self, sim_id: int, query: Callable[[Any], Any]) -> tuple[Any, dict[str, Any]]:
-        """Run ``query(store)`` against the simulation's knowledge graph under its lock.
+    def knowledge(self, sim_id: int, query: str, **params: Any) -> tuple[Any, dict[str, Any]]:
+        """Run the named ``query`` (one of :data:`._knowledge.QUERIES`) with ``params``
+        against the simulation's knowledge graph under its lock.
 
-        Returns the query's result and the ticks it is from: ``tick``, the simulation's
-        tick, and ``as_of_tick``, the tick the graph reflects (its last fold, every
-        ``knowledge_every`` ticks; ``None`` before the first), read under the same lock.
+        Returns the query's result (plain data) and the ticks it is from: ``tick``, the
+        simulation's tick, and ``as_of_tick``, the tick the graph reflects (its last
+        fold, every ``knowledge_every`` ticks; ``None`` before the first), read under
+        the same lock.
         """
         managed = self._managed(sim_id)
         with managed.lock:
             sim = managed.sim
-            result = query(sim.knowledge)
+            result = run_query(sim.knowledge, query, params)
             return result, {"tick": sim.tick, "as_of_tick": sim.knowledge_tick}
 
-    def knowledge_agent(self, sim_id: int, agent_id: int) -> tuple[Any, dict[str, Any]]:
-        """The knowledge graph's node of agent ``agent_id`` and its ticks (see :meth:`knowledge`).
+    def knowledge_agent(self, sim_id: int, agent_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The knowledge graph's node of agent ``agent_id`` (a map of its fields) and its
+        ticks (see :meth:`knowledge`).
 
         Raises :class:`UnknownIdError` naming the agent when the graph has no node for
         it: the simulation has no such agent, or has not folded it into the graph yet.
@@ -542,7 +553,7 @@ class SimulationService:
             ticks = {"tick": sim.tick, "as_of_tick": sim.knowledge_tick}
             node_id = graph.node_id("agent", agent_id)
             if node_id is not None:
-                return graph.get_node(node_id), ticks
+                return node_data(graph.get_node(node_id)), ticks
             if not np.isin(agent_id, sim.population.ids):
                 raise UnknownIdError(f"simulation {sim_id} has no agent {agent_id}")
             folded = ticks["as_of_tick"]
@@ -581,6 +592,17 @@ class SimulationService:
             subscription.close()
             return
         managed.sim.bus.unsubscribe(subscription)
+
+    def health(self) -> dict[str, Any]:
+        """``database``: ``"ok"`` when the database answers a query, else the error's type
+        name; ``simulations``: how many are held."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            database = "ok"
+        except Exception as exc:  # the answer is the state of the database, not a failure
+            database = type(exc).__name__
+        return {"database": database, "simulations": len(self.ids())}
 
     def gauges(self) -> dict[str, Any]:
         """Agents by kind, queue depths and last write latency across simulations, and

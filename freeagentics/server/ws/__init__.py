@@ -24,9 +24,10 @@ from freeagentics.server.ws.client import (
 )
 from freeagentics.server.ws.endpoint import settings_of, websocket_endpoint
 from freeagentics.server.ws.frames import Topic
+from freeagentics.server.ws.host_relay import HostRelay
 from freeagentics.server.ws.hub import Hub
 from freeagentics.server.ws.metrics import MetricsSync
-from freeagentics.server.ws.source import ServiceSource
+from freeagentics.server.ws.source import HostSource, ServiceSource
 from freeagentics.server.ws.wire import COMPRESSION_STATE, MAX_SIZE_STATE
 
 __all__ = [
@@ -58,8 +59,11 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
     async def lifespan(app_: Any) -> AsyncIterator[Any]:
         async with inner(app_) as state:
             settings = settings_of(app)
+            host = getattr(app.state, "host", None)
+            service = app.state.service
+            source = ServiceSource(service) if host is None else HostSource(service)
             hub = Hub(
-                ServiceSource(app.state.service),
+                source,
                 frame_rate_hz=settings.frame_rate_hz,
                 queue_size=settings.ws_queue_size,
                 max_lag=settings.ws_max_lag_frames,
@@ -71,8 +75,11 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
             sync = MetricsSync(hub, server_metrics) if server_metrics is not None else None
             if sync is not None:
                 sync.start()
-            fanout = None
-            if settings.redis_url:
+            fanout = relay = None
+            if host is not None:  # the host relays its frames; Redis serves inline services
+                hub.relay = relay = HostRelay(hub, host)
+                hub.verify = source.verify
+            elif settings.redis_url:
                 from freeagentics.server.ws.redis_fanout import RedisFanout
 
                 fanout = await RedisFanout.start(hub, settings.redis_url)
@@ -86,6 +93,8 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
             finally:
                 if fanout is not None:
                     await fanout.close()
+                if relay is not None:
+                    relay.close()
                 hub.close()
                 if sync is not None:
                     await sync.stop()

@@ -1,7 +1,8 @@
 """Simulation commands sent over the socket, run against the simulation service.
 
-Service methods block (a ``step`` runs ticks on the caller's thread), so they run in a
-worker thread, as FastAPI runs plain ``def`` routes; the event loop keeps serving.
+Service methods block (a ``step`` runs ticks on the caller's thread, or waits for a host
+process to run them), so they run in a worker thread, as FastAPI runs plain ``def``
+routes; the event loop keeps serving.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 from typing import Any
 
 from freeagentics.errors import ConfigurationError, FreeAgenticsError, LimitError, UnknownIdError
+from freeagentics.hosts import HostUnavailableError
 
 __all__ = ["CommandError", "run_command"]
 
@@ -62,5 +64,7 @@ async def run_command(service: Any, action: str, sim_id: str | int, args: dict[s
         raise CommandError("bad_argument", str(exc)) from None
     except FreeAgenticsError as exc:  # ConflictError and kin: the state does not allow it
         raise CommandError("conflict", str(exc)) from None
+    except HostUnavailableError as exc:  # the simulation host is restarting, or gone
+        raise CommandError("unavailable", str(exc)) from None
     except Exception as exc:  # report, and keep the connection
         raise CommandError("failed", f"{type(exc).__name__}: {exc}") from None

@@ -32,6 +32,7 @@ from fastapi import WebSocket
 from fastapi.responses import JSONResponse
 
 from freeagentics.errors import LimitError, UnknownIdError
+from freeagentics.hosts import HostUnavailableError
 from freeagentics.server.auth import AuthError, Principal, Role, require
 from freeagentics.server.gate import Gate, RateLimited, gate_of, origin_refusal
 from freeagentics.server.settings import Settings
@@ -294,19 +295,22 @@ class _Session:
         if isinstance(message, PingMessage):
             self.reply(binary, {"type": "pong", "id": message.id, "t": time.time()})
         elif isinstance(message, SubscribeMessage | UnsubscribeMessage):
-            self.topic_message(binary, message)
+            await self.topic_message(binary, message)
         elif isinstance(message, CommandMessage):
             self.command(binary, message)
         else:  # a second auth: credentials are fixed for the connection's life
             error = CommandError("bad_argument", "already authenticated")
             self.ack(binary, message.id, error=error)
 
-    def topic_message(self, binary: bool, message: SubscribeMessage | UnsubscribeMessage) -> None:
+    async def topic_message(
+        self, binary: bool, message: SubscribeMessage | UnsubscribeMessage
+    ) -> None:
         assert self.client is not None
         topic = Topic(message.topic, str(message.sim_id), message.agent_id)
         try:
             require(self.client.principal, Role.VIEWER)
             if isinstance(message, SubscribeMessage):
+                await self.hub.admit(topic)  # asks a host process off the loop, if any
                 self.hub.subscribe(self.client, topic, message.format)
             elif not self.hub.unsubscribe(self.client, topic):
                 raise CommandError("bad_argument", f"not subscribed to {topic.key}")
@@ -316,6 +320,8 @@ class _Session:
             self.ack(binary, message.id, error=CommandError("unknown_id", str(exc)))
         except LimitError as exc:
             self.ack(binary, message.id, error=CommandError("limit_exceeded", str(exc)))
+        except HostUnavailableError as exc:
+            self.ack(binary, message.id, error=CommandError("unavailable", str(exc)))
         except CommandError as exc:
             self.ack(binary, message.id, error=exc)
         else:

@@ -17,6 +17,12 @@ newest state at the rate the loop can sustain. A frame goes out to
 :data:`FANOUT_CHUNK` subscribers per turn of the loop, so that with thousands of
 subscribers new connections, pings and commands are still served between the slices;
 a feed's next frames wait until the slices of the current one are done, keeping order.
+
+When the simulations live in another process (a host process, see
+:mod:`freeagentics.server.hostproc`), this hub follows no simulation itself: every topic
+comes through the relay (:meth:`Hub.relay_frame`, fanned out in slices like a feed's
+frames, a newer frame superseding a waiting one), and :meth:`Hub.admit` asks
+:attr:`Hub.verify` off the loop whether a simulation exists before a client subscribes.
 """
 
 from __future__ import annotations
@@ -134,6 +140,10 @@ class Hub:
         self.min_interval = 1.0 / frame_rate_hz
         self.queue_size, self.max_lag = queue_size, max_lag
         self.relay: Relay | None = None
+        #: set when simulations live elsewhere: ``verify(sim_id)`` raises UnknownIdError
+        #: unless one exists anywhere (it blocks: :meth:`admit` runs it off the loop)
+        self.verify: Callable[[str], None] | None = None
+        self._relayed = _Feed(handle=None)  # frames from the relay, waiting for the loop
         self.loop = asyncio.get_running_loop()
         self.clients: set[Client] = set()
         self._topics: dict[str, _TopicState] = {}
@@ -215,6 +225,14 @@ class Hub:
         return len(self._feeds)
 
     # ------------------------------------------------------------------ subscriptions
+    async def admit(self, topic: Topic) -> None:
+        """Before :meth:`subscribe`: raise :class:`UnknownIdError` when :attr:`verify` says
+        ``topic``'s simulation exists nowhere (asked on a worker thread; nothing to ask
+        without ``verify`` or for a topic already followed)."""
+        if self.verify is None or topic.key in self._topics:
+            return
+        await self.loop.run_in_executor(None, self.verify, topic.sim_id)
+
     def subscribe(self, client: Client, topic: Topic, fmt: Format) -> None:
         """Add ``client`` to ``topic`` in ``fmt`` (a second subscribe changes the format).
 
@@ -437,6 +455,20 @@ class Hub:
                     client.offer(key, kind, payload, wire)  # a client gone since: a no-op
                 yield
         self.frames_published += 1
+
+    def relay_frame(self, key: str, payload: bytes) -> None:
+        """A MessagePack frame of ``key`` from the relay, on any thread: its JSON is made
+        here (off the loop) when a subscriber wants JSON, then it is fanned out in slices
+        like a feed's frames; a newer frame of a topic supersedes a waiting one, except
+        coalition frames, whose changes must all arrive."""
+        state = self._topics.get(key)
+        if state is None or not state.remote_source:
+            return
+        payloads: dict[str, Payload] = {"msgpack": payload}
+        if state.subscribers["json"]:
+            payloads["json"] = frames.encode(frames.decode_msgpack(payload), "json")
+        newest = set() if state.topic.kind == "coalitions" else {key}
+        self._hand_to_loop(self._relayed, [(key, payloads, None)], newest)
 
     def deliver_remote(self, key: str, payload: bytes) -> None:
         """A MessagePack frame of ``key`` arrived from another process: relay it here."""

@@ -31,21 +31,26 @@ class MetricsSync:
         self._task: asyncio.Task | None = None
 
     def update(self) -> None:
-        """One copy: counter increments since the last, gauges as they are now."""
+        """One copy: counter increments since the last, gauges as they are now (of the
+        metrics this process keeps: a host's hub has no clients, an API's relayed
+        frames are never superseded)."""
         m = self.metrics
-        m.ws_connections.set(len(self.hub.clients))
-        m.ws_queue_depth.set(self.hub.queue_depth)
+        if m.ws_connections is not None:
+            m.ws_connections.set(len(self.hub.clients))
+            m.ws_queue_depth.set(self.hub.queue_depth)
         for counter, totals, seen in (
             (m.messages_sent, self.hub.sent_by_topic(), self._sent),
             (m.messages_dropped, self.hub.dropped_by_topic(), self._dropped),
         ):
+            if counter is None:
+                continue
             for kind, total in totals.items():
                 delta = total - seen.get(kind, 0)
                 if delta > 0:
                     counter.labels(kind).inc(delta)
                 seen[kind] = total
         superseded = self.hub.frames_superseded
-        if superseded > self._superseded:
+        if m.frames_superseded is not None and superseded > self._superseded:
             m.frames_superseded.inc(superseded - self._superseded)
             self._superseded = superseded
 

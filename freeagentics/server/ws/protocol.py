@@ -29,7 +29,8 @@ Server → client (besides frames, see :mod:`freeagentics.server.ws.frames`)::
 Error codes: ``bad_json``, ``bad_msgpack``, ``invalid_message`` (failed validation;
 the message says which field), ``too_large``, ``unauthorized``, ``forbidden``,
 ``unknown_id``, ``bad_argument``, ``conflict`` (the simulation's state does not allow
-it), ``busy`` (too many commands of this client still running), ``failed``.
+it), ``busy`` (too many commands of this client still running), ``unavailable`` (the
+simulation host is restarting or gone), ``failed``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The hub's view of :class:`~freeagentics.server.services.simulations.SimulationService`.
+"""The hub's view of the simulations: :class:`ServiceSource` for a service in this
+process, :class:`HostSource` for a host process's.
 
 Topic keys carry simulation ids as text; the service numbers its simulations, so ids
 that are not integers are unknown here (another process may still own them, via Redis).
@@ -7,12 +8,14 @@ that are not integers are unknown here (another process may still own them, via 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from freeagentics.errors import UnknownIdError
-from freeagentics.simulation._events import TickEvents
 
-__all__ = ["ServiceSource"]
+if TYPE_CHECKING:
+    from freeagentics.simulation._events import TickEvents
+
+__all__ = ["HostSource", "ServiceSource"]
 
 #: tick batches the hub may have waiting: it only ever wants the newest
 _BATCHES = 2
@@ -47,3 +50,30 @@ class ServiceSource:
             return self.service.knowledge_stats(_numeric(sim_id))
         except UnknownIdError:
             return None
+
+
+class HostSource:
+    """The hub's source when the simulations live in a host process: none is here (every
+    topic comes through the relay), and :meth:`verify` asks the host whether one exists.
+
+    ``service`` is the :class:`~freeagentics.hosts.ServiceProxy` to the host.
+    """
+
+    def __init__(self, service: Any):
+        self.service = service
+
+    def check(self, sim_id: str) -> None:
+        raise UnknownIdError(f"simulation {sim_id} runs in the simulation host")
+
+    def subscribe(self, sim_id: str, callback: Callable[[TickEvents], None]) -> Any:
+        raise UnknownIdError(f"simulation {sim_id} runs in the simulation host")
+
+    def unsubscribe(self, sim_id: str, handle: Any) -> None:
+        pass
+
+    def knowledge(self, sim_id: str) -> tuple[int, int, int] | None:
+        return None
+
+    def verify(self, sim_id: str) -> None:
+        """Raise :class:`UnknownIdError` unless the host holds ``sim_id`` (blocks)."""
+        self.service.get(_numeric(sim_id))

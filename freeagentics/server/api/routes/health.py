@@ -1,7 +1,8 @@
-"""Liveness and readiness (the database included); no authentication, no rate limit.
+"""Liveness and readiness (the simulation host and the database included); no
+authentication, no rate limit.
 
-Liveness is answered on the event loop itself (``async def``, no database, no lock):
-it never waits for the worker threads, which busy routes may all be using.
+Liveness is answered on the event loop itself (``async def``, no database, no lock, no
+host): it never waits for the worker threads, which busy routes may all be using.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from freeagentics.hosts import HostUnavailableError
 from freeagentics.server.api.schemas import Health
 from freeagentics.server.deps import ServiceDep, SettingsDep
 
@@ -30,11 +32,14 @@ async def live(request: Request) -> Health:
     responses={503: {"model": Health}},
 )
 def ready(request: Request, settings: SettingsDep, service: ServiceDep) -> Health | JSONResponse:
-    """200 when the database answers a query, 503 otherwise."""
+    """200 when the simulations' host answers and its database answers a query, 503
+    otherwise (``database`` names the error, or says the host is unavailable)."""
     try:
-        with service.engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-    except Exception as exc:
-        body = Health(status="unavailable", mode=settings.mode, database=type(exc).__name__)
+        health = service.health()
+    except HostUnavailableError as exc:
+        body = Health(status="unavailable", mode=settings.mode, database="unknown", host=str(exc))
         return JSONResponse(body.model_dump(), status_code=503)
-    return Health(status="ok", mode=settings.mode, database="ok", simulations=len(service.ids()))
+    if health["database"] != "ok":
+        body = Health(status="unavailable", mode=settings.mode, database=health["database"])
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Health(status="ok", mode=settings.mode, database="ok", simulations=health["simulations"])

@@ -3,7 +3,8 @@ shortest path, stats.
 
 Every read says which ticks it is from (``tick``, the simulation's; ``as_of_tick``, the
 one the graph reflects): the graph is folded from the simulation every
-``knowledge_every`` ticks, and its node ids are its own, not agent ids.
+``knowledge_every`` ticks, and its node ids are its own, not agent ids. Each route runs
+one of the service's named queries (the graph lives wherever the simulation runs).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import orjson
 from fastapi import APIRouter, Query
 
 from freeagentics.errors import ConfigurationError
-from freeagentics.knowledge import MAX_HOPS, Edge, Node
+from freeagentics.knowledge import MAX_HOPS
 from freeagentics.server.api.params import MAX_ID, AgentId, Limit, NodeId, Offset, SimId
 from freeagentics.server.api.schemas import (
     EdgeOut,
@@ -51,27 +52,6 @@ def _where(text: str | None) -> dict[str, Any] | None:
     return value
 
 
-def _node(node: Node) -> NodeOut:
-    return NodeOut(
-        id=node.id,
-        type=node.type,
-        key=node.key,
-        properties=dict(node.properties),
-        created_tick=node.created_tick,
-        updated_tick=node.updated_tick,
-    )
-
-
-def _edge(edge: Edge) -> EdgeOut:
-    return EdgeOut(
-        src=edge.src,
-        dst=edge.dst,
-        type=edge.type,
-        properties=dict(edge.properties),
-        weight=edge.weight,
-    )
-
-
 @router.get("/nodes", response_model=NodePage)
 def find_nodes(
     sim_id: SimId,
@@ -85,16 +65,16 @@ def find_nodes(
     """Nodes of a type matching property filters, ascending id."""
     filters = _where(where)
     found, ticks = service.knowledge(
-        sim_id, lambda kg: kg.find_nodes(type, filters, limit=limit, offset=offset)
+        sim_id, "find_nodes", type=type, where=filters, limit=limit, offset=offset
     )
-    return NodePage(items=[_node(n) for n in found], offset=offset, limit=limit, **ticks)
+    return NodePage(items=[NodeOut(**n) for n in found], offset=offset, limit=limit, **ticks)
 
 
 @router.get("/nodes/{node_id}", response_model=NodeRead)
 def get_node(sim_id: SimId, node_id: NodeId, service: ServiceDep, _: Viewer) -> NodeRead:
     """One node (by the graph's node id)."""
-    node, ticks = service.knowledge(sim_id, lambda kg: kg.get_node(node_id))
-    return NodeRead(**_node(node).model_dump(), **ticks)
+    node, ticks = service.knowledge(sim_id, "node", node_id=node_id)
+    return NodeRead(**node, **ticks)
 
 
 @router.get("/agents/{agent_id}", response_model=NodeRead)
@@ -105,7 +85,7 @@ def get_agent_node(sim_id: SimId, agent_id: AgentId, service: ServiceDep, _: Vie
     added since the last fold.
     """
     node, ticks = service.knowledge_agent(sim_id, agent_id)
-    return NodeRead(**_node(node).model_dump(), **ticks)
+    return NodeRead(**node, **ticks)
 
 
 @router.get("/nodes/{node_id}/neighbours", response_model=NeighboursOut)
@@ -118,12 +98,11 @@ def neighbours(
     direction: Direction = "out",
 ) -> NeighboursOut:
     """Nodes one edge away, and the edges."""
-
-    def query(kg: Any) -> tuple[list[int], list[Edge]]:
-        return kg.neighbours(node_id, edge_type, direction), kg.edges(node_id, edge_type, direction)
-
-    (ids, edges), ticks = service.knowledge(sim_id, query)
-    return NeighboursOut(node=node_id, neighbours=ids, edges=[_edge(e) for e in edges], **ticks)
+    found, ticks = service.knowledge(
+        sim_id, "neighbours", node_id=node_id, edge_type=edge_type, direction=direction
+    )
+    edges = [EdgeOut(**e) for e in found["edges"]]
+    return NeighboursOut(node=node_id, neighbours=found["neighbours"], edges=edges, **ticks)
 
 
 @router.get("/nodes/{node_id}/k-hop", response_model=KHopOut)
@@ -137,7 +116,9 @@ def k_hop(
     direction: Direction = "out",
 ) -> KHopOut:
     """Breadth-first distance of every node within ``k`` hops."""
-    found, ticks = service.knowledge(sim_id, lambda kg: kg.k_hop(node_id, k, edge_type, direction))
+    found, ticks = service.knowledge(
+        sim_id, "k_hop", node_id=node_id, k=k, edge_type=edge_type, direction=direction
+    )
     return KHopOut(node=node_id, k=k, distances={str(n): d for n, d in found.items()}, **ticks)
 
 
@@ -155,7 +136,12 @@ def shortest_path(
     """The fewest-hop path from ``src`` to ``dst`` (``path: null`` when there is none)."""
     path, ticks = service.knowledge(
         sim_id,
-        lambda kg: kg.shortest_path(src, dst, edge_type, direction=direction, max_depth=max_depth),
+        "shortest_path",
+        src=src,
+        dst=dst,
+        edge_type=edge_type,
+        direction=direction,
+        max_depth=max_depth,
     )
     return PathOut(src=src, dst=dst, path=path, **ticks)
 
@@ -163,13 +149,13 @@ def shortest_path(
 @router.get("/stats", response_model=GraphStatsOut)
 def stats(sim_id: SimId, service: ServiceDep, _: Viewer) -> GraphStatsOut:
     """Node and edge counts by type, and capacity, as of ``as_of_tick``."""
-    s, ticks = service.knowledge(sim_id, lambda kg: kg.stats())
+    s, ticks = service.knowledge(sim_id, "stats")
     return GraphStatsOut(
         **ticks,
-        nodes=s.nodes,
-        edges=s.edges,
-        max_nodes=s.max_nodes,
-        max_edges=s.max_edges,
-        nodes_by_type=dict(s.nodes_by_type),
-        edges_by_type=dict(s.edges_by_type),
+        nodes=s["nodes"],
+        edges=s["edges"],
+        max_nodes=s["max_nodes"],
+        max_edges=s["max_edges"],
+        nodes_by_type=s["nodes_by_type"],
+        edges_by_type=s["edges_by_type"],
     )

@@ -1,0 +1,184 @@
+"""The caller's side of the socket: :class:`SocketTransport`, one multiplexed connection.
+
+Calls from any number of threads share the connection: each gets a request id, its
+message joins the outbox (written in order by one writer thread), and the caller waits
+for the answer with that id, so a long ``step`` holds up only its own caller. Frames the
+host pushes go to ``on_frame`` on the reader thread. When the connection ends, every
+waiting call raises :class:`~freeagentics.hosts.HostUnavailableError` and ``on_lost``
+is called once. The message protocol is described in :mod:`._server`.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import socket
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from freeagentics.hosts._codec import WireError, frame, read_message
+from freeagentics.hosts._errors import HostUnavailableError, error_from_wire
+
+__all__ = ["SocketTransport"]
+
+log = logging.getLogger("freeagentics.hosts")
+
+FrameHandler = Callable[[str, bytes], None]
+
+
+class _Waiter:
+    __slots__ = ("done", "reply")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.reply: dict[str, Any] | None = None
+
+
+class SocketTransport:
+    """A :class:`~freeagentics.hosts.Transport` to a host listening on 127.0.0.1:``port``.
+
+    Args:
+        port: the host's port.
+        token: the host's secret (see :class:`~freeagentics.hosts.HostServer`).
+        on_frame: called with ``(key, payload)`` for each pushed frame (reader thread).
+        on_lost: called once when the connection ends.
+        max_message_bytes: largest message accepted from the host.
+        max_outbox: messages waiting to be written; past it calls raise
+            :class:`HostUnavailableError` and notices are dropped.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        token: bytes,
+        *,
+        on_frame: FrameHandler | None = None,
+        on_lost: Callable[[], None] | None = None,
+        max_message_bytes: int = 1 << 30,
+        max_outbox: int = 65_536,
+        connect_timeout_s: float = 10.0,
+    ):
+        self.port = port
+        self.on_frame, self.on_lost = on_frame, on_lost
+        self.max_message_bytes, self.max_outbox = max_message_bytes, max_outbox
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Waiter] = {}
+        self._outbox: collections.deque[bytes] = collections.deque()
+        self._cond = threading.Condition()
+        self.closed = False
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=connect_timeout_s)
+        try:
+            self.sock.sendall(frame({"op": "hello", "token": token}))
+            reply = read_message(self.sock, 1024)
+            if not isinstance(reply, dict) or reply.get("ok") is not True:
+                raise HostUnavailableError("the host refused the connection")
+        except (OSError, WireError) as exc:
+            self.sock.close()
+            raise HostUnavailableError(f"no handshake with the host: {exc}") from None
+        self.sock.settimeout(None)
+        threading.Thread(target=self._read_loop, daemon=True, name="host-client-reader").start()
+        threading.Thread(target=self._write_loop, daemon=True, name="host-client-writer").start()
+
+    # ------------------------------------------------------------------ calls
+    def call(self, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        """Run ``method`` on the host and return its result (see :class:`Transport`)."""
+        call_id = next(self._ids)
+        data = frame(
+            {
+                "op": "call",
+                "id": call_id,
+                "method": method,
+                "args": list(args),
+                "kwargs": dict(kwargs),
+            }
+        )
+        waiter = _Waiter()
+        with self._cond:
+            if self.closed:
+                raise HostUnavailableError("the simulation host is not connected")
+            if len(self._outbox) >= self.max_outbox:
+                raise HostUnavailableError("the simulation host is not reading its calls")
+            self._pending[call_id] = waiter
+            self._outbox.append(data)
+            self._cond.notify()
+        waiter.done.wait()
+        reply = waiter.reply
+        if reply is None:
+            raise HostUnavailableError("the simulation host went away during the call")
+        if reply.get("ok") is True:
+            return reply.get("value")
+        raise error_from_wire(reply.get("error"))
+
+    def notify(self, op: str, key: str) -> bool:
+        """Send ``{"op": op, "key": key}`` (``want``/``unwant``) without waiting; False
+        when it could not be queued."""
+        with self._cond:
+            if self.closed or len(self._outbox) >= self.max_outbox:
+                return False
+            self._outbox.append(frame({"op": op, "key": key}))
+            self._cond.notify()
+        return True
+
+    # ------------------------------------------------------------------ threads
+    def _write_loop(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    self._cond.wait_for(lambda: self._outbox or self.closed)
+                    if self.closed:
+                        return
+                    data = self._outbox.popleft()
+                self.sock.sendall(data)
+        except OSError as exc:
+            self._lost(f"writing failed: {exc}")
+
+    def _read_loop(self) -> None:
+        reason = "the host closed the connection"
+        try:
+            while True:
+                message = read_message(self.sock, self.max_message_bytes)
+                if message is None:
+                    break
+                op = message.get("op")
+                if op == "result":
+                    with self._cond:
+                        waiter = self._pending.pop(message.get("id"), None)
+                    if waiter is not None:
+                        waiter.reply = message
+                        waiter.done.set()
+                elif op == "frame" and self.on_frame is not None:
+                    key, payload = message.get("key"), message.get("payload")
+                    if isinstance(key, str) and isinstance(payload, bytes):
+                        try:
+                            self.on_frame(key, payload)
+                        except Exception:  # a frame the API cannot relay must not end the link
+                            log.exception("frame of %s from the host was not relayed", key)
+        except (OSError, WireError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        self._lost(reason)
+
+    def _lost(self, reason: str) -> None:
+        with self._cond:
+            if self.closed:
+                return
+            self.closed = True
+            waiting = list(self._pending.values())
+            self._pending.clear()
+            self._outbox.clear()
+            self._cond.notify_all()
+        log.info("connection to the simulation host ended: %s", reason)
+        for waiter in waiting:
+            waiter.done.set()  # reply None: HostUnavailableError in the caller
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        if self.on_lost is not None:
+            self.on_lost()
+
+    def close(self) -> None:
+        """End the connection (waiting calls raise HostUnavailableError)."""
+        self._lost("closed by this process")

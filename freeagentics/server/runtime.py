@@ -1,0 +1,89 @@
+"""The simulation service a server runs, built from its settings and brought up.
+
+Shared by the two places a server's simulations can live: the API process itself
+(``simulation_host="inline"``) and the host process it starts (``"process"``, see
+:mod:`freeagentics.server.hostproc`). :func:`build_service` opens (and migrates) the
+database and makes the :class:`~freeagentics.server.services.SimulationService`;
+:func:`bring_up` restores the simulations a previous run left alive and starts the
+demo.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from freeagentics.server.metrics import ServerMetrics
+from freeagentics.server.services import ResourceLimits, SimulationService
+from freeagentics.server.services._persistence import CheckpointPolicy, Restored, checkpoint_key
+from freeagentics.server.settings import Settings
+from freeagentics.storage import create_engine_for, upgrade
+
+__all__ = ["DEMO_SCENARIO", "bring_up", "build_service", "demo_scenario"]
+
+log = logging.getLogger("freeagentics.server")
+
+DEMO_SCENARIO: dict[str, Any] = {
+    "scenario": {"name": "demo", "seed": 0},
+    # a sustainable ecology: the food that regrows each tick (about 4 units on 32 x 32)
+    # exceeds what 100 agents moving every tick spend (2 units), so the demo runs for ever
+    "world": {
+        "height": 32,
+        "width": 32,
+        "energy_cost_per_move": 0.02,
+        "resources": [{"name": "food", "density": 0.04, "regrowth": 0.1}],
+    },
+    "coalitions": {"auto_objectives": 3, "objective_capacity": 8},
+}
+
+
+def demo_scenario(agents: int) -> dict[str, Any]:
+    """The demo: explorers, collectors and coordinators sharing ``agents`` 2:2:1."""
+    coordinators = max(1, agents // 5)
+    explorers = max(1, (agents - coordinators) // 2)
+    collectors = max(0, agents - coordinators - explorers)
+    side = max(32, int((agents * 4) ** 0.5) + 1)
+    return {
+        **DEMO_SCENARIO,
+        "world": {**DEMO_SCENARIO["world"], "height": side, "width": side},
+        "agents": {"explorer": explorers, "collector": collectors, "coordinator": coordinators},
+    }
+
+
+def build_service(settings: Settings, metrics: ServerMetrics) -> SimulationService:
+    """The service for ``settings``, its timings and restores counted in ``metrics``
+    (which must hold the ``host`` part); the database is migrated when ``auto_migrate``."""
+    assert metrics.tick_seconds is not None and metrics.db_write_seconds is not None
+    engine = create_engine_for(settings.resolved_database_url())
+    if settings.auto_migrate:
+        upgrade(engine)
+    service = SimulationService(
+        engine,
+        tick_rate_hz=settings.tick_rate_hz,
+        limits=ResourceLimits.from_settings(settings),
+        history_limit=settings.history_limit,
+        on_tick_seconds=metrics.tick_seconds.observe,
+        on_db_write_seconds=metrics.db_write_seconds.observe,
+        checkpoints=CheckpointPolicy(
+            key=checkpoint_key(settings.secret_key),
+            every_ticks=settings.checkpoint_every_ticks,
+            max_count=settings.checkpoint_max_count,
+            max_bytes=settings.checkpoint_max_bytes,
+        ),
+        on_restored=metrics.restored,
+    )
+    metrics.watch(service.gauges)
+    return service
+
+
+def bring_up(
+    service: SimulationService, settings: Settings, *, restart: bool = False
+) -> list[Restored]:
+    """Restore what a previous run left alive (when ``restore_on_start``, and always on a
+    ``restart`` after the host died), then create and start the demo (when ``demo`` and
+    no demo was restored). Returns what was restored."""
+    restored = service.recover() if settings.restore_on_start or restart else []
+    if settings.demo and not any(r.name == "demo" and r.tick is not None for r in restored):
+        sim_id = service.create(demo_scenario(settings.demo_agents), name="demo")
+        service.start(sim_id)
+    return restored
