@@ -56,7 +56,7 @@ class WireError(Exception):
 
 def _default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
-        arr = np.ascontiguousarray(value)
+        arr = np.asarray(value, order="C")  # ascontiguousarray would make 0-d arrays 1-d
         dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
         name = f"{dtype.kind}{dtype.itemsize}"
         if name not in DTYPES:

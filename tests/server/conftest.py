@@ -1,4 +1,11 @@
-"""Server fixtures: apps on a temporary SQLite file, in development or production mode."""
+"""Server fixtures: apps on a temporary SQLite file, in development or production mode.
+
+``host_mode`` says where an app's simulations run: ``"inline"`` (threads of the test
+process) unless a module parametrizes it, as the route-level modules do with
+:data:`BOTH_HOSTS`. Process apps of one module share one host process (starting one
+costs seconds), each opening it on its own database file, so no state crosses tests;
+an app made while another still holds the shared host gets a host of its own.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,8 @@ import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from freeagentics.server.app import create_app
+from freeagentics.hosts import LocalHostProcess
+from freeagentics.server.app import HOST_PROGRAM, create_app
 from freeagentics.server.auth import Role, issue_token
 from freeagentics.server.settings import Settings
 
@@ -29,8 +37,28 @@ SMALL = {
 }
 
 
+#: ``pytestmark = BOTH_HOSTS``: every test of the module against both places simulations run
+BOTH_HOSTS = pytest.mark.parametrize("host_mode", ["inline", "process"])
+
+
 @pytest.fixture
-def make_settings(tmp_path) -> Callable[..., Settings]:
+def host_mode() -> str:
+    """Where the apps' simulations run (``inline`` unless the module parametrizes it)."""
+    return "inline"
+
+
+@pytest.fixture(scope="module")
+def shared_host() -> Iterator[LocalHostProcess]:
+    """One host process for the process apps of a module (started when first asked for)."""
+    host = LocalHostProcess(HOST_PROGRAM, None)
+    host.start()
+    host.in_use = False
+    yield host
+    host.stop()
+
+
+@pytest.fixture
+def make_settings(tmp_path, host_mode) -> Callable[..., Settings]:
     """Settings on a fresh SQLite file; keyword arguments override fields."""
 
     def make(**overrides) -> Settings:
@@ -39,6 +67,7 @@ def make_settings(tmp_path) -> Callable[..., Settings]:
             "demo": False,
             "tick_rate_hz": 200.0,
             "rate_limit_per_minute": 100_000,
+            "simulation_host": host_mode,
             **overrides,
         }
         return Settings(**values)
@@ -47,12 +76,20 @@ def make_settings(tmp_path) -> Callable[..., Settings]:
 
 
 @pytest.fixture
-def make_client(make_settings) -> Iterator[Callable[..., TestClient]]:
+def make_client(make_settings, request) -> Iterator[Callable[..., TestClient]]:
     """Started apps (lifespan run) for the given settings overrides; closed at the end."""
     clients: list[TestClient] = []
+    borrowed: list[LocalHostProcess] = []
 
     def make(**overrides) -> TestClient:
-        client = TestClient(create_app(make_settings(**overrides)))
+        settings = make_settings(**overrides)
+        host = None
+        if settings.simulation_host == "process":
+            shared = request.getfixturevalue("shared_host")
+            if not shared.in_use and shared.state == "up":
+                host, shared.in_use = shared, True
+                borrowed.append(shared)
+        client = TestClient(create_app(settings, host=host))
         client.__enter__()
         clients.append(client)
         return client
@@ -60,6 +97,8 @@ def make_client(make_settings) -> Iterator[Callable[..., TestClient]]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+    for host in borrowed:
+        host.in_use = False
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+from server.conftest import BOTH_HOSTS
 
 from freeagentics.server.ws.frames import Topic, build, decode_msgpack, encode
 from freeagentics.simulation import Simulation
@@ -24,6 +25,7 @@ def _create(client, scenario) -> int:
     return r.json()["id"]
 
 
+@BOTH_HOSTS
 def test_metrics_expose_activity_and_warnings_per_simulation(client):
     frozen, dying = _create(client, FROZEN), _create(client, DYING)
     for sim in (frozen, dying):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from server.conftest import SMALL
+from server.conftest import BOTH_HOSTS, SMALL
 
 from freeagentics.models import GenerativeModel, compile_spec
 from freeagentics.server.services import _model_view
@@ -117,6 +117,7 @@ def test_agent_beliefs_and_policies_are_named(client, sim):
     assert len(policies["plans"]) == len(detail["q_pi"]) == len(detail["G"])
 
 
+@BOTH_HOSTS
 def test_a_custom_kind_names_every_step_of_every_policy(client):
     kind = {"name": "moody", "count": 2, "spec": TWO_FACTORS}
     r = client.post(f"{API}/simulations", json={"scenario": SMALL, "kinds": [kind]})
@@ -174,6 +175,7 @@ def _every(client, n: int) -> int:
     return r.json()["id"]
 
 
+@BOTH_HOSTS
 def test_the_node_of_an_agent(client, sim):
     client.post(f"{API}/simulations/{sim}/step", json={"n": 1})
     base = f"{API}/simulations/{sim}/knowledge"
@@ -189,12 +191,14 @@ def test_the_node_of_an_agent(client, sim):
     assert sorted(int(n["key"]) for n in agents) == list(range(8))
 
 
+@BOTH_HOSTS
 def test_no_node_for_an_unknown_agent_is_a_404_naming_it(client, sim):
     client.post(f"{API}/simulations/{sim}/step", json={"n": 1})
     r = client.get(f"{API}/simulations/{sim}/knowledge/agents/4321")
     assert r.status_code == 404 and "agent 4321" in r.json()["detail"]
 
 
+@BOTH_HOSTS
 def test_no_node_yet_for_an_agent_added_since_the_fold(client):
     sim = _every(client, 5)
     base = f"{API}/simulations/{sim}"
@@ -214,6 +218,7 @@ def test_no_node_yet_for_an_agent_added_since_the_fold(client):
     assert client.get(f"{base}/knowledge/agents/{added}").json()["key"] == str(added)
 
 
+@BOTH_HOSTS
 def test_knowledge_reads_say_which_tick_the_graph_reflects(client):
     sim = _every(client, 5)
     base = f"{API}/simulations/{sim}/knowledge"
@@ -235,6 +240,7 @@ def test_knowledge_reads_say_which_tick_the_graph_reflects(client):
         assert (r.json()["tick"], r.json()["as_of_tick"]) == (7, 5), r.url
 
 
+@BOTH_HOSTS
 @pytest.mark.parametrize("path", ["/knowledge/agents/0", "/knowledge/stats"])
 def test_knowledge_reads_of_an_unknown_simulation_are_404(client, path):
     r = client.get(f"{API}/simulations/999{path}")
@@ -250,6 +256,7 @@ def test_model_views_are_cached_while_their_model_lives():
     assert len(_model_view._views) == held - 1
 
 
+@BOTH_HOSTS
 def test_as_of_tick_travels_with_a_checkpoint(client):
     sim = _every(client, 5)
     base = f"{API}/simulations/{sim}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from server.conftest import KEYS, SECRET, bearer, key_of
+from server.conftest import BOTH_HOSTS, KEYS, SECRET, bearer, key_of
 
 from freeagentics.server.auth import (
     ANONYMOUS_DEV,
@@ -121,6 +121,7 @@ def test_expired_and_forged_tokens_are_401_over_http(prod):
     assert prod.get("/api/v1/simulations", headers=bearer(Role.VIEWER)).status_code == 200
 
 
+@BOTH_HOSTS
 def test_public_routes_need_no_credentials(prod):
     assert prod.get("/api/v1/health/live").status_code == 200
     assert prod.get("/metrics").status_code == 200

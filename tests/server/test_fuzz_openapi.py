@@ -39,6 +39,7 @@ def _app():
             max_step_ticks=20,
             max_agents_per_request=200,
             max_simulations=16,
+            simulation_host="inline",  # the app is fuzzed without its lifespan
         )
     )
     app.state.service.create(SMALL, name="fuzzed")

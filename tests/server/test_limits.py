@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from server.conftest import SMALL
+from server.conftest import BOTH_HOSTS, SMALL
 
-from freeagentics.errors import LimitError
-from freeagentics.server.services import ConflictError
+from freeagentics.errors import ConflictError, LimitError
+
+pytestmark = BOTH_HOSTS
 
 API = "/api/v1"
 TWO_CONTROLS = {

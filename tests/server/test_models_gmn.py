@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from server.conftest import BOTH_HOSTS
+
 from freeagentics.models.builders import COMPASS_OUTCOMES
 
 API = "/api/v1"
@@ -57,6 +59,7 @@ def test_validate_takes_the_json_form_as_an_object(client):
     assert "unknown node 'nowhere'" in body["error"]["message"]
 
 
+@BOTH_HOSTS
 def test_a_kind_defined_in_the_json_form_runs(client):
     outcomes = len(COMPASS_OUTCOMES)
     compass = {

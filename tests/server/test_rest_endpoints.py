@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from server.conftest import SMALL
+from server.conftest import BOTH_HOSTS, SMALL
+
+pytestmark = BOTH_HOSTS
 
 API = "/api/v1"
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 import base64
 
 import numpy as np
+from server.conftest import BOTH_HOSTS
+
+from freeagentics.simulation import Simulation
+from freeagentics.simulation.scenario import scenario_from_mapping
+
+pytestmark = BOTH_HOSTS
 
 SMALL = {
     "world": {"height": 16, "width": 16, "resources": [{"name": "food", "density": 0.1}]},
@@ -28,7 +34,8 @@ def test_world_layout_matches_the_simulation(make_client):
     assert body["resource_names"] == ["food"]
     cells = _array(body["cells"])
     assert cells.dtype == np.uint8 and cells.shape == (16, 16)
-    world = client.app.state.service._managed(sim["id"]).sim.world
+    # the same scenario built here: its seed makes the same world wherever it runs
+    world = Simulation(scenario_from_mapping(SMALL).config).world
     np.testing.assert_array_equal(cells == 1, world.walls)
     np.testing.assert_array_equal(cells == 2, world.goals)
     np.testing.assert_array_equal(cells == 5, world.hazards)

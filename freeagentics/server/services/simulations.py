@@ -424,7 +424,7 @@ class SimulationService:
                 "tick": r.tick,
                 "size_bytes": r.size_bytes,
                 "sha256": r.sha256,
-                "created_at": r.created_at,
+                "created_at": r.created_at.isoformat(),  # JSON-ready, as every result
             }
             for r in records
         ]

@@ -276,8 +276,9 @@ class Hub:
         except UnknownIdError:
             if not local or self.relay is None:
                 raise
-            remote = sum(1 for s in self._topics.values() if s.remote_source)
-            self._check_feeds(remote, "topics from other processes")
+            remote = {s.topic.sim_id for s in self._topics.values() if s.remote_source}
+            if topic.sim_id not in remote:  # counted per simulation, as local feeds are
+                self._check_feeds(len(remote), "simulations of other processes")
             state = _TopicState(topic, remote_source=True)
             self._topics[topic.key] = state
             self.relay.want(topic.key)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.conftest import SMALL
+from server.conftest import BOTH_HOSTS, SMALL
 
 
 def _open(client):
@@ -22,6 +22,7 @@ def _subscribe(ws, topic: str, sim_id, **extra) -> dict:
     return _send(ws, {"type": "subscribe", "id": 2, "topic": topic, "sim_id": sim_id, **extra})
 
 
+@BOTH_HOSTS
 def test_step_and_add_agents_commands_are_capped_like_rest(make_client):
     client = make_client(max_step_ticks=5, max_agents_per_request=10)
     sim = client.app.state.service.create(SMALL)
@@ -36,6 +37,7 @@ def test_step_and_add_agents_commands_are_capped_like_rest(make_client):
     assert client.app.state.service.get(sim)["agents"] == 8
 
 
+@BOTH_HOSTS
 def test_add_agents_command_rechecks_the_simulation_total(make_client):
     client = make_client(max_agents_per_simulation=10)
     sim = client.app.state.service.create(SMALL)  # 8 agents
@@ -45,6 +47,7 @@ def test_add_agents_command_rechecks_the_simulation_total(make_client):
         assert ack["ok"] is False and "max_agents_per_simulation" in ack["error"]
 
 
+@BOTH_HOSTS
 def test_subscriptions_per_connection_are_limited(make_client):
     client = make_client(max_subscriptions_per_connection=2)
     sim = client.app.state.service.create(SMALL)
@@ -80,6 +83,7 @@ def test_aliases_of_one_simulation_share_one_feed(make_client):
     assert hub.feed_count() == 0
 
 
+@BOTH_HOSTS
 def test_feeds_are_bounded_overall(make_client):
     client = make_client(max_feeds=1)
     service = client.app.state.service
