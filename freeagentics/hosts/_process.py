@@ -77,6 +77,7 @@ class LocalHostProcess:
         self.state = "stopped"  # starting, up, restarting, down, stopped
         self.restarts = 0
         self.opened: Any = None  # what the last host.open returned
+        self.port: int | None = None  # where the child listens (on 127.0.0.1)
         self._proc: subprocess.Popen | None = None
         self._link: SocketTransport | None = None
         self._exit_code: int | None = None
@@ -146,7 +147,7 @@ class LocalHostProcess:
             self._kill(proc)
             raise
         with self._lock:
-            self._proc, self._link, self.opened = proc, link, opened
+            self._proc, self._link, self.opened, self.port = proc, link, opened, port
             self.state = "up"
         threading.Thread(target=self._watch, args=(proc,), daemon=True, name="host-watcher").start()
         log.info("simulation host up (pid %d, port %d)", proc.pid, port)

@@ -26,8 +26,10 @@ PLAIN = st.recursive(
     | st.floats(allow_nan=False)
     | st.text(max_size=20)
     | st.binary(max_size=20),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8) | st.integers(-5, 5), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8) | st.integers(-5, 5), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 DTYPE = st.sampled_from(sorted(DTYPES)).map(np.dtype)
@@ -61,8 +63,20 @@ def test_scalars_tuples_sets_and_dataclasses_become_plain_values():
         x: int
         y: np.float32
 
-    value = {"n": np.int64(3), "f": np.float32(0.5), "t": (1, 2), "s": {3, 1}, "p": Point(1, np.float32(2))}
-    assert decode(encode(value)) == {"n": 3, "f": 0.5, "t": [1, 2], "s": [1, 3], "p": {"x": 1, "y": 2.0}}
+    value = {
+        "n": np.int64(3),
+        "f": np.float32(0.5),
+        "t": (1, 2),
+        "s": {3, 1},
+        "p": Point(1, np.float32(2)),
+    }
+    assert decode(encode(value)) == {
+        "n": 3,
+        "f": 0.5,
+        "t": [1, 2],
+        "s": [1, 3],
+        "p": {"x": 1, "y": 2.0},
+    }
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,8 @@ def test_bugs_cross_as_host_errors_naming_the_exception():
     assert isinstance(back, HostError) and str(back) == "ZeroDivisionError: division by zero"
 
 
-@pytest.mark.parametrize("doc", [None, [], "x", {"type": 3}, {"type": "ScenarioError", "problems": 1}])
+@pytest.mark.parametrize(
+    "doc", [None, [], "x", {"type": 3}, {"type": "ScenarioError", "problems": 1}]
+)
 def test_malformed_error_maps_become_host_errors(doc):
     assert isinstance(error_from_wire(doc), HostError)

@@ -96,7 +96,10 @@ def test_calls_answer_with_values_arrays_and_the_services_errors():
     server.start()
     link = SocketTransport(server.port, TOKEN)
     try:
-        assert link.call("echo", [1, "a"], {"k": [2.5]}) == {"args": [1, "a"], "kwargs": {"k": [2.5]}}
+        assert link.call("echo", [1, "a"], {"k": [2.5]}) == {
+            "args": [1, "a"],
+            "kwargs": {"k": [2.5]},
+        }
         np.testing.assert_array_equal(link.call("array", [5], {}), np.arange(5))
         with pytest.raises(UnknownIdError, match="no method nope"):
             link.call("nope", [], {})
@@ -141,7 +144,10 @@ def test_frames_go_to_the_connections_that_want_them(server):
         server.publish("metrics/1", b"m1")
         server.publish("agent/1/2", b"nobody")
         _until(lambda: len(got_a) == 1 and len(got_b) == 2)
-        assert got_a == [("world/1", b"w1")] and sorted(got_b) == [("metrics/1", b"m1"), ("world/1", b"w1")]
+        assert got_a == [("world/1", b"w1")] and sorted(got_b) == [
+            ("metrics/1", b"m1"),
+            ("world/1", b"w1"),
+        ]
         a.notify("unwant", "world/1")
         a.call("sync", [], {})
         assert ("world/1", False) not in server.handler.events  # b still wants it
@@ -220,7 +226,9 @@ def test_hostile_messages_close_their_connection_only(server, data):
 def test_calls_in_flight_per_connection_are_bounded(server):
     with _authenticated(server) as sock:
         for i in range(6):  # max_in_flight=4: the fifth and sixth are refused, not queued
-            sock.sendall(frame({"op": "call", "id": i, "method": "wait", "args": [0.5], "kwargs": {}}))
+            sock.sendall(
+                frame({"op": "call", "id": i, "method": "wait", "args": [0.5], "kwargs": {}})
+            )
         replies = [read_message(sock, 1 << 20) for _ in range(6)]
     by_id = {r["id"]: r for r in replies}
     assert sum(r["ok"] for r in replies) == 4

@@ -9,12 +9,16 @@ an app made while another still holds the shared host gets a host of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -22,6 +26,7 @@ from freeagentics.hosts import LocalHostProcess
 from freeagentics.server.app import HOST_PROGRAM, create_app
 from freeagentics.server.auth import Role, issue_token
 from freeagentics.server.settings import Settings
+from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
 SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 KEYS = {
@@ -161,3 +166,22 @@ def limits_prefix(redis_url) -> Iterator[str]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@contextlib.contextmanager
+def serving(app: FastAPI, ws: str = WS_PROTOCOL, log_level: str = "warning") -> Iterator[int]:
+    """``app`` under a real uvicorn server on 127.0.0.1 (a thread of this process), with
+    the WebSocket protocol ``serve`` uses by default; yields the port."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, ws=ws, log_level=log_level)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)

@@ -9,7 +9,6 @@ import logging
 import os
 import socket
 import struct
-import threading
 import time
 
 import httpx
@@ -22,7 +21,7 @@ from freeagentics.server.app import create_app
 from freeagentics.server.settings import Settings
 from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
-from ..conftest import KEYS, SECRET
+from ..conftest import KEYS, SECRET, serving
 
 VIEWER = next(k for k, r in KEYS.items() if r == "viewer")
 #: uvicorn's loggers that write request lines
@@ -51,20 +50,11 @@ def live(tmp_path):
         ws_max_message_bytes=4096,
     )
     app = create_app(settings)  # before uvicorn configures logging, as `serve` does
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, ws=WS_PROTOCOL, log_level="info")
     records = _Records()
-    for name in LOGGERS:
-        logging.getLogger(name).addHandler(records)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield server.servers[0].sockets[0].getsockname()[1], records.lines
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(app, log_level="info") as port:  # uvicorn has configured its loggers
+        for name in LOGGERS:
+            logging.getLogger(name).addHandler(records)
+        yield port, records.lines
     for name in LOGGERS:
         logging.getLogger(name).removeHandler(records)
 

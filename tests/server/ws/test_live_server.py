@@ -2,7 +2,7 @@
 
 Every test runs under the protocol ``freeagentics serve`` uses (frames written directly
 to uncompressed sockets) and under uvicorn's plain ``websockets`` one (every frame through
-ASGI).
+ASGI), with the simulations in a host process (frames relayed from it) and in this one.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ import asyncio
 import base64
 import os
 import socket
-import threading
 import time
 
 import msgpack
 import orjson
 import pytest
-import uvicorn
 import websockets
 
 from freeagentics.server.app import create_app
@@ -25,9 +23,20 @@ from freeagentics.server.settings import Settings
 from freeagentics.server.ws import CLOSE_TOO_SLOW
 from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
+from ..conftest import serving
 
-@pytest.fixture(scope="module", params=[WS_PROTOCOL, "websockets"], ids=["direct", "asgi"])
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        (protocol, host)
+        for protocol in (WS_PROTOCOL, "websockets")
+        for host in ("process", "inline")
+    ],
+    ids=lambda p: f"{'direct' if p[0] == WS_PROTOCOL else 'asgi'}-{p[1]}",
+)
 def server(request, tmp_path_factory):
+    protocol, host = request.param
     db = tmp_path_factory.mktemp("ws-live") / "db.sqlite"
     settings = Settings(
         database_url=f"sqlite:///{db}",
@@ -38,20 +47,11 @@ def server(request, tmp_path_factory):
         ws_queue_size=4,
         ws_max_lag_frames=8,
         ws_compression=True,  # these tests serve compressed clients beside plain ones
+        simulation_host=host,
     )
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, ws=request.param, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    yield f"ws://127.0.0.1:{port}/ws", app, request.param == WS_PROTOCOL
-    srv.should_exit = True
-    thread.join(timeout=30)
+    with serving(app, ws=protocol) as port:
+        yield f"ws://127.0.0.1:{port}/ws", app, protocol == WS_PROTOCOL
 
 
 def test_permessage_deflate_is_negotiated_when_offered(server):
