@@ -7,26 +7,9 @@
   that its size tracks agents, coalitions and distinct locations, not ticks.
 """
 
-from freeagentics.knowledge._cache import CacheInfo, QueryCache
-from freeagentics.knowledge._filters import OPERATORS
-from freeagentics.knowledge._memory import InMemoryKnowledgeGraph
-from freeagentics.knowledge._sql import SqlKnowledgeGraph
-from freeagentics.knowledge._store import (
-    DEFAULT_PINNED_EDGE_TYPES,
-    DEFAULT_PINNED_TYPES,
-    KnowledgeStore,
-)
-from freeagentics.knowledge._types import (
-    DIRECTIONS,
-    MAX_HOPS,
-    MAX_LIMIT,
-    CapacityError,
-    Edge,
-    GraphStats,
-    Node,
-    PropertyValue,
-)
-from freeagentics.knowledge._updater import IngestReport, KnowledgeUpdater, Sightings
+from __future__ import annotations
+
+from freeagentics._lazy import lazy_names
 
 __all__ = [
     "DEFAULT_PINNED_EDGE_TYPES",
@@ -49,3 +32,29 @@ __all__ = [
     "Sightings",
     "SqlKnowledgeGraph",
 ]
+
+# the names load with their modules on first use (see freeagentics._lazy)
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "CacheInfo": "._cache",
+        "QueryCache": "._cache",
+        "OPERATORS": "._filters",
+        "InMemoryKnowledgeGraph": "._memory",
+        "SqlKnowledgeGraph": "._sql",
+        "DEFAULT_PINNED_EDGE_TYPES": "._store",
+        "DEFAULT_PINNED_TYPES": "._store",
+        "KnowledgeStore": "._store",
+        "DIRECTIONS": "._types",
+        "MAX_HOPS": "._types",
+        "MAX_LIMIT": "._types",
+        "CapacityError": "._types",
+        "Edge": "._types",
+        "GraphStats": "._types",
+        "Node": "._types",
+        "PropertyValue": "._types",
+        "IngestReport": "._updater",
+        "KnowledgeUpdater": "._updater",
+        "Sightings": "._updater",
+    },
+)

@@ -29,6 +29,7 @@ from freeagentics import __version__
 from freeagentics.hosts import LocalHostProcess, ServiceProxy
 from freeagentics.server.api import api_router
 from freeagentics.server.debug import install_debug_delay
+from freeagentics.server.demo import DEMO_SCENARIO, demo_scenario
 from freeagentics.server.docs import install_docs
 from freeagentics.server.errors import install_exception_handlers
 from freeagentics.server.gate import install_gate
@@ -37,7 +38,6 @@ from freeagentics.server.logredact import install_log_redaction
 from freeagentics.server.metrics import HostCollector, ServerMetrics
 from freeagentics.server.metrics_route import metrics_router
 from freeagentics.server.middleware import install_middleware
-from freeagentics.server.runtime import DEMO_SCENARIO, bring_up, build_service, demo_scenario
 from freeagentics.server.services import ResourceLimits
 from freeagentics.server.settings import Settings
 
@@ -71,6 +71,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.warning(INSECURE_WARNING)
     host: LocalHostProcess | None = app.state.host
     if host is None:
+        from freeagentics.server.runtime import bring_up
+
         service = app.state.service
         bring_up(service, settings)
         try:
@@ -148,6 +150,9 @@ def create_app(
         host = LocalHostProcess(HOST_PROGRAM, None, max_restarts=settings.host_max_restarts)
     app.state.host = host
     if host is None:
+        # imported here: with a host process, this process never loads the simulations
+        from freeagentics.server.runtime import build_service
+
         metrics = ServerMetrics()
         app.state.service = build_service(settings, metrics)
     else:

@@ -40,8 +40,6 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from freeagentics.simulation import WARNINGS
-
 __all__ = ["PARTS", "HostCollector", "ServerMetrics", "families"]
 
 #: which metrics a registry holds: all (one process), or the API's or the host's share
@@ -97,6 +95,8 @@ _ACTIVITY_GAUGES = (
 
 def _activity_gauges(activity: dict[int, dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
     """Per simulation: the activity gauges and one 0/1 gauge per warning."""
+    from freeagentics.simulation import WARNINGS  # where the simulations run
+
     for name, key, text in _ACTIVITY_GAUGES:
         family = GaugeMetricFamily(f"freeagentics_simulation_{name}", text, labels=["simulation"])
         for sim_id, figures in sorted(activity.items()):

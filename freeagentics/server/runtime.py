@@ -11,8 +11,8 @@ demo.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from freeagentics.server.demo import DEMO_SCENARIO, demo_scenario
 from freeagentics.server.metrics import ServerMetrics
 from freeagentics.server.services import ResourceLimits, SimulationService
 from freeagentics.server.services._persistence import CheckpointPolicy, Restored, checkpoint_key
@@ -22,32 +22,6 @@ from freeagentics.storage import create_engine_for, upgrade
 __all__ = ["DEMO_SCENARIO", "bring_up", "build_service", "demo_scenario"]
 
 log = logging.getLogger("freeagentics.server")
-
-DEMO_SCENARIO: dict[str, Any] = {
-    "scenario": {"name": "demo", "seed": 0},
-    # a sustainable ecology: the food that regrows each tick (about 4 units on 32 x 32)
-    # exceeds what 100 agents moving every tick spend (2 units), so the demo runs for ever
-    "world": {
-        "height": 32,
-        "width": 32,
-        "energy_cost_per_move": 0.02,
-        "resources": [{"name": "food", "density": 0.04, "regrowth": 0.1}],
-    },
-    "coalitions": {"auto_objectives": 3, "objective_capacity": 8},
-}
-
-
-def demo_scenario(agents: int) -> dict[str, Any]:
-    """The demo: explorers, collectors and coordinators sharing ``agents`` 2:2:1."""
-    coordinators = max(1, agents // 5)
-    explorers = max(1, (agents - coordinators) // 2)
-    collectors = max(0, agents - coordinators - explorers)
-    side = max(32, int((agents * 4) ** 0.5) + 1)
-    return {
-        **DEMO_SCENARIO,
-        "world": {**DEMO_SCENARIO["world"], "height": side, "width": side},
-        "agents": {"explorer": explorers, "collector": collectors, "coordinator": coordinators},
-    }
 
 
 def build_service(settings: Settings, metrics: ServerMetrics) -> SimulationService:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from annotated_types import Ge, Gt, Le
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from freeagentics.agents.kinds import builtin_kinds
+from freeagentics.agents._names import BUILTIN_KINDS
 from freeagentics.simulation._config import (
     MAX_STUCK_TICKS,
     STRATEGIES,
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 DEFAULT_TICKS = 100
-KINDS = tuple(sorted(builtin_kinds()))
+KINDS = BUILTIN_KINDS
 
 
 def _default(cls: type, name: str) -> Any:

@@ -6,17 +6,7 @@ imported here, so this package works without PettingZoo installed.
 
 from __future__ import annotations
 
-from freeagentics.worlds._codes import (
-    MOVE_DELTAS,
-    Cell,
-    Move,
-    n_cell_codes,
-    neighbourhood_offsets,
-    resource_code,
-)
-from freeagentics.worlds._config import GridWorldConfig, ResourceType
-from freeagentics.worlds._layout import Layout, draw_layout
-from freeagentics.worlds.grid import GridWorld, StepResult
+from freeagentics._lazy import lazy_names
 
 __all__ = [
     "MOVE_DELTAS",
@@ -32,3 +22,22 @@ __all__ = [
     "neighbourhood_offsets",
     "resource_code",
 ]
+
+# the names load with their modules on first use (see freeagentics._lazy)
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "MOVE_DELTAS": "._codes",
+        "Cell": "._codes",
+        "Move": "._codes",
+        "n_cell_codes": "._codes",
+        "neighbourhood_offsets": "._codes",
+        "resource_code": "._codes",
+        "GridWorldConfig": "._config",
+        "ResourceType": "._config",
+        "Layout": "._layout",
+        "draw_layout": "._layout",
+        "GridWorld": ".grid",
+        "StepResult": ".grid",
+    },
+)

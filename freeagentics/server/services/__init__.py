@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from freeagentics.server.services._errors import ConflictError
-from freeagentics.server.services._kinds import KindDefinition, compile_model
-from freeagentics.server.services._limits import ResourceLimits
-from freeagentics.server.services.simulations import SimulationService
+from freeagentics._lazy import lazy_names
 
 __all__ = [
     "ConflictError",
@@ -14,3 +11,16 @@ __all__ = [
     "SimulationService",
     "compile_model",
 ]
+
+# the names load with their modules on first use (see freeagentics._lazy): an API
+# process whose simulations run in a host never imports the service itself
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "ConflictError": "._errors",
+        "KindDefinition": "._kinds",
+        "compile_model": "._kinds",
+        "ResourceLimits": "._limits",
+        "SimulationService": ".simulations",
+    },
+)

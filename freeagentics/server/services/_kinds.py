@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from freeagentics.agents.kinds import AgentKind, define_kind
 from freeagentics.errors import ConfigurationError, LimitError, ModelError, SpecError
 from freeagentics.models import (
     DEFAULT_MODEL_LIMITS,
@@ -15,6 +14,9 @@ from freeagentics.models import (
     compile_gmn,
     compile_spec,
 )
+
+if TYPE_CHECKING:
+    from freeagentics.agents.kinds import AgentKind
 
 __all__ = ["KindDefinition", "build_kind", "compile_model"]
 
@@ -100,6 +102,8 @@ def build_kind(
     definition: KindDefinition, index: int, limits: ModelLimits = DEFAULT_MODEL_LIMITS
 ) -> AgentKind:
     """The :class:`AgentKind` of ``definition`` (the ``index``-th in the request)."""
+    from freeagentics.agents.kinds import define_kind  # the kernels: where simulations run
+
     where = f"kinds[{index}]"
     model = compile_model(
         definition.spec, definition.gmn, definition.policy_len, where=where, limits=limits

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from freeagentics.server.ws.frames import Payload
-from freeagentics.server.ws.wire import wire_frame
+from freeagentics.server.ws.framing import wire_frame
 
 __all__ = ["CLOSE_ABUSIVE", "CLOSE_RATE_LIMITED", "CLOSE_TOO_SLOW", "CLOSE_UNAUTHORIZED", "Client"]
 

@@ -39,7 +39,7 @@ from freeagentics.errors import LimitError, UnknownIdError
 from freeagentics.server.ws import frames
 from freeagentics.server.ws.client import Client
 from freeagentics.server.ws.frames import Format, Payload, Topic
-from freeagentics.server.ws.wire import wire_frame
+from freeagentics.server.ws.framing import wire_frame
 from freeagentics.simulation._events import TickEvents
 
 __all__ = ["Hub", "Relay", "TickSource"]

@@ -38,10 +38,9 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from freeagentics.server.ws.frames import Payload
+from freeagentics.server.ws.framing import wire_frame
 
 __all__ = [
     "COMPRESSION_STATE",
@@ -61,13 +60,6 @@ MAX_SIZE_STATE = "freeagentics.ws_max_message_bytes"
 COMPRESSION_STATE = "freeagentics.ws_compression"
 #: the import string for uvicorn's ``--ws`` option
 PROTOCOL = "freeagentics.server.ws.wire:StreamingWebSocketProtocol"
-
-
-def wire_frame(payload: Payload) -> bytes:
-    """``payload`` as one unmasked, uncompressed server frame: text for ``str``, else binary."""
-    if isinstance(payload, str):
-        return Frame(Opcode.TEXT, payload.encode()).serialize(mask=False)
-    return Frame(Opcode.BINARY, payload).serialize(mask=False)
 
 
 class DirectWriter:
