@@ -14,10 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from freeagentics import __version__
-from freeagentics.agents import Cohort, CohortConfig
 from freeagentics.errors import FreeAgenticsError
-from freeagentics.models.builders import explorer_model, locator_model
-from freeagentics.models.process import GenerativeProcess
 
 # plain help: typer's rich help labels every flag, --help included, as taking a <bool>
 app = typer.Typer(
@@ -26,7 +23,9 @@ app = typer.Typer(
 )
 console = Console()
 
-MODELS = {"explorer": explorer_model, "locator": locator_model}
+#: the reference models of ``demo`` (builders in :mod:`freeagentics.models.builders`);
+#: the command imports them, so that ``serve`` never loads the kernels it does not run
+MODELS = ("explorer", "locator")
 
 
 def _print_version(value: bool) -> None:
@@ -59,8 +58,12 @@ def demo(
     """Step a population of agents in the terminal and report what they do."""
     if model not in MODELS:
         raise typer.BadParameter(f"unknown model {model!r}; choose from {sorted(MODELS)}")
+    from freeagentics.agents import Cohort, CohortConfig
+    from freeagentics.models import builders
+    from freeagentics.models.process import GenerativeProcess
+
     rng = np.random.default_rng(seed)
-    gm = MODELS[model](size, policy_len=policy_len)
+    gm = getattr(builders, f"{model}_model")(size, policy_len=policy_len)
     cohort = Cohort(gm, agents, CohortConfig(gamma=8.0, alpha=8.0), rng=rng)
     world = GenerativeProcess(gm, agents, rng)
     console.print(
@@ -324,10 +327,7 @@ def serve_command(
     import uvicorn
     from pydantic import ValidationError
 
-    from freeagentics.server.app import INSECURE_WARNING, create_app
-    from freeagentics.server.logs import log_config
     from freeagentics.server.settings import Settings
-    from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
     try:
         settings = Settings()
@@ -338,6 +338,20 @@ def serve_command(
     settings = settings.model_copy(update=changes)
     if settings.database_url is None:  # name the file, so nobody hunts for it
         settings = settings.model_copy(update={"database_url": settings.resolved_database_url()})
+    simulation_host = None
+    if settings.simulation_host == "process":
+        from freeagentics.hosts import LocalHostProcess
+        from freeagentics.server import HOST_PROGRAM
+
+        simulation_host = LocalHostProcess(
+            HOST_PROGRAM, None, max_restarts=settings.host_max_restarts
+        )
+        simulation_host.spawn()  # it imports the simulations while this process imports the app
+
+    from freeagentics.server.app import INSECURE_WARNING, create_app
+    from freeagentics.server.logs import log_config
+    from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
+
     if settings.development:
         err_console.print(f"[bold red]WARNING: {INSECURE_WARNING}[/]")
     console.print(
@@ -348,7 +362,7 @@ def serve_command(
     # the WebSocket protocol that lets frames be framed once for all subscribers; frames
     # over the application's message limit are refused before they are buffered
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, host=simulation_host, own_host=True),
         host=settings.host,
         port=settings.port,
         log_config=log_config(settings.log_format),

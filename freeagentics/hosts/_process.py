@@ -81,6 +81,7 @@ class LocalHostProcess:
         self._proc: subprocess.Popen | None = None
         self._link: SocketTransport | None = None
         self._exit_code: int | None = None
+        self._spawned: tuple[subprocess.Popen, bytes] | None = None
         self._stopping = False
         self._lock = threading.Lock()
 
@@ -113,17 +114,25 @@ class LocalHostProcess:
         return proc.pid if proc is not None else None
 
     # ------------------------------------------------------------------ lifecycle
+    def spawn(self) -> None:
+        """Start the child now without waiting for it (it imports what it runs while this
+        process goes on); :meth:`start` then connects. A second call does nothing."""
+        if self._spawned is None and self._proc is None:
+            self._spawned = self._spawn()
+
     def start(self) -> Any:
-        """Start the child and open the host; returns what ``host.open`` returned."""
+        """Start the child (unless :meth:`spawn` did) and open the host; returns what
+        ``host.open`` returned."""
         self._stopping = False
         self.state = "starting"
+        spawned, self._spawned = self._spawned, None
         try:
-            return self._launch(restart=False)
+            return self._launch(restart=False, spawned=spawned)
         except BaseException:
             self.state = "down"
             raise
 
-    def _launch(self, *, restart: bool) -> Any:
+    def _spawn(self) -> tuple[subprocess.Popen, bytes]:
         token = secrets.token_bytes(32)
         proc = subprocess.Popen(
             [sys.executable, "-m", self.module],
@@ -136,6 +145,16 @@ class LocalHostProcess:
             assert proc.stdin is not None
             proc.stdin.write((json.dumps({"token": token.hex()}) + "\n").encode())
             proc.stdin.flush()
+        except BaseException:
+            self._kill(proc)
+            raise
+        return proc, token
+
+    def _launch(
+        self, *, restart: bool, spawned: tuple[subprocess.Popen, bytes] | None = None
+    ) -> Any:
+        proc, token = spawned or self._spawn()
+        try:
             port = self._read_port(proc)
             link = SocketTransport(
                 port, token, on_frame=self._frame, on_lost=lambda: self._link_lost(proc)
@@ -232,6 +251,9 @@ class LocalHostProcess:
     def stop(self, timeout_s: float = 30.0) -> None:
         """Close the host in order (``host.close``), then end the child."""
         self._stopping = True
+        spawned, self._spawned = self._spawned, None
+        if spawned is not None:  # spawned, never started
+            self._kill(spawned[0])
         with self._lock:
             proc, link = self._proc, self._link
             self._proc = self._link = None

@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+__all__ = ["HOST_PROGRAM"]
+
+#: the program of a server's simulation host process (:mod:`freeagentics.server.hostproc`)
+HOST_PROGRAM = "freeagentics.server.hostproc"

@@ -27,6 +27,7 @@ from fastapi import FastAPI, WebSocket
 
 from freeagentics import __version__
 from freeagentics.hosts import LocalHostProcess, ServiceProxy
+from freeagentics.server import HOST_PROGRAM
 from freeagentics.server.api import api_router
 from freeagentics.server.debug import install_debug_delay
 from freeagentics.server.demo import DEMO_SCENARIO, demo_scenario
@@ -57,9 +58,6 @@ INSECURE_WARNING = (
     "the published default. Set FREEAGENTICS_MODE=production and FREEAGENTICS_SECRET_KEY "
     "before exposing this server."
 )
-
-#: the program of a server's host process
-HOST_PROGRAM = "freeagentics.server.hostproc"
 
 
 @contextlib.asynccontextmanager
@@ -126,13 +124,17 @@ class FreeAgenticsApp(FastAPI):
 
 
 def create_app(
-    settings: Settings | None = None, *, host: LocalHostProcess | None = None
+    settings: Settings | None = None,
+    *,
+    host: LocalHostProcess | None = None,
+    own_host: bool | None = None,
 ) -> FastAPI:
     """The FastAPI app for ``settings`` (default: read from the environment).
 
-    ``host``: a host process already started (and not open), which the app opens at
-    start and closes at shutdown but does not stop; by default a process app starts
-    and stops its own. Giving one implies ``simulation_host="process"``.
+    ``host``: the host process to use (implies ``simulation_host="process"``; by default
+    a process app makes its own). The app starts and stops a host it owns (``own_host``,
+    default: only one it made); one it does not own is already started, and the app
+    opens it at start and closes it at shutdown (tests share one so).
     """
     settings = settings or Settings()
     app = FreeAgenticsApp(
@@ -145,7 +147,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.owns_host = host is None
+    app.state.owns_host = host is None if own_host is None else own_host
     if host is None and settings.simulation_host == "process":
         host = LocalHostProcess(HOST_PROGRAM, None, max_restarts=settings.host_max_restarts)
     app.state.host = host

@@ -10,14 +10,7 @@ simulation is stored by one :class:`StorageWriter`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from freeagentics.storage.engine import create_engine_for, default_url, is_postgres
-from freeagentics.storage.migrate import current, head, upgrade
-from freeagentics.storage.tables import metadata
-
-if TYPE_CHECKING:
-    from freeagentics.storage.writer import StorageWriter
+from freeagentics._lazy import lazy_names
 
 __all__ = [
     "StorageWriter",
@@ -30,11 +23,18 @@ __all__ = [
     "upgrade",
 ]
 
-
-def __getattr__(name: str):
-    # The writer pulls in the repositories; importing tables alone stays light.
-    if name == "StorageWriter":
-        from freeagentics.storage.writer import StorageWriter
-
-        return StorageWriter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the names load with their modules on first use (see freeagentics._lazy): naming the
+# default database (the settings do) needs neither SQLAlchemy nor the writer
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "StorageWriter": ".writer",
+        "create_engine_for": ".engine",
+        "default_url": "._location",
+        "is_postgres": ".engine",
+        "current": ".migrate",
+        "head": ".migrate",
+        "upgrade": ".migrate",
+        "metadata": ".tables",
+    },
+)

@@ -15,7 +15,6 @@ Read-only work that should not wait for writers can ask for a deferred transacti
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -23,32 +22,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
 from freeagentics.errors import ConfigurationError
+from freeagentics.storage._location import DATA_DIR_ENV, DATABASE_URL_ENV, default_url
 
 __all__ = ["DATABASE_URL_ENV", "DATA_DIR_ENV", "create_engine_for", "default_url", "is_postgres"]
 
-DATABASE_URL_ENV = "FREEAGENTICS_DATABASE_URL"
-DATA_DIR_ENV = "FREEAGENTICS_DATA_DIR"
 SQLITE_BUSY_TIMEOUT_S = 60.0
-
-
-def default_url(data_dir: str | Path | None = None) -> str:
-    """``$FREEAGENTICS_DATABASE_URL``, else ``freeagentics.db`` in the data directory.
-
-    The data directory is ``data_dir`` when given, else ``$FREEAGENTICS_DATA_DIR``, else
-    ``~/.local/share/freeagentics`` (``$XDG_DATA_HOME`` respected); it is created when
-    missing.
-    """
-    url = os.environ.get(DATABASE_URL_ENV)
-    if url:
-        return url
-    base = data_dir or os.environ.get(DATA_DIR_ENV)
-    if base:
-        data = Path(base)
-    else:
-        xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        data = Path(xdg) / "freeagentics"
-    data.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{data / 'freeagentics.db'}"
 
 
 def is_postgres(engine_or_url: Engine | str | URL) -> bool:

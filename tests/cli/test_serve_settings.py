@@ -23,6 +23,9 @@ def served(monkeypatch):
     calls: list[dict] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
     monkeypatch.delenv("FREEAGENTICS_DATABASE_URL", raising=False)
+    # simulations here: no host process for an app that is never served, and making the
+    # app migrates the database (a host would, as it starts, open the URL the settings name)
+    monkeypatch.setenv("FREEAGENTICS_SIMULATION_HOST", "inline")
 
     def serve(*args: str) -> tuple[dict, str]:
         result = CliRunner().invoke(app, ["serve", "--no-demo", *args])

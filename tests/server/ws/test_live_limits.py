@@ -144,6 +144,7 @@ def test_serve_limits_uvicorns_frames_to_the_application_limit(monkeypatch, tmp_
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
     monkeypatch.setenv("FREEAGENTICS_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
     monkeypatch.setenv("FREEAGENTICS_WS_MAX_MESSAGE_BYTES", "2048")
+    monkeypatch.setenv("FREEAGENTICS_SIMULATION_HOST", "inline")  # the app is never served
     result = CliRunner().invoke(cli.app, ["serve", "--no-demo"])
     assert result.exit_code == 0, result.output
     assert seen["ws_max_size"] == 2048 and seen["ws"] == WS_PROTOCOL
