@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import psutil
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from freeagentics.loadtest.histogram import LatencyRecord
 from freeagentics.loadtest.measure import machine_info, run_worker, write_json
 from freeagentics.loadtest.profiles import Profile
-from freeagentics.loadtest.sampler import Sampler
+from freeagentics.loadtest.sampler import Sampler, tree_rss
 from freeagentics.loadtest.server import ServerProcess
 
 __all__ = ["REPO_ROOT", "RunOptions", "run_benchmarks", "run_loadtest", "run_profile"]
@@ -180,12 +179,11 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
     server.start()
     interrupted = False
     try:
-        handle = psutil.Process(server.pid)
-        rss_empty = handle.memory_info().rss
+        rss_empty = tree_rss(server.pid)  # the server and its simulation host
         t_create = time.perf_counter()
         sim = server.create_simulation(profile.agents, f"loadtest-{profile.name}")
         create_s = time.perf_counter() - t_create
-        rss_agents = handle.memory_info().rss
+        rss_agents = tree_rss(server.pid)
         sampler = Sampler(server.pid, options.sample_interval_s).start()
         clock = sampler.clock
         probe = StageProbe(server.ws_url, sim["id"], clock).start()
@@ -212,7 +210,7 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
         try:
             _wait_ready(sync, len(specs), futures, specs[0]["ready_timeout_s"])
             time.sleep(1.0)  # let the last subscriptions settle before reading RSS
-            rss_connected = handle.memory_info().rss
+            rss_connected = tree_rss(server.pid)
             go = time.time() + 0.5
             (sync / "go").write_text(repr(go))
             window[0] = clock() + (go - time.time()) + profile.warmup_s

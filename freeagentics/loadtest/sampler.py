@@ -1,8 +1,9 @@
 """CPU % and resident memory per process, sampled with psutil at a fixed interval.
 
-Processes are the server (by pid) and the load test's own children (the user workers,
-found afresh at every sample because they start after the sampler). CPU % is psutil's
-per-process figure, 100 = one core busy; the machine's CPU % and memory in use are
+Processes are the server (by pid, with its own children: the simulation host process it
+starts) and the load test's own other children (the user workers), both found afresh at
+every sample because they start after the sampler. CPU % is psutil's per-process figure
+summed over a group, 100 = one core busy; the machine's CPU % and memory in use are
 sampled alongside.
 """
 
@@ -15,7 +16,52 @@ from typing import Any
 
 import psutil
 
-__all__ = ["Sampler"]
+__all__ = ["Sampler", "tree_rss"]
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of process ``pid`` and its descendants (a server and its host)."""
+    root = psutil.Process(pid)
+    total = 0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+class _Group:
+    """Processes found over time (primed for CPU % when first seen), summed per sample."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, psutil.Process] = {}
+
+    def update(self, found: list[psutil.Process]) -> list[psutil.Process]:
+        for proc in found:
+            if proc.pid not in self.known:
+                self.known[proc.pid] = proc
+                try:
+                    proc.cpu_percent(None)  # the first call only primes the counter
+                except psutil.Error:
+                    pass
+        alive = [p for p in self.known.values() if p.is_running()]
+        self.known = {p.pid: p for p in alive}
+        return alive
+
+    @staticmethod
+    def totals(procs: list[psutil.Process]) -> tuple[float, float, int]:
+        cpu = rss = 0.0
+        threads = 0
+        for proc in procs:
+            try:
+                with proc.oneshot():
+                    cpu += proc.cpu_percent(None)
+                    rss += proc.memory_info().rss
+                    threads += proc.num_threads()
+            except psutil.Error:
+                continue
+        return cpu, rss, threads
 
 
 class Sampler:
@@ -26,49 +72,42 @@ class Sampler:
         self.server = psutil.Process(server_pid)
         self.me = psutil.Process(os.getpid())
         self.samples: list[dict[str, Any]] = []
-        self._clients: dict[int, psutil.Process] = {}
+        self._servers, self._clients = _Group(), _Group()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="loadtest-sampler", daemon=True)
         self._t0 = time.monotonic()
 
     def start(self) -> Sampler:
-        self.server.cpu_percent(None)  # the first call only primes the counter
+        self._groups_now()  # primes the CPU counters of the processes there are now
         psutil.cpu_percent(None)
         self._thread.start()
         return self
 
-    def _clients_now(self) -> list[psutil.Process]:
+    def _groups_now(self) -> tuple[list[psutil.Process], list[psutil.Process]]:
         try:
-            children = self.me.children(recursive=True)
+            server_tree = [self.server, *self.server.children(recursive=True)]
         except psutil.Error:
-            children = []
-        for child in children:
-            if child.pid != self.server.pid and child.pid not in self._clients:
-                self._clients[child.pid] = child
-                try:
-                    child.cpu_percent(None)
-                except psutil.Error:
-                    pass
-        return [p for p in self._clients.values() if p.is_running()]
+            server_tree = []
+        try:
+            mine = self.me.children(recursive=True)
+        except psutil.Error:
+            mine = []
+        in_server = {p.pid for p in server_tree}
+        servers = self._servers.update(server_tree)
+        clients = self._clients.update([p for p in mine if p.pid not in in_server])
+        return servers, clients
 
     def sample(self) -> dict[str, Any]:
         """One sample (also appended to :attr:`samples`)."""
         row: dict[str, Any] = {"t": time.monotonic() - self._t0}
-        try:
-            with self.server.oneshot():
-                row["server_cpu_percent"] = self.server.cpu_percent(None)
-                row["server_rss_mb"] = self.server.memory_info().rss / 2**20
-                row["server_threads"] = self.server.num_threads()
-        except psutil.Error:
+        servers, clients = self._groups_now()
+        if servers:
+            cpu, rss, threads = _Group.totals(servers)
+            row["server_cpu_percent"], row["server_rss_mb"] = cpu, rss / 2**20
+            row["server_threads"], row["server_processes"] = threads, len(servers)
+        else:
             row["server_cpu_percent"] = row["server_rss_mb"] = None
-        cpu = rss = 0.0
-        clients = self._clients_now()
-        for proc in clients:
-            try:
-                cpu += proc.cpu_percent(None)
-                rss += proc.memory_info().rss
-            except psutil.Error:
-                continue
+        cpu, rss, _ = _Group.totals(clients)
         row["clients"] = len(clients)
         row["clients_cpu_percent"] = cpu
         row["clients_rss_mb"] = rss / 2**20
