@@ -170,8 +170,12 @@ class LocalHostProcess:
             self.state = "up"
         threading.Thread(target=self._watch, args=(proc,), daemon=True, name="host-watcher").start()
         log.info("simulation host up (pid %d, port %d)", proc.pid, port)
-        if self.on_connected is not None:
-            self.on_connected()
+        connected = self.on_connected
+        if connected is not None:
+            try:
+                connected()
+            except Exception:  # the listener's trouble must not undo a started host
+                log.exception("simulation host: the connection listener failed")
         return opened
 
     def open(self, config: Mapping[str, Any]) -> Any:

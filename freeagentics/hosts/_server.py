@@ -303,6 +303,11 @@ class HostServer:
         with self._lock:
             self._connections.discard(conn)
 
+    def interests(self) -> list[str]:
+        """The topic keys some connection wants now."""
+        with self._lock:
+            return list(self._interest)
+
     @property
     def connections(self) -> int:
         return len(self._connections)

@@ -127,6 +127,8 @@ class HostRuntime:
             hub = asyncio.run_coroutine_threadsafe(made, self.loop).result()
             restored = bring_up(service, values, restart=restart)
             self.service, self.hub, self.metrics = service, hub, metrics
+            for key in self.server.interests() if self.server is not None else ():
+                self.interest(key, True)  # topics wanted before a close and this open
         return {"pid": os.getpid(), "restored": restored}
 
     async def _make_hub(self, settings: Settings, service: SimulationService) -> Hub:

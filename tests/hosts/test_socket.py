@@ -140,6 +140,7 @@ def test_frames_go_to_the_connections_that_want_them(server):
         b.notify("want", "metrics/1")
         a.call("sync", [], {}), b.call("sync", [], {})  # notices are read in order, before calls
         assert server.handler.events == [("world/1", True), ("metrics/1", True)]  # first only
+        assert sorted(server.interests()) == ["metrics/1", "world/1"]
         server.publish("world/1", b"w1")
         server.publish("metrics/1", b"m1")
         server.publish("agent/1/2", b"nobody")

@@ -46,7 +46,10 @@ class HostRelay:
             self.host.notify("want", key)
 
     def close(self) -> None:
-        """Stop relaying (the host drops this connection's topics when it closes)."""
+        """Stop relaying: the host hears that none of the topics is wanted any more."""
         self.host.on_frame = None
         self.host.on_connected = None
+        for key in self.wanted:
+            self.host.notify("unwant", key)
+        self.wanted.clear()
         self.hub.relay = None
