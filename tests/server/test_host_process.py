@@ -161,6 +161,7 @@ def test_a_dead_host_is_a_503_then_comes_back_from_its_checkpoints_once(tmp_path
         def kill_and_watch():
             seen.append(httpx.get(url).json()["tick"])
             os.kill(first_pid, signal.SIGKILL)
+            _until(lambda: _gone(first_pid), what="the killed host")  # the signal is async
             answers = [httpx.get(url)]
             assert answers[0].status_code == 503, answers[0].text
             assert answers[0].json()["type"] == "host_unavailable"
