@@ -17,12 +17,12 @@ simulation and flushes their storage writers.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import anyio
 from fastapi import FastAPI, WebSocket
 
 from freeagentics import __version__
@@ -82,13 +82,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     config = settings.model_dump(mode="json")
     if app.state.owns_host:
         host.config = config
-        await anyio.to_thread.run_sync(host.start)
+        await asyncio.to_thread(host.start)
     else:  # a host already running (tests share one): open it for this app
-        await anyio.to_thread.run_sync(host.open, config)
+        await asyncio.to_thread(host.open, config)
     try:
         yield
     finally:
-        await anyio.to_thread.run_sync(host.stop if app.state.owns_host else host.close_host)
+        await asyncio.to_thread(host.stop if app.state.owns_host else host.close_host)
 
 
 def _host_metrics(host: LocalHostProcess) -> Callable[[], list]:
