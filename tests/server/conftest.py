@@ -2,9 +2,9 @@
 
 ``host_mode`` says where an app's simulations run: ``"inline"`` (threads of the test
 process) unless a module parametrizes it, as the route-level modules do with
-:data:`BOTH_HOSTS`. Process apps of one module share one host process (starting one
-costs seconds), each opening it on its own database file, so no state crosses tests;
-an app made while another still holds the shared host gets a host of its own.
+:data:`BOTH_HOSTS`. Process apps share one host process (starting one costs seconds),
+each opening it on its own database file, so no state crosses tests; an app made while
+another still holds the shared host gets a host of its own.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ def host_mode() -> str:
     return "inline"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_host() -> Iterator[LocalHostProcess]:
-    """One host process for the process apps of a module (started when first asked for)."""
+    """One host process for the tests' process apps (started when first asked for)."""
     host = LocalHostProcess(HOST_PROGRAM, None)
     host.start()
     host.in_use = False
@@ -103,6 +103,8 @@ def make_client(make_settings, request) -> Iterator[Callable[..., TestClient]]:
     for client in clients:
         client.__exit__(None, None, None)
     for host in borrowed:
+        with contextlib.suppress(Exception):  # closed already unless the app failed to
+            host.close_host()
         host.in_use = False
 
 
