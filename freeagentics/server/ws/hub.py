@@ -32,6 +32,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -90,6 +91,10 @@ class _TopicState:
         return not self.remote_interest and not any(self.subscribers.values())
 
 
+#: threads asking :attr:`Hub.verify` at once (a host answers each at once; a long
+#: command in the loop's default executor never holds a subscription up)
+VERIFY_THREADS = 4
+
 #: subscribers written to per turn of the event loop: a frame for ten thousand clients
 #: is sent in slices, with the loop's other work (handshakes, pings, commands) between
 FANOUT_CHUNK = 500
@@ -143,6 +148,7 @@ class Hub:
         #: set when simulations live elsewhere: ``verify(sim_id)`` raises UnknownIdError
         #: unless one exists anywhere (it blocks: :meth:`admit` runs it off the loop)
         self.verify: Callable[[str], None] | None = None
+        self._verifier: ThreadPoolExecutor | None = None
         self._relayed = _Feed(handle=None)  # frames from the relay, waiting for the loop
         self.loop = asyncio.get_running_loop()
         self.clients: set[Client] = set()
@@ -231,7 +237,9 @@ class Hub:
         without ``verify`` or for a topic already followed)."""
         if self.verify is None or topic.key in self._topics:
             return
-        await self.loop.run_in_executor(None, self.verify, topic.sim_id)
+        if self._verifier is None:  # threads of its own: never queued behind commands
+            self._verifier = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="hub-verify")
+        await self.loop.run_in_executor(self._verifier, self.verify, topic.sim_id)
 
     def subscribe(self, client: Client, topic: Topic, fmt: Format) -> None:
         """Add ``client`` to ``topic`` in ``fmt`` (a second subscribe changes the format).
@@ -490,3 +498,5 @@ class Hub:
             self.source.unsubscribe(sim_id, feed.handle)
         self._feeds.clear()
         self._topics.clear()
+        if self._verifier is not None:
+            self._verifier.shutdown(wait=False)
