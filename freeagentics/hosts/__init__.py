@@ -21,6 +21,19 @@ On the wire (:mod:`._codec`): 4-byte big-endian length, then one MessagePack map
 numpy arrays as an extension type, nothing pickled. This package imports nothing of
 the server: the program a host runs is given to it by name.
 
+Why the service stays in the server layer: the host program
+(:mod:`freeagentics.server.hostproc`) is made of the server's own service, WebSocket
+hub and metrics, so moving the service here would drag the hub and its frames along
+(or split them); instead this package holds only the seam and the means of carrying
+calls and frames, which know nothing of what they carry, and the server, above it,
+names the program a host runs. Another host (Ray actors) reuses :class:`ServiceProxy`
+with a transport of its own and the same program pieces.
+
+Where the seam differs from the service's surface as it was: ``knowledge`` runs a
+named query (a function cannot cross a process); ``health`` is new (readiness asks
+whoever holds the database); results are plain data (checkpoint times as ISO text,
+``recover``'s records as maps when they cross).
+
 Beside them, :mod:`.shards` splits one simulation's rows across Ray actors and
 :mod:`.ray_local` starts a local Ray cluster (both need the ``ray`` extra and are not
 imported here).
