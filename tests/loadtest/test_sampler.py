@@ -2,36 +2,37 @@
 
 from __future__ import annotations
 
-import os
+import json
 import subprocess
 import sys
-import time
 
+#: in a process of its own (whose only children are these): a "server" whose child spins
+#: as a host stepping simulations does, and a sleeping "client"
+SCRIPT = """
+import json, subprocess, sys, time
+import psutil
 from freeagentics.loadtest.sampler import Sampler, tree_rss
-
-#: a "server" whose child spins (as a host steps simulations), and sleeps itself
-SERVER = (
-    "import subprocess, sys, time\n"
-    "child = subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
-    "print(child.pid, flush=True)\n"
-    "time.sleep(120)\n"
-)
+spin = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'while True: pass']); time.sleep(120)"
+server = subprocess.Popen([sys.executable, "-c", spin])
+client = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+try:
+    time.sleep(0.5)
+    sampler = Sampler(server.pid, interval_s=60).start()
+    time.sleep(1.0)
+    row = sampler.sample()
+    row["tree_rss"] = tree_rss(server.pid)
+    sampler.stop()
+    print(json.dumps(row))
+finally:
+    for proc in [*psutil.Process(server.pid).children(), server, client]:
+        proc.kill()
+"""
 
 
 def test_the_servers_children_are_the_server_not_clients():
-    server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
-    client = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    host = int(server.stdout.readline())
-    try:
-        sampler = Sampler(server.pid, interval_s=60).start()
-        time.sleep(1.0)
-        row = sampler.sample()
-        assert row["server_processes"] == 2 and row["clients"] == 1
-        assert row["server_cpu_percent"] > row["clients_cpu_percent"]  # the spinning host
-        assert tree_rss(server.pid) > row["clients_rss_mb"] * 2**20
-        sampler.stop()
-    finally:
-        for proc in (client, server):
-            proc.kill()
-            proc.wait()
-        os.kill(host, 9)
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    row = json.loads(out.stdout.splitlines()[-1])
+    assert row["server_processes"] == 2 and row["clients"] == 1
+    assert row["server_cpu_percent"] > row["clients_cpu_percent"]  # the spinning host
+    assert row["tree_rss"] > row["clients_rss_mb"] * 2**20
