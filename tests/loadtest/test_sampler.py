@@ -12,7 +12,10 @@ SCRIPT = """
 import json, subprocess, sys, time
 import psutil
 from freeagentics.loadtest.sampler import Sampler, tree_rss
-spin = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'while True: pass']); time.sleep(120)"
+spin = (
+    "import subprocess, sys, time; "
+    "subprocess.Popen([sys.executable, '-c', 'while True: pass']); time.sleep(120)"
+)
 server = subprocess.Popen([sys.executable, "-c", spin])
 client = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
 try:
