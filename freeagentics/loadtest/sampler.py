@@ -1,9 +1,17 @@
-"""CPU % and resident memory per process, sampled with psutil at a fixed interval.
+"""CPU and resident memory of the server, the generator and the machine, sampled regularly.
 
-Processes are the server (by pid) and the load test's own children (the user workers,
-found afresh at every sample because they start after the sampler). CPU % is psutil's
-per-process figure, 100 = one core busy; the machine's CPU % and memory in use are
-sampled alongside.
+Each sample holds, per group of processes (:class:`~.cputime.Accounts`: ``server`` --
+its root process and every process below it --, ``generator`` -- the user worker
+processes --, and ``harness`` -- the load test's own process), the cumulative CPU
+seconds (``<group>_cpu_s``), the CPU % since the previous sample (100 = one core busy),
+resident memory (MB) and process count; the server's CPU seconds also per process
+(``server_cpu_s_by_pid``; :attr:`Sampler.labels` names them). The machine's CPU % (of
+all its cores), memory in use and 1-minute load average are sampled alongside: the
+machine may be shared, and what neither the server nor the generator used was someone
+else's.
+
+The generator's group keeps the key ``clients`` (``clients_cpu_percent``, ...) that
+earlier records used.
 """
 
 from __future__ import annotations
@@ -15,7 +23,12 @@ from typing import Any
 
 import psutil
 
+from freeagentics.loadtest.cputime import Accounts
+
 __all__ = ["Sampler"]
+
+#: sample keys per group: the generator's are named ``clients`` as in earlier records
+_PREFIX = {"server": "server", "generator": "clients", "harness": "harness"}
 
 
 class Sampler:
@@ -23,57 +36,48 @@ class Sampler:
 
     def __init__(self, server_pid: int, interval_s: float = 0.5):
         self.interval_s = interval_s
-        self.server = psutil.Process(server_pid)
-        self.me = psutil.Process(os.getpid())
+        self.accounts = Accounts(server_pid)
         self.samples: list[dict[str, Any]] = []
-        self._clients: dict[int, psutil.Process] = {}
+        self._last: dict[str, float] = {}
+        self._last_t: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="loadtest-sampler", daemon=True)
         self._t0 = time.monotonic()
 
+    @property
+    def labels(self) -> dict[int, str]:
+        """A short command line per process seen (see :func:`~.cputime.label_of`)."""
+        return dict(self.accounts.labels)
+
     def start(self) -> Sampler:
-        self.server.cpu_percent(None)  # the first call only primes the counter
-        psutil.cpu_percent(None)
+        psutil.cpu_percent(None)  # the first call only primes the counter
+        self.sample()
         self._thread.start()
         return self
 
-    def _clients_now(self) -> list[psutil.Process]:
-        try:
-            children = self.me.children(recursive=True)
-        except psutil.Error:
-            children = []
-        for child in children:
-            if child.pid != self.server.pid and child.pid not in self._clients:
-                self._clients[child.pid] = child
-                try:
-                    child.cpu_percent(None)
-                except psutil.Error:
-                    pass
-        return [p for p in self._clients.values() if p.is_running()]
-
     def sample(self) -> dict[str, Any]:
         """One sample (also appended to :attr:`samples`)."""
-        row: dict[str, Any] = {"t": time.monotonic() - self._t0}
-        try:
-            with self.server.oneshot():
-                row["server_cpu_percent"] = self.server.cpu_percent(None)
-                row["server_rss_mb"] = self.server.memory_info().rss / 2**20
-                row["server_threads"] = self.server.num_threads()
-        except psutil.Error:
-            row["server_cpu_percent"] = row["server_rss_mb"] = None
-        cpu = rss = 0.0
-        clients = self._clients_now()
-        for proc in clients:
-            try:
-                cpu += proc.cpu_percent(None)
-                rss += proc.memory_info().rss
-            except psutil.Error:
-                continue
-        row["clients"] = len(clients)
-        row["clients_cpu_percent"] = cpu
-        row["clients_rss_mb"] = rss / 2**20
+        t = time.monotonic() - self._t0
+        groups = self.accounts.read()
+        row: dict[str, Any] = {"t": t}
+        dt = None if self._last_t is None else t - self._last_t
+        for group, reading in groups.items():
+            prefix = _PREFIX[group]
+            row[f"{prefix}_cpu_s"] = reading.cpu_s
+            last = self._last.get(group)
+            row[f"{prefix}_cpu_percent"] = (
+                100 * (reading.cpu_s - last) / dt if dt and last is not None else None
+            )
+            row[f"{prefix}_rss_mb"] = reading.rss_bytes / 2**20
+            row[f"{prefix}_processes"] = reading.processes
+            self._last[group] = reading.cpu_s
+        row["server_cpu_s_by_pid"] = {str(p): s for p, s in groups["server"].cpu_s_by_pid.items()}
+        row["server_threads"] = groups["server"].threads
+        row["clients"] = groups["generator"].processes
         row["machine_cpu_percent"] = psutil.cpu_percent(None)
         row["machine_memory_percent"] = psutil.virtual_memory().percent
+        row["load_1m"] = os.getloadavg()[0]
+        self._last_t = t
         self.samples.append(row)
         return row
 
@@ -92,4 +96,5 @@ class Sampler:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+        self.sample()
         return self.samples
