@@ -258,7 +258,9 @@ def figures(profile: dict[str, Any]) -> dict[str, Any]:
         "tick_ms_mean": 1e3 * tick_sum / ticks if ticks else None,
         "bytes_per_agent": (r["rss_agents_mb"] - r["rss_empty_mb"]) * 2**20 / agents,
         "bytes_per_connection": (
-            (r["rss_connected_mb"] - r["rss_agents_mb"]) * 2**20 / connected
+            (r["rss_connected_mb"] - r.get("rss_stepped_mb", r["rss_agents_mb"]))
+            * 2**20
+            / connected
             if connected and r["rss_connected_mb"] is not None
             else None
         ),
@@ -400,7 +402,7 @@ def _memory_section(figs: list[dict[str, Any]], engine: list[dict[str, Any]]) ->
         )
         rows.append(
             [
-                f"Server process ({f['name']})",
+                f"Server processes ({f['name']})",
                 num((f["server_rss_peak"] or 0) * 2**20),
                 f"{growth:+.1f} MB/hour" if growth is not None else "-",
                 src,
@@ -409,8 +411,9 @@ def _memory_section(figs: list[dict[str, Any]], engine: list[dict[str, Any]]) ->
     out += _table(["component", "bytes per instance", "growth", "source"], rows)
     out += [
         "",
-        "Agent and WebSocket-client figures are RSS differences of the server process (before",
-        "and after creating the simulation, and after the users connected), divided by the",
+        "Agent and WebSocket-client figures are RSS differences of the server (all its",
+        "processes; before and after creating the simulation, and after its first tick and",
+        "after the users connected), divided by the",
         "count. Growth is the least-squares slope of server RSS over the measured window",
         "after its first quarter (warm-up); runs of a few seconds make it a rough figure —",
         "use `--soak` for a real rate. Coalitions and knowledge nodes are not created in",
