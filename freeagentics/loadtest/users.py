@@ -43,7 +43,7 @@ from freeagentics.loadtest.histogram import LatencyRecord
 from freeagentics.loadtest.httpclient import HttpPool, get_request
 from freeagentics.loadtest.wsclient import HandshakeError, WsConnection, open_ws
 
-__all__ = ["LAG_INTERVAL_S", "RAMP_BATCH", "STALE_S", "run_users"]
+__all__ = ["LAG_INTERVAL_S", "MAX_PINGS_WAITING", "RAMP_BATCH", "STALE_S", "run_users"]
 
 API = "/api/v1"
 #: REST calls a user makes, chosen uniformly
@@ -57,6 +57,9 @@ RAMP_BATCH = 100
 LAG_INTERVAL_S = 0.05
 #: seconds a WebSocket may take to open and acknowledge its subscription
 CONNECT_TIMEOUT_S = 120.0
+#: unanswered pings a user keeps at most: beyond, a due ping is not sent but counted as
+#: an error (``ws_ping_backlog``), so what waits for replies stays bounded
+MAX_PINGS_WAITING = 16
 
 
 class _State:
@@ -112,13 +115,14 @@ def count_unanswered(st: _State, now: float) -> None:
 class _Link:
     """One user's WebSocket and what its callbacks need."""
 
-    __slots__ = ("close_code", "conn", "failed", "st")
+    __slots__ = ("close_code", "conn", "failed", "pings", "st")
 
     def __init__(self, st: _State):
         self.st = st
         self.conn: WsConnection | None = None
         self.close_code: int | None = None
         self.failed = False
+        self.pings = 0  # pings sent and not answered yet
 
     def on_binary(self, length: int) -> None:
         st = self.st
@@ -140,6 +144,8 @@ class _Link:
                 st.error("ws_error", str(doc.get("error")))
             return
         kind, started, on_reply, _link = entry
+        if kind == "ws_ping":
+            self.pings -= 1
         expected = "pong" if kind == "ws_ping" else "ack"
         if kind_of_reply != expected:
             st.error(f"{kind}_unexpected_reply", str(doc)[:300])
@@ -239,9 +245,13 @@ class _Users:
     def ping(self, link: _Link) -> None:
         if self.st.stopping or link.conn is None or link.conn.closed:
             return
+        self.loop.call_later(self.interval, self.ping, link)
+        if link.pings >= MAX_PINGS_WAITING:
+            self.st.error("ws_ping_backlog", f"{link.pings} pings unanswered")
+            return
+        link.pings += 1
         mid = next(self.st.ids)
         link.send("ws_ping", b'{"type":"ping","id":%d}' % mid, mid)
-        self.loop.call_later(self.interval, self.ping, link)
 
     def command(self, link: _Link) -> None:
         if self.st.stopping or link.conn is None or link.conn.closed:
