@@ -131,7 +131,8 @@ LIMIT_RULES = (
     f"{MACHINE_BUSY:g} % and the generator used at least as much of it as the server; "
     f"(3) latency left the optimal band while every server process stayed under "
     f"{SERVER_IDLE:g} % of a core (and the server as a whole under {SERVER_IDLE:g} % of the "
-    f"machine); (4) the generator's loop-lag p95 (how late its timers fire) reached "
+    f"machine) and the machine's CPU stayed under {MACHINE_BUSY:g} % (so the cores were not "
+    f"taken by other work); (4) the generator's loop-lag p95 (how late its timers fire) reached "
     f"{LAG_SHARE:.0%} of the worse REST/ping p95 and at least {LAG_MIN_MS:g} ms. Otherwise, "
     f"when latency left the optimal band, the machine was the limit if its CPU reached "
     f"{MACHINE_BUSY:g} % while no server process had {SERVER_BUSY:g} % of a core (the server "
@@ -178,6 +179,7 @@ def generator_limits(load: Load) -> list[str]:
         load.band != "optimal"
         and load.server_busiest < SERVER_IDLE
         and load.server_cpu < SERVER_IDLE * load.cores
+        and load.machine_cpu < MACHINE_BUSY
     ):
         reasons.append(
             f"(3) {load.band} latency while the busiest server process used "

@@ -181,5 +181,8 @@ def test_server_machine_or_none():
     assert limit_of(slow) == "server"  # latency rose with a server process saturated
     starved = replace(slow, server_busiest=70.0, server_cpu=70.0, machine_cpu=95.0)
     assert limit_of(starved) == "machine"  # the cores went to other work
+    # an idle server and slow replies on a machine busy with other work: not the generator
+    idle = replace(slow, server_busiest=12.0, server_cpu=12.0, machine_cpu=98.0)
+    assert generator_limits(idle) == [] and limit_of(idle) == "machine"
     busy_but_fast = replace(ROOMY, server_busiest=92.0, server_cpu=92.0)
     assert limit_of(busy_but_fast) == "server"
