@@ -33,7 +33,7 @@ from freeagentics.loadtest.thresholds import (
     status_band,
 )
 
-__all__ = ["cpu_shares", "figures", "load_raw", "ms", "write_report"]
+__all__ = ["cpu_shares", "figures", "judged_p95", "load_raw", "ms", "write_report"]
 
 BAND_ICONS = {"optimal": "✅", "acceptable": "⚠️", "severe": "❌", "failure": "💥"}
 IMPACT_BANDS = (("Critical", 50.0), ("High", 25.0), ("Medium", 10.0), ("Low", 0.0))
@@ -97,6 +97,13 @@ def _window(record: dict[str, Any]) -> list[dict[str, Any]]:
 def _mean(values: list[float]) -> float | None:
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else None
+
+
+def judged_p95(rest: dict[str, Any], ping: dict[str, Any]) -> float | None:
+    """The p95 a profile's band is judged on: the worse of REST's and the ping's, or None
+    (a failure) when either completed nothing -- no answer is no sign of speed."""
+    p95s = (rest.get("p95"), ping.get("p95"))
+    return None if None in p95s else max(p95s)
 
 
 def cpu_shares(record: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +211,7 @@ def figures(profile: dict[str, Any]) -> dict[str, Any]:
     ops = u.get("operations", 0) + errors
     error_pct = 100.0 * errors / ops if ops else 0.0
     rest, ping, cmd = lat.get("rest", {}), lat.get("ws_ping", {}), lat.get("command", {})
-    worst_p95 = max((v for v in (rest.get("p95"), ping.get("p95")) if v is not None), default=None)
+    worst_p95 = judged_p95(rest, ping)
     ticks = _diff(r, "freeagentics_tick_duration_seconds_count")
     tick_sum = _diff(r, "freeagentics_tick_duration_seconds_sum")
     connected = u.get("connected", 0)

@@ -9,6 +9,7 @@ import pytest
 
 from freeagentics.loadtest.histogram import LatencyRecord, bucket_bounds, bucket_of, percentile
 from freeagentics.loadtest.profiles import PROFILES, load_profile_file, resolve_profiles
+from freeagentics.loadtest.report import judged_p95
 from freeagentics.loadtest.thresholds import THRESHOLDS, evaluate, status_band
 from freeagentics.loadtest.users import (
     MAX_PINGS_WAITING,
@@ -67,6 +68,13 @@ def test_custom_profiles_from_flags_and_file(tmp_path):
         load_profile_file(path)
     with pytest.raises(ValueError, match="needs --agents"):
         resolve_profiles(["custom"])
+
+
+def test_a_kind_of_round_trip_that_never_completed_fails_the_band():
+    assert judged_p95({"p95": 20.0}, {"p95": 40.0}) == 40.0
+    assert judged_p95({"p95": None, "count": 0}, {"p95": 40.0}) is None
+    assert judged_p95({"p95": 20.0}, {}) is None
+    assert status_band(judged_p95({}, {"p95": 1.0}), 0.0) == "failure"
 
 
 def test_status_bands():
