@@ -447,7 +447,8 @@ def _profiles_section(figs: list[dict[str, Any]]) -> list[str]:
         "world frames delivered to the users per second. Status band on the worse p95 of",
         "REST and ping: "
         + ", ".join(f"{n} < {limit:g} ms" for n, limit in BANDS)
-        + ", else failure (also at ≥ 5 % errors). Limit: see below.",
+        + ", else failure (also at ≥ 5 % errors, or when REST calls or pings completed none).",
+        "Limit: see below.",
         "",
     ]
     rows = []
