@@ -579,11 +579,15 @@ def _machine_section(profiles: list[dict[str, Any]], engine: list[dict[str, Any]
     rows = [[k, str(source.get(k, "-"))] for k in keys]
     db = profiles[0]["record"]["database"] if profiles else "-"
     rows.append(["database", db])
+    nices = sorted({str(p["record"].get("nice", "-")) for p in profiles})
+    rows.append(["scheduling priority of the load test (nice)", ", ".join(nices) or "-"])
     out = ["## 8. Machine", "", *_table(["property", "value"], rows), ""]
     out += [
         "Server, user processes and benchmarks share this machine: the users' CPU competes",
         "with the server's (section 5 says how much each took, and flags the profiles where",
-        "the generator rather than the server was the limit).",
+        "the generator rather than the server was the limit). Other work may share it too:",
+        "section 5 shows what it used; a negative nice above means the load test (server and",
+        "users) was given precedence over it.",
         "",
         "## Raw files",
         "",

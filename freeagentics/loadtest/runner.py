@@ -321,6 +321,9 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
             "metrics_start": metrics_start,
             "metrics_end": metrics_end,
             "machine": machine_info(),
+            # the scheduling priority the load test (and so its server and users) ran at:
+            # below 0 when it was given precedence over other work on a shared machine
+            "nice": os.getpriority(os.PRIO_PROCESS, 0),
         },
         "latencies": {k: rec.to_json() for k, rec in records.items()},
     }
