@@ -88,12 +88,15 @@ def test_report_has_every_section_and_raw_files(tiny_report):
 
 
 def test_injected_delay_shows_in_the_report(tiny_report):
-    _, markdown = tiny_report
+    out, markdown = tiny_report
     row = _row(markdown, "## 5. Performance profiles", "tiny")
     p50 = float(row["REST p50"].removesuffix(" ms"))
     assert p50 >= DELAY_MS
-    # WebSocket traffic is not delayed: the ping round trip stays well below the delay
-    assert float(row["ping p95"].removesuffix(" ms")) < DELAY_MS
+    # WebSocket traffic is not delayed: the ping's median round trip is short of REST's by
+    # most of the delay (same run, same machine: a busy machine slows both alike)
+    samples = json.loads((out / "raw" / "latencies-tiny.json").read_text())
+    ping_p50 = LatencyRecord.from_json(samples["ws_ping"]).summary()["p50"]
+    assert ping_p50 <= p50 - DELAY_MS / 2
 
 
 def test_report_figures_equal_the_raw_json(tiny_report):
