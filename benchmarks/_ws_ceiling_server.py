@@ -4,7 +4,8 @@ A bare uvloop server with nothing but WebSocket: each connection's handshake and
 incoming frames go through ``websockets``' sans-I/O
 :class:`~websockets.server.ServerProtocol`; a text message gets a JSON reply (``pong``
 for a ``ping``, else an ``ack``) echoing its ``id``; and every ``1 / rate_hz`` seconds
-one prebuilt binary frame of ``frame_bytes`` is written to every open connection (the
+one prebuilt binary frame of ``frame_bytes`` (a MessagePack map of random bytes, as
+the clients check) is written to every open connection (the
 next round starts at once when a round overruns). No simulation, no authentication, no
 queues, no ASGI. What B4's clients receive from it is what this machine delivers over
 loopback to those clients, the figure FreeAgentics' own is read against.
@@ -19,6 +20,7 @@ import asyncio
 import os
 import sys
 
+import msgpack
 import orjson
 import uvloop
 from websockets.frames import Frame, Opcode
@@ -26,7 +28,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from freeagentics.loadtest.server import raise_fd_limit
+from freeagentics.loadtest.fdlimit import raise_fd_limit
 
 
 class Connection(asyncio.Protocol):
@@ -61,11 +63,19 @@ class Connection(asyncio.Protocol):
         self.open_connections.discard(self)
 
 
+def _payload(size: int) -> bytes:
+    """A MessagePack map ``{"data": random bytes}`` of ``size`` bytes (at least its header)."""
+    fill = max(0, size - len(msgpack.packb({"data": b""})))
+    while fill and len(msgpack.packb({"data": bytes(fill)})) > size:
+        fill -= 1
+    return msgpack.packb({"data": os.urandom(fill)})
+
+
 async def serve(port: int, frame_bytes: int, rate_hz: float) -> None:
     open_connections: set[Connection] = set()
     loop = asyncio.get_running_loop()
     await loop.create_server(lambda: Connection(open_connections), "127.0.0.1", port, backlog=8192)
-    wire = Frame(Opcode.BINARY, os.urandom(frame_bytes)).serialize(mask=False)
+    wire = Frame(Opcode.BINARY, _payload(frame_bytes)).serialize(mask=False)
     print("ready", flush=True)
     interval = 1.0 / rate_hz
     next_round = loop.time()

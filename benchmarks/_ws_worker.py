@@ -9,13 +9,12 @@ one more raw connection, with a tiny receive buffer, that subscribes and never r
 connected and starts counting when the parent writes ``go`` (holding the start time).
 
 A load generator must cost less than the server it measures, or the two cores measure
-the clients. So each connection is a bare :class:`asyncio.Protocol` on uvloop: the
-opening handshake and every frame the client sends (masked, as RFC 6455 requires) are
-made by ``websockets``' sans-I/O :class:`~websockets.client.ClientProtocol`, while
-incoming frames are only delimited, by their headers, and counted -- binary frames are
-the broadcast, text frames are JSON replies (pongs are matched by id), the server's
-keepalive pings are answered. A frame counts when its last byte has arrived; a
-fragmented or masked frame is an error.
+the clients. So each connection is the load test's lean client
+(:class:`freeagentics.loadtest.wsclient.WsConnection`, a bare :class:`asyncio.Protocol`
+on uvloop): incoming frames are only delimited, by their headers, checked and counted --
+binary frames are the broadcast, counted when their last byte has arrived; text frames
+are JSON replies (pongs are matched by id); the server's keepalive pings are answered.
+A malformed frame is an error and ends its connection.
 """
 
 from __future__ import annotations
@@ -34,13 +33,9 @@ from urllib.parse import urlsplit
 
 import orjson
 import uvloop
-from websockets.client import ClientProtocol
-from websockets.http11 import Response
-from websockets.uri import parse_uri
 
-from freeagentics.loadtest.server import raise_fd_limit
-
-_OP_TEXT, _OP_BINARY, _OP_CLOSE, _OP_PING = 0x1, 0x2, 0x8, 0x9
+from freeagentics.loadtest.fdlimit import raise_fd_limit
+from freeagentics.loadtest.wsclient import WsConnection, open_ws
 
 
 class Counters:
@@ -52,121 +47,57 @@ class Counters:
         self.errors = 0
         self.closed: dict[str, int] = {}
 
+    def binary(self, length: int) -> None:
+        if self.counting:
+            self.messages += 1
+            self.message_bytes += length
 
-class Connection(asyncio.Protocol):
-    """One WebSocket client connection that counts what it receives."""
+    def close(self, code: int) -> None:
+        self.closed[str(code)] = self.closed.get(str(code), 0) + 1
 
-    def __init__(self, url: str, counters: Counters, sent: dict[int, float]):
-        self.handshake = ClientProtocol(parse_uri(url))
-        self.counters, self.sent = counters, sent
-        self.transport: asyncio.Transport | None = None
-        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.replies: asyncio.Queue[dict] = asyncio.Queue()  # text frames while ramping
-        self.ramping = True
-        self.buffer = bytearray()
-
-    # -- asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.handshake.send_request(self.handshake.connect())
-        self._flush()
-
-    def data_received(self, data: bytes) -> None:
-        if not self.opened.done():
-            self._handshake_data(data)
-        else:
-            self.buffer += data
-            self._frames()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.opened.done():
-            self.opened.set_exception(ConnectionError(f"closed during the handshake: {exc}"))
-
-    # -- sending
-    def send_text(self, text: bytes) -> None:
-        self.handshake.send_text(text)
-        self._flush()
-
-    def _flush(self) -> None:
-        assert self.transport is not None
-        self.transport.write(b"".join(self.handshake.data_to_send()))
-
-    # -- receiving
-    def _handshake_data(self, data: bytes) -> None:
-        self.handshake.receive_data(data)
-        for event in self.handshake.events_received():
-            if isinstance(event, Response):
-                if self.handshake.handshake_exc is not None:
-                    self.opened.set_exception(self.handshake.handshake_exc)
-                else:
-                    self.opened.set_result(None)
-
-    def _frames(self) -> None:
-        buf, counters = self.buffer, self.counters
-        pos, end_of_data = 0, len(buf)
-        while end_of_data - pos >= 2:
-            first, length = buf[pos], buf[pos + 1] & 0x7F
-            head = 2
-            if length == 126:
-                if end_of_data - pos < 4:
-                    break
-                length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
-            elif length == 127:
-                if end_of_data - pos < 10:
-                    break
-                length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
-            end = pos + head + length
-            if end > end_of_data:
-                break
-            opcode = first & 0x0F
-            if not first & 0x80 or buf[pos + 1] & 0x80:  # fragmented, or masked by a server
-                counters.errors += 1
-            elif opcode == _OP_BINARY:
-                if counters.counting:
-                    counters.messages += 1
-                    counters.message_bytes += length
-            elif opcode == _OP_TEXT:
-                self._reply(orjson.loads(bytes(buf[pos + head : end])))
-            elif opcode == _OP_PING:  # the server's keepalive: unanswered, it closes us
-                self.handshake.send_pong(bytes(buf[pos + head : end]))
-                self._flush()
-            elif opcode == _OP_CLOSE:
-                code = int.from_bytes(buf[pos + head : pos + head + 2], "big") if length else 1005
-                counters.closed[str(code)] = counters.closed.get(str(code), 0) + 1
-            pos = end
-        del buf[:pos]
-
-    def _reply(self, doc: dict) -> None:
-        start = self.sent.pop(doc.get("id"), None)
-        if start is not None:
-            if self.counters.counting:
-                self.counters.latencies.append(time.perf_counter() - start)
-        elif self.ramping:
-            self.replies.put_nowait(doc)
+    def error(self, _kind: str, _detail: str) -> None:
+        self.errors += 1
 
 
-async def _connect(url: str, sim_id: Any, counters: Counters, sent: dict) -> Connection:
+async def _connect(url: str, sim_id: Any, counters: Counters, sent: dict) -> WsConnection:
     parts = urlsplit(url)
-    loop = asyncio.get_running_loop()
-    _, conn = await loop.create_connection(
-        lambda: Connection(url, counters, sent), parts.hostname, parts.port
+    replies: asyncio.Queue[dict] = asyncio.Queue()  # text frames while subscribing
+    ramping = True
+
+    def on_text(payload: bytes) -> None:
+        doc = orjson.loads(payload)
+        start = sent.pop(doc.get("id"), None)
+        if start is not None:
+            if counters.counting:
+                counters.latencies.append(time.perf_counter() - start)
+        elif ramping:
+            replies.put_nowait(doc)
+
+    conn = await open_ws(
+        parts.hostname,
+        parts.port,
+        parts.path,
+        timeout_s=30,
+        on_binary=counters.binary,
+        on_text=on_text,
+        on_close=counters.close,
+        on_error=counters.error,
     )
-    await asyncio.wait_for(conn.opened, 30)
     subscribe = {"type": "subscribe", "topic": "world", "sim_id": sim_id, "format": "msgpack"}
-    conn.send_text(orjson.dumps(subscribe))
-    ack = await asyncio.wait_for(conn.replies.get(), 30)
-    conn.ramping = False
+    conn.send(orjson.dumps(subscribe))
+    ack = await asyncio.wait_for(replies.get(), 30)
+    ramping = False
     if not ack.get("ok"):
         counters.errors += 1
     return conn
 
 
-async def _ping(conn: Connection, interval: float, sent: dict[int, float], ids: Any) -> None:
+async def _ping(conn: WsConnection, interval: float, sent: dict[int, float], ids: Any) -> None:
     await asyncio.sleep(interval * (next(ids) % 97) / 97)  # spread the pingers out
     while True:
         mid = next(ids)
         sent[mid] = time.perf_counter()
-        conn.send_text(orjson.dumps({"type": "ping", "id": mid}))
+        conn.send(orjson.dumps({"type": "ping", "id": mid}))
         await asyncio.sleep(interval)
 
 
@@ -203,7 +134,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     counters = Counters()
     sent: dict[int, float] = {}
     ids = itertools.count(spec["index"] * 10_000_000)
-    connections: list[Connection] = []
+    connections: list[WsConnection] = []
     start = time.perf_counter()
     total, batch = spec["connections"], spec["ramp_batch"]
     for first in range(0, total, batch):
@@ -237,8 +168,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     if stalled is not None:
         stalled.close()
     for conn in connections:
-        assert conn.transport is not None
-        conn.transport.abort()  # a graceful close of thousands would only time the close
+        conn.abort()  # a graceful close of thousands would only time the close
     return {
         "connected": len(connections),
         "ramp_s": ramp_s,

@@ -327,6 +327,7 @@ def serve_command(
     import uvicorn
     from pydantic import ValidationError
 
+    from freeagentics.loadtest.fdlimit import raise_fd_limit
     from freeagentics.server.settings import Settings
 
     try:
@@ -359,6 +360,7 @@ def serve_command(
         f"database {_safe_url(settings.database_url)}",
         soft_wrap=True,
     )
+    raise_fd_limit()  # a connection is a descriptor: hold as many as the system allows
     # the WebSocket protocol that lets frames be framed once for all subscribers; frames
     # over the application's message limit are refused before they are buffered
     uvicorn.run(
@@ -401,6 +403,20 @@ def loadtest_command(
     ),
     skip_engine: Annotated[bool, typer.Option(help="Skip the engine benchmark (B1).")] = False,
     skip_database: Annotated[bool, typer.Option(help="Skip the database benchmark (B3).")] = False,
+    generator_processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Processes for the simulated users (default: one per 2 500, one per core)."
+        ),
+    ] = None,
+    serve_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--serve-arg",
+            help="An argument for the server's `freeagentics serve`; repeatable "
+            "(--serve-arg=--workers --serve-arg=2).",
+        ),
+    ] = None,
 ) -> None:
     """Drive the real server with simulated users and write a Markdown report."""
     from freeagentics.loadtest.profiles import resolve_profiles
@@ -428,6 +444,8 @@ def loadtest_command(
         database_url=database_url,
         skip_engine=skip_engine,
         skip_database=skip_database,
+        serve_args=tuple(serve_arg or ()),
+        generator_processes=generator_processes,
         console=console,
     )
     try:

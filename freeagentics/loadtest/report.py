@@ -22,9 +22,18 @@ matplotlib.use("Agg")  # files only: no display on servers and CI
 import matplotlib.pyplot as plt
 
 from freeagentics.loadtest.histogram import LatencyRecord
-from freeagentics.loadtest.thresholds import BANDS, THRESHOLDS, evaluate, status_band
+from freeagentics.loadtest.thresholds import (
+    BANDS,
+    LIMIT_RULES,
+    THRESHOLDS,
+    Load,
+    evaluate,
+    generator_limits,
+    limit_of,
+    status_band,
+)
 
-__all__ = ["figures", "load_raw", "ms", "write_report"]
+__all__ = ["cpu_shares", "figures", "judged_p95", "load_raw", "ms", "write_report"]
 
 BAND_ICONS = {"optimal": "✅", "acceptable": "⚠️", "severe": "❌", "failure": "💥"}
 IMPACT_BANDS = (("Critical", 50.0), ("High", 25.0), ("Medium", 10.0), ("Low", 0.0))
@@ -88,6 +97,49 @@ def _window(record: dict[str, Any]) -> list[dict[str, Any]]:
 def _mean(values: list[float]) -> float | None:
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else None
+
+
+def judged_p95(rest: dict[str, Any], ping: dict[str, Any]) -> float | None:
+    """The p95 a profile's band is judged on: the worse of REST's and the ping's, or None
+    (a failure) when either completed nothing -- no answer is no sign of speed."""
+    p95s = (rest.get("p95"), ping.get("p95"))
+    return None if None in p95s else max(p95s)
+
+
+def cpu_shares(record: dict[str, Any]) -> dict[str, Any]:
+    """Mean CPU over the measured window, % of one core, from the cumulative CPU seconds of
+    the first and last samples inside it: ``server`` (its whole process tree),
+    ``server_by_pid`` (each of its processes), ``generator``, ``harness`` (the load
+    test's own process), ``machine`` (% of all cores) and ``others`` (what the machine's
+    cores did besides these three: other work on a shared machine).
+
+    Records without cumulative seconds (older runs) fall back to the samples' means.
+    """
+    win = _window(record)
+    cores = (record.get("machine") or {}).get("cpu_count") or 1
+    out: dict[str, Any] = {"cores": cores, "server_by_pid": {}}
+    out["machine"] = _mean([s.get("machine_cpu_percent") for s in win])
+    if len(win) < 2 or "server_cpu_s" not in win[0]:
+        out["server"] = _mean([s.get("server_cpu_percent") for s in win])
+        out["generator"] = _mean([s.get("clients_cpu_percent") for s in win])
+        out["harness"] = None
+        out["server_busiest"] = out["server"]
+        out["others"] = None
+        return out
+    first, last = win[0], win[-1]
+    dt = last["t"] - first["t"]
+    for key, prefix in (("server", "server"), ("generator", "clients"), ("harness", "harness")):
+        out[key] = 100 * (last[f"{prefix}_cpu_s"] - first[f"{prefix}_cpu_s"]) / dt
+    before = first.get("server_cpu_s_by_pid", {})
+    out["server_by_pid"] = {
+        pid: 100 * (cum - before.get(pid, 0.0)) / dt
+        for pid, cum in last.get("server_cpu_s_by_pid", {}).items()
+    }
+    out["server_busiest"] = max(out["server_by_pid"].values(), default=out["server"])
+    machine = out["machine"]
+    ours = out["server"] + out["generator"] + out["harness"]
+    out["others"] = None if machine is None else max(0.0, machine * cores - ours)
+    return out
 
 
 def _diff(record: dict[str, Any], name: str) -> float | None:
@@ -159,21 +211,45 @@ def figures(profile: dict[str, Any]) -> dict[str, Any]:
     ops = u.get("operations", 0) + errors
     error_pct = 100.0 * errors / ops if ops else 0.0
     rest, ping, cmd = lat.get("rest", {}), lat.get("ws_ping", {}), lat.get("command", {})
-    worst_p95 = max((v for v in (rest.get("p95"), ping.get("p95")) if v is not None), default=None)
+    worst_p95 = judged_p95(rest, ping)
     ticks = _diff(r, "freeagentics_tick_duration_seconds_count")
     tick_sum = _diff(r, "freeagentics_tick_duration_seconds_sum")
     connected = u.get("connected", 0)
     agents = r["n"]
+    cpu = cpu_shares(r)
+    band = status_band(worst_p95, error_pct)
+    load = Load(
+        cores=cpu["cores"],
+        server_cpu=cpu["server"] or 0.0,
+        server_busiest=cpu["server_busiest"] or 0.0,
+        generator_cpu=cpu["generator"] or 0.0,
+        generator_processes=r.get("workers") or 1,
+        machine_cpu=cpu["machine"] or 0.0,
+        loop_lag_p95_ms=lat.get("loop_lag", {}).get("p95"),
+        worst_p95_ms=worst_p95,
+        band=band,
+    )
+    loads = [s.get("load_1m") for s in win if s.get("load_1m") is not None]
     out = {
         "name": r["case"],
         "agents": agents,
         "users": r["profile"]["users"],
         "interrupted": r["interrupted"],
         "elapsed_s": elapsed,
-        "server_cpu_mean": _mean([s["server_cpu_percent"] for s in win]),
+        "server_cpu_mean": cpu["server"],
         "server_cpu_max": max((s["server_cpu_percent"] or 0 for s in win), default=None),
-        "machine_cpu_mean": _mean([s["machine_cpu_percent"] for s in win]),
-        "clients_cpu_mean": _mean([s["clients_cpu_percent"] for s in win]),
+        "server_busiest": cpu["server_busiest"],
+        "server_by_pid": cpu["server_by_pid"],
+        "server_labels": r.get("server_processes", {}),
+        "machine_cpu_mean": cpu["machine"],
+        "clients_cpu_mean": cpu["generator"],
+        "harness_cpu_mean": cpu["harness"],
+        "others_cpu_mean": cpu["others"],
+        "cores": cpu["cores"],
+        "generator_processes": load.generator_processes,
+        "load_1m": (loads[0], loads[-1]) if loads else None,
+        "loop_lag": lat.get("loop_lag", {}),
+        "http": u.get("http", {}),
         "server_rss_peak": max((s["server_rss_mb"] or 0 for s in win), default=None),
         "clients_rss_peak": max((s["clients_rss_mb"] for s in win), default=None),
         "machine_memory_peak": max((s["machine_memory_percent"] for s in win), default=None),
@@ -189,18 +265,22 @@ def figures(profile: dict[str, Any]) -> dict[str, Any]:
         "tick_ms_mean": 1e3 * tick_sum / ticks if ticks else None,
         "bytes_per_agent": (r["rss_agents_mb"] - r["rss_empty_mb"]) * 2**20 / agents,
         "bytes_per_connection": (
-            (r["rss_connected_mb"] - r["rss_agents_mb"]) * 2**20 / connected
+            (r["rss_connected_mb"] - r.get("rss_stepped_mb", r["rss_agents_mb"]))
+            * 2**20
+            / connected
             if connected and r["rss_connected_mb"] is not None
             else None
         ),
         "growth_mb_per_h": _slope_mb_per_hour(win),
         "breakdown": server_breakdown(r),
         "worst_p95": worst_p95,
-        "band": status_band(worst_p95, error_pct),
+        "band": band,
+        "limit": limit_of(load),
+        "limit_reasons": generator_limits(load),
     }
     out["thresholds"] = evaluate(
         {
-            "cpu": out["server_cpu_mean"],
+            "cpu": out["server_busiest"],
             "memory": out["machine_memory_peak"],
             "response": rest.get("p95"),
             "errors": error_pct,
@@ -329,7 +409,7 @@ def _memory_section(figs: list[dict[str, Any]], engine: list[dict[str, Any]]) ->
         )
         rows.append(
             [
-                f"Server process ({f['name']})",
+                f"Server processes ({f['name']})",
                 num((f["server_rss_peak"] or 0) * 2**20),
                 f"{growth:+.1f} MB/hour" if growth is not None else "-",
                 src,
@@ -338,8 +418,9 @@ def _memory_section(figs: list[dict[str, Any]], engine: list[dict[str, Any]]) ->
     out += _table(["component", "bytes per instance", "growth", "source"], rows)
     out += [
         "",
-        "Agent and WebSocket-client figures are RSS differences of the server process (before",
-        "and after creating the simulation, and after the users connected), divided by the",
+        "Agent and WebSocket-client figures are RSS differences of the server (all its",
+        "processes; before and after creating the simulation, and after its first tick and",
+        "after the users connected), divided by the",
         "count. Growth is the least-squares slope of server RSS over the measured window",
         "after its first quarter (warm-up); runs of a few seconds make it a rough figure —",
         "use `--soak` for a real rate. Coalitions and knowledge nodes are not created in",
@@ -351,40 +432,97 @@ def _memory_section(figs: list[dict[str, Any]], engine: list[dict[str, Any]]) ->
     return out
 
 
+def _cpu(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} %"
+
+
 def _profiles_section(figs: list[dict[str, Any]]) -> list[str]:
     out = [
         "## 5. Performance profiles by load scenario",
         "",
-        "CPU: server process, % of one core (mean/max over the window); memory: server RSS",
-        "peak (user processes, on the same machine, separately); response: REST p50/p95 and",
-        "WebSocket ping p95. Status band on the worse p95 of REST and ping: "
+        "CPU in % of one core, mean over the measured window from cumulative CPU seconds:",
+        "server = every process of the server (its process tree; the count in brackets),",
+        "generator = the simulated users' processes (their count in brackets). Memory: the",
+        "server's RSS peak. Response: REST p50/p95/p99 and WebSocket ping p95; WS msg/s:",
+        "world frames delivered to the users per second. Status band on the worse p95 of",
+        "REST and ping: "
         + ", ".join(f"{n} < {limit:g} ms" for n, limit in BANDS)
-        + ", else failure (also at ≥ 5 % errors).",
+        + ", else failure (also at ≥ 5 % errors, or when REST calls or pings completed none).",
+        "Limit: see below.",
         "",
     ]
     rows = []
     for f in figs:
-        cpu = f"{num(f['server_cpu_mean'])} / {num(f['server_cpu_max'])} %"
+        procs = max(1, len(f["server_by_pid"]))
         rows.append(
             [
                 f["name"] + (" (interrupted)" if f["interrupted"] else ""),
                 f"{f['agents']:,}",
                 f"{f['users']:,}",
-                cpu,
+                f"{_cpu(f['server_cpu_mean'])} ({procs})",
+                f"{_cpu(f['clients_cpu_mean'])} ({f['generator_processes']})",
                 f"{num(f['server_rss_peak'])} MB",
-                f"{num(f['clients_rss_peak'])} MB",
                 ms(f["rest"].get("p50")),
                 ms(f["rest"].get("p95")),
+                ms(f["rest"].get("p99")),
                 ms(f["ping"].get("p95")),
                 num(f["requests_per_s"]),
+                num(f["frames_per_s"]),
                 f"{f['errors']} ({pct(f['error_pct'])})",
                 f"{BAND_ICONS[f['band']]} {f['band']}",
+                f["limit"],
             ]
         )
-    header = ["profile", "agents", "users", "server CPU", "server memory", "users' memory"]
-    header += ["REST p50", "REST p95", "ping p95", "REST req/s", "errors", "status"]
+    header = ["profile", "agents", "users", "server CPU", "generator CPU", "server memory"]
+    header += ["REST p50", "REST p95", "REST p99", "ping p95", "REST req/s", "WS msg/s"]
+    header += ["errors", "status", "limit"]
     out += _table(header, rows)
-    return [*out, "", "![latency percentiles](latency_percentiles.png)", ""]
+    out += ["", "![latency percentiles](latency_percentiles.png)", ""]
+    return out + _limit_section(figs)
+
+
+def _limit_section(figs: list[dict[str, Any]]) -> list[str]:
+    out = [
+        "### Server or generator: who was the limit",
+        "",
+        f"Rule (`freeagentics.loadtest.thresholds.generator_limits`): {LIMIT_RULES}",
+        "",
+        "Per profile: the server's processes (mean CPU each), the generator's CPU against its",
+        "capacity, the load test's own process (harness), what other work on the machine",
+        "used (the machine's cores minus these), the 1-minute load average at the start and",
+        "end of the window, the generator's loop lag (how late its timers fired) and its",
+        "REST connections (limit, opened, requests that queued for one, retried).",
+        "",
+    ]
+    rows = []
+    for f in figs:
+        labels = f["server_labels"]
+        by_pid = ", ".join(
+            f"{labels.get(pid, 'pid ' + pid)}: {_cpu(v)}"
+            for pid, v in sorted(f["server_by_pid"].items(), key=lambda kv: -kv[1])
+        )
+        capacity = 100 * min(f["generator_processes"], f["cores"])
+        gen = f["clients_cpu_mean"]
+        share = "-" if gen is None else f"{_cpu(gen)} of {capacity} %"
+        load = f["load_1m"]
+        http = f["http"]
+        lag = f["loop_lag"]
+        rows.append(
+            [
+                f["name"],
+                by_pid or _cpu(f["server_cpu_mean"]),
+                share,
+                _cpu(f["harness_cpu_mean"]),
+                _cpu(f["others_cpu_mean"]),
+                "-" if load is None else f"{load[0]:.2f} → {load[1]:.2f}",
+                f"{ms(lag.get('p95'))} / {ms(lag.get('p99'))}",
+                " / ".join(str(http.get(k, "-")) for k in ("limit", "opened", "queued", "retried")),
+                f["limit"] + ("".join(f"; {r}" for r in f["limit_reasons"])),
+            ]
+        )
+    header = ["profile", "server processes", "generator", "harness", "other work"]
+    header += ["load avg", "loop lag p95/p99", "REST conns", "limit"]
+    return [*out, *_table(header, rows), ""]
 
 
 def _bottleneck_section(figs: list[dict[str, Any]]) -> list[str]:
@@ -441,11 +579,15 @@ def _machine_section(profiles: list[dict[str, Any]], engine: list[dict[str, Any]
     rows = [[k, str(source.get(k, "-"))] for k in keys]
     db = profiles[0]["record"]["database"] if profiles else "-"
     rows.append(["database", db])
+    nices = sorted({str(p["record"].get("nice", "-")) for p in profiles})
+    rows.append(["scheduling priority of the load test (nice)", ", ".join(nices) or "-"])
     out = ["## 8. Machine", "", *_table(["property", "value"], rows), ""]
     out += [
         "Server, user processes and benchmarks share this machine: the users' CPU competes",
-        "with the server's, so figures at high user counts understate what a server alone",
-        "would sustain.",
+        "with the server's (section 5 says how much each took, and flags the profiles where",
+        "the generator rather than the server was the limit). Other work may share it too:",
+        "section 5 shows what it used; a negative nice above means the load test (server and",
+        "users) was given precedence over it.",
         "",
         "## Raw files",
         "",

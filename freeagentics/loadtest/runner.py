@@ -1,10 +1,13 @@
 """Orchestration: per profile, start the server, drive it with user workers, sample, save.
 
-For each profile a fresh server starts (so memory figures belong to that profile), the
-profile's simulation is created over REST, a :class:`~.sampler.Sampler` and a stage
+For each profile a fresh server starts (``freeagentics serve``, so memory figures belong
+to that profile and every process the command starts is measured), the profile's
+simulation is created over REST and stepped once (the first tick compiles the kernels:
+``first_tick_s``, kept out of the measured window), a :class:`~.sampler.Sampler` and a stage
 probe (a WebSocket subscribed to the ``metrics`` topic, whose frames carry the tick's
-stage timings) start, and user workers (:mod:`.users`, in processes of their own via
-:func:`~.measure.run_worker`) connect. Once all are connected the runner
+stage timings) start, and user workers (:mod:`.users`, lean clients multiplexed on one
+event loop per process, one process per core at most, via :func:`~.measure.run_worker`)
+connect. Once all are connected the runner
 writes ``go``; the workers warm up, then measure for the profile's duration while a
 rich progress display shows live figures. Ctrl-C writes a ``stop`` file: the workers
 return what they measured so far and the runner saves it, marked ``interrupted``.
@@ -29,13 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from freeagentics.loadtest.histogram import LatencyRecord
 from freeagentics.loadtest.measure import machine_info, run_worker, write_json
 from freeagentics.loadtest.profiles import Profile
-from freeagentics.loadtest.sampler import Sampler, tree_rss
+from freeagentics.loadtest.sampler import Sampler
 from freeagentics.loadtest.server import ServerProcess
 
 __all__ = ["REPO_ROOT", "RunOptions", "run_benchmarks", "run_loadtest", "run_profile"]
@@ -43,8 +47,12 @@ __all__ = ["REPO_ROOT", "RunOptions", "run_benchmarks", "run_loadtest", "run_pro
 #: the source checkout this package runs from, if it does: ``benchmarks/`` lives there
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-#: users per worker process: enough to keep a core busy without starving the event loop
-USERS_PER_WORKER = 250
+#: users per worker process: lean users cost little each, and more processes than cores
+#: only add switching; the users are spread over at most one process per core
+USERS_PER_WORKER = 2500
+#: keep-alive REST connections in all: one per user up to this many, then shared (a
+#: server's descriptors go first to the users' WebSockets, one each)
+HTTP_CONNECTIONS = 1000
 #: after Ctrl-C, seconds the user workers get to hand in what they measured (they stop
 #: within a poll; one still starting up on a loaded machine has measured nothing)
 STOP_GRACE_S = 20.0
@@ -62,6 +70,10 @@ class RunOptions:
     skip_database: bool = False
     #: extra environment for the server (tests set FREEAGENTICS_DEBUG_DELAY_MS here)
     server_env: dict[str, str] = field(default_factory=dict)
+    #: extra arguments of ``freeagentics serve``
+    serve_args: tuple[str, ...] = ()
+    #: user worker processes (None: one per USERS_PER_WORKER users, at most one per core)
+    generator_processes: int | None = None
     sample_interval_s: float = 0.5
     console: Console | None = None
 
@@ -104,9 +116,19 @@ class StageProbe:
         return self.ticks
 
 
-def _worker_specs(profile: Profile, server: ServerProcess, sim_id: int, sync: str) -> list[dict]:
-    workers = max(1, min(8, math.ceil(profile.users / USERS_PER_WORKER)))
+def generator_processes(users: int, cores: int | None = None) -> int:
+    """User worker processes for ``users`` users: one per :data:`USERS_PER_WORKER`, at most
+    one per core (and at least one)."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(cores, math.ceil(users / USERS_PER_WORKER)))
+
+
+def _worker_specs(
+    profile: Profile, server: ServerProcess, sim_id: int, sync: str, workers: int
+) -> list[dict]:
+    workers = max(1, min(workers, profile.users))
     shares = [profile.users // workers + (i < profile.users % workers) for i in range(workers)]
+    http = min(profile.users, HTTP_CONNECTIONS)
     k = max(1, round(profile.users * profile.command_share))
     cmd = sorted({int(i * profile.users / k) for i in range(k)})  # spread over the workers
     specs, first = [], 0
@@ -118,6 +140,7 @@ def _worker_specs(profile: Profile, server: ServerProcess, sim_id: int, sync: st
                 "ws_url": server.ws_url,
                 "sim_id": sim_id,
                 "users": share,
+                "http_connections": max(1, http * share // profile.users),
                 "first_user": first,
                 "cmd": [c for c in cmd if first <= c < first + share],
                 "command_users": len(cmd),
@@ -127,11 +150,27 @@ def _worker_specs(profile: Profile, server: ServerProcess, sim_id: int, sync: st
                 "warmup_s": profile.warmup_s,
                 "duration_s": profile.duration_s,
                 "sync_dir": sync,
-                "ready_timeout_s": 120 + profile.users / 20,
+                "ready_timeout_s": 120 + profile.users / 20 + profile.agents / 500,
             }
         )
         first += share
     return specs
+
+
+def server_rss(pid: int) -> int:
+    """Resident bytes of process ``pid`` and every process below it."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
 
 
 def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -139,6 +178,11 @@ def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     merged: dict[str, Any] = {
         k: sum(r[k] for r in results)
         for k in ("users", "connected", "command_users", "operations", "frames", "frame_bytes")
+    }
+    merged["cpu_s"] = sum(r.get("cpu_s", 0.0) for r in results)
+    merged["http"] = {
+        k: sum(r.get("http", {}).get(k, 0) for r in results)
+        for k in ("limit", "opened", "queued", "retried")
     }
     merged["elapsed_s"] = max((r["elapsed_s"] for r in results), default=0.0)
     merged["ramp_s"] = max((r["ramp_s"] for r in results), default=0.0)
@@ -175,21 +219,34 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
     """Run one profile; the raw record (``interrupted`` when Ctrl-C cut it short)."""
     console = options.console or Console()
     env = {"FREEAGENTICS_TICK_RATE_HZ": str(profile.tick_rate_hz), **options.server_env}
-    server = ServerProcess(database=options.database, database_url=options.database_url, env=env)
-    server.start()
+    server = ServerProcess(
+        database=options.database,
+        database_url=options.database_url,
+        env=env,
+        command="serve",
+        serve_args=options.serve_args,
+    )
+    server.start(timeout_s=120)
     interrupted = False
     try:
-        rss_empty = tree_rss(server.pid)  # the server and its simulation host
+        rss_empty = server_rss(server.pid)
         t_create = time.perf_counter()
         sim = server.create_simulation(profile.agents, f"loadtest-{profile.name}")
         create_s = time.perf_counter() - t_create
-        rss_agents = tree_rss(server.pid)
+        rss_agents = server_rss(server.pid)
+        # one tick before anyone measures: the first compiles the kernels (a one-off cost
+        # of seconds, reported as first_tick_s, not a latency users meet in steady state)
+        t_tick = time.perf_counter()
+        server.step(sim["id"])
+        first_tick_s = time.perf_counter() - t_tick
+        rss_stepped = server_rss(server.pid)  # with the compiled kernels: the base for users
         sampler = Sampler(server.pid, options.sample_interval_s).start()
         clock = sampler.clock
         probe = StageProbe(server.ws_url, sim["id"], clock).start()
         sync_dir = tempfile.TemporaryDirectory(prefix="fa-loadtest-sync-")
         sync = Path(sync_dir.name)
-        specs = _worker_specs(profile, server, sim["id"], sync_dir.name)
+        workers = options.generator_processes or generator_processes(profile.users)
+        specs = _worker_specs(profile, server, sim["id"], sync_dir.name, workers)
         pool = ThreadPoolExecutor(len(specs))
         budget = specs[0]["ready_timeout_s"] + profile.warmup_s + profile.duration_s + 120
         cancel = threading.Event()
@@ -210,7 +267,7 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
         try:
             _wait_ready(sync, len(specs), futures, specs[0]["ready_timeout_s"])
             time.sleep(1.0)  # let the last subscriptions settle before reading RSS
-            rss_connected = tree_rss(server.pid)
+            rss_connected = server_rss(server.pid)
             go = time.time() + 0.5
             (sync / "go").write_text(repr(go))
             window[0] = clock() + (go - time.time()) + profile.warmup_s
@@ -249,11 +306,14 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
             "server_env": options.server_env,
             "simulation": summary,
             "create_s": create_s,
+            "first_tick_s": first_tick_s,
             "rss_empty_mb": rss_empty / 2**20,
             "rss_agents_mb": rss_agents / 2**20,
+            "rss_stepped_mb": rss_stepped / 2**20,
             "rss_connected_mb": None if rss_connected is None else rss_connected / 2**20,
             "window": window,
             "workers": len(good),
+            "server_processes": {str(pid): label for pid, label in sampler.labels.items()},
             "worker_failures": [r for r in done if "users" not in r],
             "users": merged,
             "samples": samples,
@@ -261,6 +321,9 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
             "metrics_start": metrics_start,
             "metrics_end": metrics_end,
             "machine": machine_info(),
+            # the scheduling priority the load test (and so its server and users) ran at:
+            # below 0 when it was given precedence over other work on a shared machine
+            "nice": os.getpriority(os.PRIO_PROCESS, 0),
         },
         "latencies": {k: rec.to_json() for k, rec in records.items()},
     }
@@ -326,7 +389,7 @@ def _progress(
                 live = (
                     f"server {s.get('server_cpu_percent') or 0:.0f}% CPU "
                     f"{s.get('server_rss_mb') or 0:.0f} MB · tick {tick}"
-                    f" · clients {s.get('clients_cpu_percent', 0):.0f}% CPU"
+                    f" · users {s.get('clients_cpu_percent') or 0:.0f}% CPU"
                 )
                 progress.update(task, completed=min(now, total), live=live)
                 if now >= window[1] + 0.5 or all(f.done() for f in futures):

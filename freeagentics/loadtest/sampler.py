@@ -1,10 +1,17 @@
-"""CPU % and resident memory per process, sampled with psutil at a fixed interval.
+"""CPU and resident memory of the server, the generator and the machine, sampled regularly.
 
-Processes are the server (by pid, with its own children: the simulation host process it
-starts) and the load test's own other children (the user workers), both found afresh at
-every sample because they start after the sampler. CPU % is psutil's per-process figure
-summed over a group, 100 = one core busy; the machine's CPU % and memory in use are
-sampled alongside.
+Each sample holds, per group of processes (:class:`~.cputime.Accounts`: ``server`` --
+its root process and every process below it --, ``generator`` -- the user worker
+processes --, and ``harness`` -- the load test's own process), the cumulative CPU
+seconds (``<group>_cpu_s``), the CPU % since the previous sample (100 = one core busy),
+resident memory (MB) and process count; the server's CPU seconds also per process
+(``server_cpu_s_by_pid``; :attr:`Sampler.labels` names them). The machine's CPU % (of
+all its cores), memory in use and 1-minute load average are sampled alongside: the
+machine may be shared, and what neither the server nor the generator used was someone
+else's.
+
+The generator's group keeps the key ``clients`` (``clients_cpu_percent``, ...) that
+earlier records used.
 """
 
 from __future__ import annotations
@@ -16,52 +23,12 @@ from typing import Any
 
 import psutil
 
-__all__ = ["Sampler", "tree_rss"]
+from freeagentics.loadtest.cputime import Accounts
 
+__all__ = ["Sampler"]
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of process ``pid`` and its descendants (a server and its host)."""
-    root = psutil.Process(pid)
-    total = 0
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            total += proc.memory_info().rss
-        except psutil.Error:
-            continue
-    return total
-
-
-class _Group:
-    """Processes found over time (primed for CPU % when first seen), summed per sample."""
-
-    def __init__(self) -> None:
-        self.known: dict[int, psutil.Process] = {}
-
-    def update(self, found: list[psutil.Process]) -> list[psutil.Process]:
-        for proc in found:
-            if proc.pid not in self.known:
-                self.known[proc.pid] = proc
-                try:
-                    proc.cpu_percent(None)  # the first call only primes the counter
-                except psutil.Error:
-                    pass
-        alive = [p for p in self.known.values() if p.is_running()]
-        self.known = {p.pid: p for p in alive}
-        return alive
-
-    @staticmethod
-    def totals(procs: list[psutil.Process]) -> tuple[float, float, int]:
-        cpu = rss = 0.0
-        threads = 0
-        for proc in procs:
-            try:
-                with proc.oneshot():
-                    cpu += proc.cpu_percent(None)
-                    rss += proc.memory_info().rss
-                    threads += proc.num_threads()
-            except psutil.Error:
-                continue
-        return cpu, rss, threads
+#: sample keys per group: the generator's are named ``clients`` as in earlier records
+_PREFIX = {"server": "server", "generator": "clients", "harness": "harness"}
 
 
 class Sampler:
@@ -69,50 +36,48 @@ class Sampler:
 
     def __init__(self, server_pid: int, interval_s: float = 0.5):
         self.interval_s = interval_s
-        self.server = psutil.Process(server_pid)
-        self.me = psutil.Process(os.getpid())
+        self.accounts = Accounts(server_pid)
         self.samples: list[dict[str, Any]] = []
-        self._servers, self._clients = _Group(), _Group()
+        self._last: dict[str, float] = {}
+        self._last_t: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="loadtest-sampler", daemon=True)
         self._t0 = time.monotonic()
 
+    @property
+    def labels(self) -> dict[int, str]:
+        """A short command line per process seen (see :func:`~.cputime.label_of`)."""
+        return dict(self.accounts.labels)
+
     def start(self) -> Sampler:
-        self._groups_now()  # primes the CPU counters of the processes there are now
-        psutil.cpu_percent(None)
+        psutil.cpu_percent(None)  # the first call only primes the counter
+        self.sample()
         self._thread.start()
         return self
 
-    def _groups_now(self) -> tuple[list[psutil.Process], list[psutil.Process]]:
-        try:
-            server_tree = [self.server, *self.server.children(recursive=True)]
-        except psutil.Error:
-            server_tree = []
-        try:
-            mine = self.me.children(recursive=True)
-        except psutil.Error:
-            mine = []
-        in_server = {p.pid for p in server_tree}
-        servers = self._servers.update(server_tree)
-        clients = self._clients.update([p for p in mine if p.pid not in in_server])
-        return servers, clients
-
     def sample(self) -> dict[str, Any]:
         """One sample (also appended to :attr:`samples`)."""
-        row: dict[str, Any] = {"t": time.monotonic() - self._t0}
-        servers, clients = self._groups_now()
-        if servers:
-            cpu, rss, threads = _Group.totals(servers)
-            row["server_cpu_percent"], row["server_rss_mb"] = cpu, rss / 2**20
-            row["server_threads"], row["server_processes"] = threads, len(servers)
-        else:
-            row["server_cpu_percent"] = row["server_rss_mb"] = None
-        cpu, rss, _ = _Group.totals(clients)
-        row["clients"] = len(clients)
-        row["clients_cpu_percent"] = cpu
-        row["clients_rss_mb"] = rss / 2**20
+        t = time.monotonic() - self._t0
+        groups = self.accounts.read()
+        row: dict[str, Any] = {"t": t}
+        dt = None if self._last_t is None else t - self._last_t
+        for group, reading in groups.items():
+            prefix = _PREFIX[group]
+            row[f"{prefix}_cpu_s"] = reading.cpu_s
+            last = self._last.get(group)
+            row[f"{prefix}_cpu_percent"] = (
+                100 * (reading.cpu_s - last) / dt if dt and last is not None else None
+            )
+            row[f"{prefix}_rss_mb"] = reading.rss_bytes / 2**20
+            row[f"{prefix}_processes"] = reading.processes
+            self._last[group] = reading.cpu_s
+        row["server_cpu_s_by_pid"] = {str(p): s for p, s in groups["server"].cpu_s_by_pid.items()}
+        row["server_threads"] = groups["server"].threads
+        row["clients"] = groups["generator"].processes
         row["machine_cpu_percent"] = psutil.cpu_percent(None)
         row["machine_memory_percent"] = psutil.virtual_memory().percent
+        row["load_1m"] = os.getloadavg()[0]
+        self._last_t = t
         self.samples.append(row)
         return row
 
@@ -131,4 +96,5 @@ class Sampler:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+        self.sample()
         return self.samples

@@ -1,8 +1,11 @@
 """The real server in a subprocess: start, create the profile's simulation, scrape, stop.
 
-The server runs ``uvicorn freeagentics.server.app:create_app`` in a session of its own
-(so a Ctrl-C at the terminal reaches the load test, which then scrapes the server's
-final metrics and stops it, rather than killing the server mid-run), on a free port,
+The server runs as ``freeagentics serve`` (``command="serve"``: whatever processes the
+command starts, the load test measures them all) or as ``uvicorn
+freeagentics.server.app:create_app`` (the default, with ``uvicorn_args``), in a session
+of its own (so a Ctrl-C at the terminal reaches the load test, which then scrapes the
+server's final metrics and stops it, rather than killing the server mid-run; stopping
+signals the whole session, so no process it started outlives it), on a free port,
 with a fresh SQLite file in a temporary folder or the PostgreSQL URL given. It is
 configured for load testing: no demo simulation, and rate and connection limits high
 enough never to throttle the simulated users, who all come from 127.0.0.1.
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from freeagentics.loadtest.fdlimit import raise_fd_limit
 from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
 __all__ = ["ServerProcess", "free_port", "parse_metrics", "raise_fd_limit"]
@@ -52,17 +56,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def raise_fd_limit() -> None:
-    """Let this process open as many descriptors as allowed: thousands of WebSocket
-    connections need thousands of them."""
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
 def _server_preexec() -> None:
     # its own session, so a Ctrl-C meant for the load test does not stop the server mid-run
     raise_fd_limit()
     os.setsid()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone
 
 
 class ServerProcess:
@@ -75,7 +79,11 @@ class ServerProcess:
         database_url: str | None = None,
         env: dict[str, str] | None = None,
         uvicorn_args: tuple[str, ...] = (),
+        command: str = "uvicorn",
+        serve_args: tuple[str, ...] = (),
     ):
+        if command not in ("uvicorn", "serve"):
+            raise ValueError(f"command: uvicorn or serve, not {command!r}")
         self.tmp = tempfile.TemporaryDirectory(prefix="fa-loadtest-")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -101,12 +109,45 @@ class ServerProcess:
             **(env or {}),
         }
         self.uvicorn_args = tuple(uvicorn_args)
+        self.command = command
+        self.serve_args = tuple(serve_args)
         self.log_path = Path(self.tmp.name) / "server.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 60.0) -> ServerProcess:
         """Start the server and wait until it answers ``/health/ready``."""
-        cmd = [
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                self._command(), env=self.env, stdout=log, stderr=log, preexec_fn=_server_preexec
+            )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if httpx.get(f"{self.base}{API}/health/ready", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"server did not start: {self.log_tail()}")
+            time.sleep(0.2)
+
+    def _command(self) -> list[str]:
+        if self.command == "serve":
+            demo = self.env.get("FREEAGENTICS_DEMO", "false").lower() in ("1", "true", "yes")
+            return [
+                sys.executable,
+                "-m",
+                "freeagentics.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--demo" if demo else "--no-demo",
+                *self.serve_args,
+            ]
+        return [
             sys.executable,
             "-m",
             "uvicorn",
@@ -121,21 +162,6 @@ class ServerProcess:
             *(() if "--ws" in self.uvicorn_args else ("--ws", WS_PROTOCOL)),
             *self.uvicorn_args,
         ]
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                cmd, env=self.env, stdout=log, stderr=log, preexec_fn=_server_preexec
-            )
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if httpx.get(f"{self.base}{API}/health/ready", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"server did not start: {self.log_tail()}")
-            time.sleep(0.2)
 
     @property
     def pid(self) -> int:
@@ -157,6 +183,12 @@ class ServerProcess:
         r.raise_for_status()
         return r.json()
 
+    def step(self, sim_id: int, n: int = 1) -> dict[str, Any]:
+        """Run ``n`` ticks now (the first compiles the kernels); the simulation's summary."""
+        r = httpx.post(f"{self.base}{API}/simulations/{sim_id}/step", json={"n": n}, timeout=600)
+        r.raise_for_status()
+        return r.json()
+
     def simulation(self, sim_id: int) -> dict[str, Any]:
         r = httpx.get(f"{self.base}{API}/simulations/{sim_id}", timeout=60)
         r.raise_for_status()
@@ -171,14 +203,17 @@ class ServerProcess:
             return {}
 
     def stop(self) -> None:
-        """Terminate the server (SIGTERM, then SIGKILL after 30 s) and remove its files."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """Terminate the server's session (SIGTERM to every process in it; SIGKILL to those
+        left once its first process has exited, or after 30 s) and remove its files."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                _signal_group(self.proc.pid, signal.SIGTERM)
+                try:
+                    self.proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    pass
+            _signal_group(self.proc.pid, signal.SIGKILL)  # whatever it left behind
+            self.proc.wait()
         self.tmp.cleanup()
 
     def __enter__(self) -> ServerProcess:

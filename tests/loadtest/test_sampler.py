@@ -11,7 +11,8 @@ import sys
 SCRIPT = """
 import json, subprocess, sys, time
 import psutil
-from freeagentics.loadtest.sampler import Sampler, tree_rss
+from freeagentics.loadtest.runner import server_rss
+from freeagentics.loadtest.sampler import Sampler
 spin = (
     "import subprocess, sys, time; "
     "subprocess.Popen([sys.executable, '-c', 'while True: pass']); time.sleep(120)"
@@ -23,7 +24,7 @@ try:
     sampler = Sampler(server.pid, interval_s=60).start()
     time.sleep(1.0)
     row = sampler.sample()
-    row["tree_rss"] = tree_rss(server.pid)
+    row["tree_rss"] = server_rss(server.pid)
     sampler.stop()
     print(json.dumps(row))
 finally:
@@ -36,6 +37,6 @@ def test_the_servers_children_are_the_server_not_clients():
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     row = json.loads(out.stdout.splitlines()[-1])
-    assert row["server_processes"] == 2 and row["clients"] == 1
+    assert row["server_processes"] == 2 and row["clients_processes"] == 1
     assert row["server_cpu_percent"] > row["clients_cpu_percent"]  # the spinning host
     assert row["tree_rss"] > row["clients_rss_mb"] * 2**20

@@ -1,15 +1,24 @@
-"""The load test's parts that need no server: histogram, profiles, thresholds, bands."""
+"""The load test's parts that need no server: histogram, profiles, thresholds, users' bounds."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
 from freeagentics.loadtest.histogram import LatencyRecord, bucket_bounds, bucket_of, percentile
 from freeagentics.loadtest.profiles import PROFILES, load_profile_file, resolve_profiles
+from freeagentics.loadtest.report import judged_p95
 from freeagentics.loadtest.thresholds import THRESHOLDS, evaluate, status_band
-from freeagentics.loadtest.users import STALE_S, _State, count_unanswered
+from freeagentics.loadtest.users import (
+    MAX_PINGS_WAITING,
+    STALE_S,
+    _Link,
+    _State,
+    _Users,
+    count_unanswered,
+)
 
 
 def test_percentiles_are_exact_nearest_rank():
@@ -61,6 +70,13 @@ def test_custom_profiles_from_flags_and_file(tmp_path):
         resolve_profiles(["custom"])
 
 
+def test_a_kind_of_round_trip_that_never_completed_fails_the_band():
+    assert judged_p95({"p95": 20.0}, {"p95": 40.0}) == 40.0
+    assert judged_p95({"p95": None, "count": 0}, {"p95": 40.0}) is None
+    assert judged_p95({"p95": 20.0}, {}) is None
+    assert status_band(judged_p95({}, {"p95": 1.0}), 0.0) == "failure"
+
+
 def test_status_bands():
     assert status_band(99.9, 0.0) == "optimal"
     assert status_band(100.0, 0.0) == "acceptable"
@@ -92,3 +108,39 @@ def test_round_trips_and_rest_calls_left_waiting_count_as_unanswered_errors():
     st.pending, st.rest_in_flight = {}, {}
     count_unanswered(st, now)  # nothing waiting: nothing added
     assert st.errors == {"unanswered": 1, "rest_unanswered": 2}
+
+
+class _Conn:
+    """A connection that takes every frame and never answers."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, payload: bytes) -> None:
+        self.sent.append(payload)
+
+
+def test_a_user_keeps_a_bounded_number_of_pings_waiting():
+    spec = {"ping_interval_s": 1.0, "think_s": 1.0, "command_users": 1, "tick_rate_hz": 10.0}
+
+    async def run() -> tuple[_State, _Link, _Conn]:
+        st = _State({**spec, "sim_id": 1})
+        st.counting = True
+        users = _Users(st, pool=None, requests={})  # type: ignore[arg-type]
+        link, conn = _Link(st), _Conn()
+        link.conn = conn  # type: ignore[assignment]
+        for _ in range(MAX_PINGS_WAITING + 5):
+            users.ping(link)
+        first = json.loads(conn.sent[0])["id"]
+        link.on_text(json.dumps({"type": "pong", "id": first}).encode())  # one answered
+        users.ping(link)
+        st.stopping = True
+        return st, link, conn
+
+    st, link, conn = asyncio.run(run())
+    assert len(conn.sent) == MAX_PINGS_WAITING + 1  # the answer made room for one more
+    assert st.errors == {"ws_ping_backlog": 5}
+    assert link.pings == len(st.pending) == MAX_PINGS_WAITING
+    assert st.records["ws_ping"].summary()["count"] == 1
