@@ -10,7 +10,8 @@ policy scores and actions; the cohort keeps the state and the bookkeeping. Engin
   factor with parameters shared by the cohort: no ``(N, S)`` temporaries, one pass
   over agents per stage;
 - :class:`~freeagentics.agents._fused.FusedLearningEngine` — the same for one hidden
-  factor whose likelihood each agent learns (per-agent ``pA``, shared ``B``).
+  factor whose likelihood each agent learns (per-agent ``pA``, shared ``B``); it also
+  runs a whole step (posterior, update, policies) in one pass over agents.
 
 Another array library (a GPU one, say) plugs in as another engine implementing the
 same methods; callers of :class:`~freeagentics.agents.Cohort` do not change.
@@ -24,7 +25,7 @@ import numpy as np
 
 from freeagentics.agents._fused import FusedEngine, FusedLearningEngine
 from freeagentics.agents._general import GeneralEngine
-from freeagentics.agents._state import CohortState
+from freeagentics.agents._state import CohortState, StepResult
 from freeagentics.inference._prefix_plan import BLAS_MIN_AGENTS
 
 __all__ = [
@@ -51,6 +52,20 @@ class CohortEngine(Protocol):
 
     def learn(self, cohort: CohortState, obs: np.ndarray, previous_actions: np.ndarray) -> None:
         """Dirichlet updates of ``cohort.pA`` / ``pB`` in place, from the latest posterior."""
+
+    def step(
+        self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool
+    ) -> StepResult | None:
+        """Posterior, update (``learn``) and policies (``plan``) in one call, with the
+        numbers the stages give one by one; None where the engine runs them one by one
+        (the cohort then calls :meth:`posterior`, :meth:`learn`, :meth:`policies`)."""
+
+    def rows_changed(self, keep: np.ndarray | None, added: int) -> None:
+        """The cohort kept the rows of the ``(N,)`` bool mask ``keep`` (None: all), then
+        appended ``added`` rows: per-agent data the engine keeps follows."""
+
+    def parameters_changed(self) -> None:
+        """``pA`` / ``pB`` changed outside :meth:`learn`: what is derived from them is stale."""
 
 
 def select_engine(cohort: CohortState) -> CohortEngine:

@@ -27,35 +27,49 @@ __all__ = [
 PARALLEL_THRESHOLD = 4096
 
 
-def sparse_transitions(B: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """``B[:, :, u]`` by columns, padded to the densest column ("ELL" layout).
+def sparse_transitions(B: np.ndarray, dtype) -> tuple[np.ndarray, ...]:
+    """``B[:, :, u]`` by rows: one gathered source per state, the rest listed apart.
 
-    Moves on a grid have one next state per state, so the prediction of the next
-    state is a scatter of ``width = 1`` entry per state: a fixed-length loop the
-    compiler vectorises, rather than rows of varying length.
+    Moves on a grid reach most states from one state (a wall state also from itself),
+    so the prediction of the next state is one gather per state — a fixed-length
+    loop the compiler vectorises — plus a short list of further sources.
 
     Args:
         B: ``(S, S, U)``.
 
     Returns:
-        ``rows`` ``(U, width, S)`` int64 and ``values`` ``(U, width, S)``: state ``j``
-        moves to ``rows[u, k, j]`` with probability ``values[u, k, j]`` (padding has
-        probability 0).
+        ``(sources, weights, extra_start, extra_rows, extra_sources, extra_weights)``:
+        state ``i`` receives ``weights[u, i] * q[sources[u, i]]`` (``sources`` ``(U, S)``
+        int32, its first source; weight 0 from state 0 where it has none), then
+        ``extra_weights[e] * q[extra_sources[e]]`` into ``extra_rows[e]`` for
+        ``e`` in ``extra_start[u]:extra_start[u + 1]`` (int64 ``(U + 1,)``; int32 and
+        ``dtype`` ``(E,)``), a state's sources in increasing order.
     """
     num_states, _, num_controls = B.shape
-    width = max(1, int((B != 0).sum(axis=0).max()))
-    rows = np.zeros((num_controls, width, num_states), dtype=np.int64)
-    values = np.zeros((num_controls, width, num_states), dtype=dtype)
+    sources = np.zeros((num_controls, num_states), dtype=np.int32)
+    weights = np.zeros((num_controls, num_states), dtype=dtype)
+    extra_start = np.zeros(num_controls + 1, dtype=np.int64)
+    extras: list[tuple[int, int, float]] = []
     for u in range(num_controls):
-        for j in range(num_states):
-            nonzero = np.flatnonzero(B[:, j, u])
-            rows[u, : nonzero.size, j] = nonzero
-            values[u, : nonzero.size, j] = B[nonzero, j, u]
-    return rows, values
+        for i in range(num_states):
+            nonzero = np.flatnonzero(B[i, :, u])
+            if nonzero.size:
+                sources[u, i], weights[u, i] = nonzero[0], B[i, nonzero[0], u]
+            extras.extend((i, int(j), float(B[i, j, u])) for j in nonzero[1:])
+        extra_start[u + 1] = len(extras)
+    table = np.array(extras, dtype=np.float64).reshape(-1, 3)
+    return (
+        sources,
+        weights,
+        extra_start,
+        table[:, 0].astype(np.int32),
+        table[:, 1].astype(np.int32),
+        table[:, 2].astype(dtype),
+    )
 
 
 def _single_factor_posterior(
-    qs_prev, actions, D, next_rows, next_values, A_rows, obs_rows, qs_out, free_energy_out
+    qs_prev, actions, D, transitions, A_rows, obs_rows, qs_out, free_energy_out
 ):  # pragma: no cover - compiled
     """Posterior over states after one observation, for every agent.
 
@@ -67,7 +81,7 @@ def _single_factor_posterior(
         qs_prev: ``(N, S)`` beliefs at the previous step.
         actions: ``(N,)`` control taken since, or -1 to use the prior ``D`` instead.
         D: ``(S,)``.
-        next_rows, next_values: :func:`sparse_transitions` of B.
+        transitions: :func:`sparse_transitions` of B.
         A_rows: ``(sum_m O_m, S)`` the A matrices of all modalities stacked by outcome.
         obs_rows: ``(N, M)`` row of ``A_rows`` observed per modality (offset + outcome).
         qs_out: ``(N, S)`` posterior (written).
@@ -78,7 +92,7 @@ def _single_factor_posterior(
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
         lik = np.empty(n_states, dtype=qs_out.dtype)
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
-            predict_prior(qs_out[n], qs_prev[n], actions[n], D, next_rows, next_values)
+            predict_prior(qs_out[n], qs_prev[n], actions[n], D, transitions)
             lik[:] = A_rows[obs_rows[n, 0]]
             for m in range(1, n_modalities):
                 other = A_rows[obs_rows[n, m]]
@@ -88,17 +102,24 @@ def _single_factor_posterior(
 
 
 @numba.njit(inline="always")
-def predict_prior(row, previous, action, D, next_rows, next_values):  # pragma: no cover
+def predict_into(row, previous, action, transitions):  # pragma: no cover - compiled
+    """``row = B[:, :, action] @ previous``, B as :func:`sparse_transitions` gives it."""
+    sources, weights, extra_start, extra_rows, extra_sources, extra_weights = transitions
+    first_sources = sources[action]
+    first_weights = weights[action]
+    for i in range(row.shape[0]):
+        row[i] = first_weights[i] * previous[first_sources[i]]
+    for e in range(extra_start[action], extra_start[action + 1]):
+        row[extra_rows[e]] += extra_weights[e] * previous[extra_sources[e]]
+
+
+@numba.njit(inline="always")
+def predict_prior(row, previous, action, D, transitions):  # pragma: no cover - compiled
     """``row = B[:, :, action] @ previous`` (sparse B), or ``D`` when ``action < 0``."""
     if action < 0:
         row[:] = D
         return
-    row[:] = 0.0
-    for k in range(next_rows.shape[1]):
-        targets = next_rows[action, k]
-        weights = next_values[action, k]
-        for j in range(row.shape[0]):
-            row[targets[j]] += weights[j] * previous[j]
+    predict_into(row, previous, action, transitions)
 
 
 @numba.njit(inline="always")

@@ -1,13 +1,27 @@
-"""Fused numba kernels for single-factor cohorts that learn their likelihood (A).
+"""Fused numba kernel for single-factor cohorts that learn their likelihood (A).
 
 Each agent carries its own Dirichlet concentrations ``pA[m]`` ``(N, O_m, S)``; the
-learned likelihood is their normalisation over outcomes. The kernels read the
-concentrations directly, one agent at a time, so the normalised ``(N, O, S)``
-likelihood is never stored, and the transitions ``B`` stay shared (sparse, see
-:func:`~freeagentics.inference._kernels.sparse_transitions`).
+learned likelihood is their normalisation over outcomes. One kernel runs any of the
+three stages of a step for every agent, in the order the general path runs them —
+the posterior from the current parameters, the Dirichlet update from that posterior,
+then policies from the updated parameters — while that agent's concentrations are in
+cache: one pass over the ``(N, O, S)`` tensor per step instead of three. Running the
+stages in separate calls gives the same numbers bit for bit (each stage's arithmetic
+does not depend on which others run with it).
 
-Stages, as the general path orders them: the posterior from the current parameters,
-the Dirichlet update from that posterior, then policies from the updated parameters.
+The ambiguity of a learned column, ``H = -sum_o A_o ln A_o`` with ``A_o = p_o / Z``,
+``Z = sum_o p_o``, is taken as ``-sum_o A_o (ln p_o - ln Z)``. ``ln p`` of every
+concentration is kept beside it (``lnpA``, same shape) and refreshed only for the row
+a step changes, so a step takes ``S`` logarithms for that row and ``S`` for ``ln Z``
+per modality, not ``O · S``; the kept values are those a fresh computation gives, so
+no error accumulates. The reciprocals ``1 / Z`` the policy stage computes are kept too
+(``inverse_sums``): the next posterior reads the likelihood of the same concentrations
+with them, unless an update came between. Bits of ``fresh[n]`` say which of the two
+hold for agent ``n`` (:data:`LOGS_KEPT`, :data:`SUMS_KEPT`); what is not kept (new
+agents, edited ``pA``) is computed from ``pA`` when needed, with the same arithmetic.
+
+Sums over outcomes run in outcome order; the normalised likelihood is the product
+with the reciprocal of ``Z`` (one division per state, not per entry).
 """
 
 from __future__ import annotations
@@ -15,47 +29,42 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from freeagentics.inference._fastmath import plogp_into
+from freeagentics.inference._fastmath import ln_into
 from freeagentics.inference._kernels import (
     _BLOCK,
     _compile,
     _score_agent,
     condition_on,
+    predict_into,
     predict_prior,
     register_table,
 )
 
-__all__ = ["LEARNER_KERNELS"]
+__all__ = ["LEARN", "LEARNER_KERNELS", "LOGS_KEPT", "POLICIES", "POSTERIOR", "SUMS_KEPT"]
+
+@numba.njit(inline="always")
+def _column_sums(p, out):  # pragma: no cover - compiled
+    """``out[s] = sum_o p[o, s]``, outcomes in order; ``p`` ``(O, S)``."""
+    out[:] = p[0]
+    for o in range(1, p.shape[0]):
+        row = p[o]
+        for s in range(out.shape[0]):
+            out[s] += row[s]
+
+
+#: stage bits of :func:`_learner_step`
+POSTERIOR, LEARN, POLICIES = 1, 2, 4
+#: bits of ``fresh[n]``: ``lnpA`` holds ``ln pA`` of agent n; ``inverse_sums`` its ``1/Z``
+LOGS_KEPT, SUMS_KEPT = 1, 2
 
 
 @numba.njit(inline="always")
-def _likelihood_and_ambiguity(p, column, terms, likelihood, offset, ambiguity):  # pragma: no cover
-    """One modality of one agent: ``A = p / sum_o p`` into ``likelihood[offset:]`` and
-    its entropy per state ``H[A] = -sum_o A ln(A + ε)`` into ``ambiguity`` ``(S,)``.
-
-    Sums run over outcomes in order, as numpy's reductions over that axis do; the
-    division is a product with the reciprocal (one rounding more, one division per
-    state instead of per entry). ``column`` and ``terms`` are ``(S,)`` scratch.
-    """
-    n_outcomes, n_states = p.shape
-    first = p[0]
-    for s in range(n_states):
-        column[s] = first[s]
-    for o in range(1, n_outcomes):
-        row = p[o]
-        for s in range(n_states):
-            column[s] += row[s]
-    for s in range(n_states):
-        column[s] = 1.0 / column[s]
-        ambiguity[s] = 0.0
-    for o in range(n_outcomes):
-        source = p[o]
-        target = likelihood[offset + o]
-        for s in range(n_states):
-            target[s] = source[s] * column[s]
-        plogp_into(target, terms)
-        for s in range(n_states):
-            ambiguity[s] -= terms[s]
+def _inverse_column_sums(p, out):  # pragma: no cover - compiled
+    """``out[s] = 1 / sum_o p[o, s]``, outcomes in order; ``p`` ``(O, S)``."""
+    _column_sums(p, out)
+    one = out.dtype.type(1.0)
+    for s in range(out.shape[0]):
+        out[s] = one / out[s]
 
 
 @numba.njit(inline="always")
@@ -66,134 +75,160 @@ def _dot(a, b, zero):  # pragma: no cover - compiled
     return acc
 
 
-def _learner_posterior(
-    qs_prev, actions, D, next_rows, next_values, pA, obs, qs_out, free_energy_out
-):  # pragma: no cover - compiled
-    """Posterior over states after one observation, each agent with its own ``A``.
-
-    As :func:`~freeagentics.inference._kernels._single_factor_posterior`, with the
-    likelihood of outcome ``o`` in modality ``m`` read as ``pA[m][n, o] / sum_o pA[m][n]``.
-
-    Args:
-        qs_prev: ``(N, S)``; actions: ``(N,)`` (-1: use ``D``); D: ``(S,)``.
-        next_rows, next_values: sparse shared ``B``.
-        pA: per modality ``(N, O_m, S)`` concentrations (a tuple).
-        obs: ``(N, M)`` outcome per modality.
-        qs_out: ``(N, S)``; free_energy_out: ``(N,)`` (written).
-    """
-    n_agents, n_states = qs_out.shape
-    n_modalities = obs.shape[1]
-    for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
-        column = np.empty(n_states, dtype=qs_out.dtype)
-        lik = np.empty(n_states, dtype=qs_out.dtype)
-        for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
-            predict_prior(qs_out[n], qs_prev[n], actions[n], D, next_rows, next_values)
-            for m in range(n_modalities):
-                p = pA[m][n]
-                o = obs[n, m]
-                column[:] = p[0]
-                for other in range(1, p.shape[0]):
-                    column += p[other]
-                for s in range(n_states):
-                    value = p[o, s] / column[s]
-                    lik[s] = value if m == 0 else lik[s] * value
-            free_energy_out[n] = condition_on(qs_out[n], lik)
-
-
-def _learn_likelihood(p, obs, qs, lr):  # pragma: no cover - compiled
-    """Dirichlet update of one modality, in place: ``p[n, obs[n], s] += lr * qs[n, s]``
-    where ``p[n, obs[n], s] > 0`` (a zero concentration is a structural zero).
-
-    The same two roundings as :func:`~freeagentics.inference.update_pA` (product, then
-    sum), so the concentrations equal the general path's for equal beliefs.
-
-    Args:
-        p: ``(N, O, S)``; obs: ``(N,)``; qs: ``(N, S)``; lr: scalar of ``p``'s dtype.
-    """
-    n_agents, n_states = qs.shape
-    for n in numba.prange(n_agents):
-        row = p[n, obs[n]]
-        belief = qs[n]
+@numba.njit(inline="always")
+def _likelihood_and_ambiguity(  # pragma: no cover - compiled
+    p, lnp, inverse, ln_column, likelihood, offset, ambiguity
+):
+    """One modality of one agent (``p``, ``lnp``: ``(O, S)``): ``1 / Z`` into
+    ``inverse`` ``(S,)``, ``A = p / Z`` into ``likelihood[offset:]`` and
+    ``H = -sum_o A_o (ln p_o - ln Z)`` into ``ambiguity`` ``(S,)``; ``ln_column``
+    ``(S,)`` is scratch."""
+    n_outcomes, n_states = p.shape
+    _column_sums(p, inverse)
+    ln_into(inverse, ln_column)
+    one = inverse.dtype.type(1.0)
+    for s in range(n_states):
+        inverse[s] = one / inverse[s]
+    ambiguity[:] = 0.0
+    for o in range(n_outcomes):
+        source = p[o]
+        logs = lnp[o]
+        target = likelihood[offset + o]
         for s in range(n_states):
-            if row[s] > 0:
-                row[s] = row[s] + lr * belief[s]
+            a = source[s] * inverse[s]
+            target[s] = a
+            ambiguity[s] -= a * (logs[s] - ln_column[s])
 
 
-def _learner_policy_scores(
-    qs,
+def _learner_step(
+    stages,
+    qs_prev,
+    actions,
+    D,
+    transitions,
     pA,
+    lnpA,
+    inverse_sums,
+    fresh,
+    obs,
+    lr,
     obs_offsets,
-    next_rows,
-    next_values,
     prefix_parent,
     prefix_action,
     scoring,
     per_prefix,
+    qs,
+    free_energy_out,
     G_out,
     q_pi_out,
 ):  # pragma: no cover - compiled
-    """``G`` and ``q_pi`` of every agent from its own normalised ``pA``.
+    """The stages of one step (bits of ``stages``) for every agent, each agent in turn.
 
-    Per agent: the likelihood ``A`` ``(O_total, S)`` and the ambiguity ``H[A]`` per
-    state and modality, into scratch; per action prefix ``k`` (parents first): the
-    predicted state ``B_{a_k}`` applied to the parent's (or to ``qs``), then its
-    outcomes ``A · s_k`` and expected ambiguity ``H · s_k``; then the scores of
-    :func:`~freeagentics.inference._kernels._policy_scores`.
+    - ``POSTERIOR``: beliefs after ``obs``, from the prior ``B_{action} qs_prev`` (or
+      ``D``) and the likelihood ``pA[m][n, o] / sum_o pA[m][n]`` of every modality,
+      as :func:`~freeagentics.inference._kernels._single_factor_posterior`; into ``qs``
+      and ``free_energy_out``.
+    - ``LEARN``: ``pA[m][n, obs[n, m], s] += lr * qs[n, s]`` where that concentration
+      is positive (a zero is a structural zero); product then sum, the two roundings
+      of :func:`~freeagentics.inference.update_pA`.
+    - ``POLICIES``: ``G`` and ``q_pi`` from each agent's normalised ``pA``: per action
+      prefix ``k`` (parents first) the predicted state ``B_{a_k}`` applied to the
+      parent's (or to ``qs``), its outcomes ``A · s_k`` and expected ambiguity
+      ``H · s_k``, scored as :func:`~freeagentics.inference._kernels._policy_scores`.
 
     Args:
-        qs: ``(N, S)``; pA: per modality ``(N, O_m, S)`` (a tuple).
+        stages: bit set of POSTERIOR, LEARN, POLICIES.
+        qs_prev: ``(N, S)`` beliefs before ``obs`` (read by POSTERIOR only).
+        actions: ``(N,)`` control since ``qs_prev`` (-1: prior ``D``); D: ``(S,)``.
+        transitions: sparse shared ``B`` (:func:`sparse_transitions`).
+        pA, lnpA: per modality ``(N, O_m, S)`` concentrations and their logarithms
+            (tuples); inverse_sums: ``(N, M, S)`` kept ``1 / sum_o pA``; fresh: ``(N,)``
+            uint8 bits LOGS_KEPT, SUMS_KEPT (updated).
+        obs: ``(N, M)`` outcome per modality; lr: learning rate in ``qs``' dtype.
         obs_offsets: ``(M + 1,)``.
-        next_rows, next_values: sparse shared ``B``.
         prefix_parent, prefix_action: ``(K,)`` the prefix tree (parent -1: from ``qs``).
         scoring: :func:`~freeagentics.inference._kernels.scoring_terms`.
-        per_prefix: ``(N, K)`` scratch; G_out, q_pi_out: ``(N, P)`` (written).
+        per_prefix: ``(N, K)`` scratch.
+        qs: ``(N, S)`` beliefs: written by POSTERIOR, read by LEARN and POLICIES.
+        free_energy_out: ``(N,)``; G_out, q_pi_out: ``(N, P)`` (written by their stages).
     """
     n_agents, n_states = qs.shape
     n_modalities = obs_offsets.shape[0] - 1
     total_obs = obs_offsets[n_modalities]
     n_prefixes = prefix_parent.shape[0]
     row_width = total_obs + n_modalities
-    width = next_rows.shape[1]
     dtype = qs.dtype
     zero = dtype.type(0.0)
+    posterior, learn, policies = stages & POSTERIOR, stages & LEARN, stages & POLICIES
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
-        column = np.empty(n_states, dtype=dtype)
+        ln_column = np.empty(n_states, dtype=dtype)
+        lik = np.empty(n_states, dtype=dtype)
         likelihood = np.empty((total_obs, n_states), dtype=dtype)
-        terms = np.empty(n_states, dtype=dtype)
         ambiguity = np.empty((n_modalities, n_states), dtype=dtype)
         states = np.empty((n_prefixes, n_states), dtype=dtype)
         dots = np.empty(n_prefixes * row_width, dtype=dtype)
         dot_terms = np.empty(n_prefixes * row_width, dtype=dtype)
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
-            for m in range(n_modalities):
-                _likelihood_and_ambiguity(
-                    pA[m][n], column, terms, likelihood, obs_offsets[m], ambiguity[m]
-                )
-            for k in range(n_prefixes):
-                parent = prefix_parent[k]
-                source = qs[n] if parent < 0 else states[parent]
-                target = states[k]
-                target[:] = zero
-                u = prefix_action[k]
-                for w in range(width):
-                    rows = next_rows[u, w]
-                    weights = next_values[u, w]
-                    for j in range(n_states):
-                        target[rows[j]] += weights[j] * source[j]
-                base = k * row_width
-                for r in range(total_obs):
-                    dots[base + r] = _dot(likelihood[r], target, zero)
+            belief = qs[n]
+            inverse = inverse_sums[n]
+            if posterior:
+                predict_prior(belief, qs_prev[n], actions[n], D, transitions)
+                if not fresh[n] & SUMS_KEPT:
+                    for m in range(n_modalities):
+                        _inverse_column_sums(pA[m][n], inverse[m])
+                    fresh[n] |= SUMS_KEPT
                 for m in range(n_modalities):
-                    dots[base + total_obs + m] = _dot(ambiguity[m], target, zero)
-            _score_agent(n, dots, dot_terms, scoring, per_prefix, G_out, q_pi_out)
+                    row = pA[m][n, obs[n, m]]
+                    scale = inverse[m]
+                    for s in range(n_states):
+                        value = row[s] * scale[s]
+                        lik[s] = value if m == 0 else lik[s] * value
+                free_energy_out[n] = condition_on(belief, lik)
+            if learn:
+                for m in range(n_modalities):
+                    o = obs[n, m]
+                    row = pA[m][n, o]
+                    for s in range(n_states):
+                        if row[s] > 0:
+                            row[s] = row[s] + lr * belief[s]
+                    if fresh[n] & LOGS_KEPT:
+                        ln_into(row, lnpA[m][n, o])
+                fresh[n] &= ~SUMS_KEPT
+            if policies:
+                if not fresh[n] & LOGS_KEPT:
+                    for m in range(n_modalities):
+                        for o in range(pA[m].shape[1]):
+                            ln_into(pA[m][n, o], lnpA[m][n, o])
+                for m in range(n_modalities):
+                    _likelihood_and_ambiguity(
+                        pA[m][n],
+                        lnpA[m][n],
+                        inverse[m],
+                        ln_column,
+                        likelihood,
+                        obs_offsets[m],
+                        ambiguity[m],
+                    )
+                fresh[n] = LOGS_KEPT | SUMS_KEPT
+                for k in range(n_prefixes):
+                    parent = prefix_parent[k]
+                    target = states[k]
+                    predict_into(
+                        target,
+                        belief if parent < 0 else states[parent],
+                        prefix_action[k],
+                        transitions,
+                    )
+                    base = k * row_width
+                    for r in range(total_obs):
+                        dots[base + r] = _dot(likelihood[r], target, zero)
+                    for m in range(n_modalities):
+                        dots[base + total_obs + m] = _dot(ambiguity[m], target, zero)
+                _score_agent(n, dots, dot_terms, scoring, per_prefix, G_out, q_pi_out)
 
 
-#: name -> (serial, parallel) compiled kernel
+#: name -> (serial, parallel) compiled kernel; no fused multiply-add ("contract"), so
+#: the Dirichlet update rounds its product and its sum as numpy does
 LEARNER_KERNELS = register_table(
-    {
-        "learner_posterior": _compile(_learner_posterior),
-        # no fast-math: no fused multiply-add, so the roundings are numpy's
-        "learn_likelihood": _compile(_learn_likelihood, fastmath=frozenset()),
-        "learner_policy_scores": _compile(_learner_policy_scores),
-    }
+    {"learner_step": _compile(_learner_step, fastmath=frozenset({"reassoc", "nsz"}))}
 )
