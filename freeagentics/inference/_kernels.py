@@ -414,7 +414,7 @@ class KernelSet:
         self._choices = {}
 
     def __call__(self, name: str, n_agents: int):
-        if n_agents < PARALLEL_THRESHOLD:
+        if n_agents < _PARALLEL_FROM.get(name, PARALLEL_THRESHOLD):
             return self._table[name][0]
         choice = self._choices.get(name)
         if choice is None:
@@ -424,11 +424,18 @@ class KernelSet:
 
 #: every table a KernelSet may hold, so a pickled set finds its kernels again
 _TABLES: list[dict] = [KERNELS]
+#: kernel name -> population from which its parallel variant is tried, where that is
+#: not PARALLEL_THRESHOLD (kernels with microseconds of work per agent pay for
+#: waking threads from a few hundred agents up)
+_PARALLEL_FROM: dict[str, int] = {}
 
 
-def register_table(table: dict) -> dict:
-    """Make ``table``'s kernels restorable by name when a pickled KernelSet is loaded."""
+def register_table(table: dict, parallel_from: int | None = None) -> dict:
+    """Make ``table``'s kernels restorable by name when a pickled KernelSet is loaded;
+    ``parallel_from``: population from which their parallel variants are tried."""
     _TABLES.append(table)
+    if parallel_from is not None:
+        _PARALLEL_FROM.update(dict.fromkeys(table, parallel_from))
     return table
 
 

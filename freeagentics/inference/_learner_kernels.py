@@ -52,6 +52,9 @@ def _column_sums(p, out):  # pragma: no cover - compiled
             out[s] += row[s]
 
 
+#: agents from which the parallel variant is tried (about a microsecond of work each)
+PARALLEL_FROM = 512
+
 #: stage bits of :func:`_learner_step`
 POSTERIOR, LEARN, POLICIES = 1, 2, 4
 #: bits of ``fresh[n]``: ``lnpA`` holds ``ln pA`` of agent n; ``inverse_sums`` its ``1/Z``
@@ -230,5 +233,6 @@ def _learner_step(
 #: name -> (serial, parallel) compiled kernel; no fused multiply-add ("contract"), so
 #: the Dirichlet update rounds its product and its sum as numpy does
 LEARNER_KERNELS = register_table(
-    {"learner_step": _compile(_learner_step, fastmath=frozenset({"reassoc", "nsz"}))}
+    {"learner_step": _compile(_learner_step, fastmath=frozenset({"reassoc", "nsz"}))},
+    parallel_from=PARALLEL_FROM,
 )

@@ -1,4 +1,14 @@
-"""The fused engine for learning cohorts against the general numpy path."""
+"""The fused engine for learning cohorts: against the general numpy path, and against
+itself (stages one by one, serial and parallel, kept logarithms and row changes).
+
+The general path and the fused engine agree to rounding, not bit for bit: the general
+path is numpy (softmax of log-likelihoods over fixed-point sweeps, pairwise sums,
+BLAS contractions, numpy's own SIMD logarithm), the engine numba kernels (products of
+likelihoods, sums in outcome order, the logarithm of ``_fastmath``); making either
+compute the other's operations would make it the other. What must be exact is exact:
+the fused step equals its stages called one by one, serial equals parallel, and what
+the engine keeps per agent equals a fresh computation.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +22,9 @@ from freeagentics.models import GenerativeModel
 from freeagentics.models.builders import explorer_model, locator_model
 from freeagentics.models.process import GenerativeProcess
 
-#: float64 agrees to rounding; float32 to its resolution (the fused kernels sum in
-#: another order and use a vectorised logarithm)
-TOLERANCE = {"float64": 1e-12, "float32": 2e-5}
+#: the largest differences seen on these runs are 9e-15 (float64) and 5e-6 (float32),
+#: absolute, in q_pi and G; the bounds leave a factor of about five
+TOLERANCE = {"float64": 5e-14, "float32": 2e-5}
 
 
 def _run_both(model, n, ticks, seed, dtype, **config):
@@ -42,10 +52,10 @@ def test_fused_learning_follows_the_general_trajectory(make, dtype):
     tol = TOLERANCE[dtype]
     for fused, general in _run_both(make(), 40, 12, seed=3, dtype=dtype):
         assert fused.qs[0].dtype == fused.pA[0].dtype == np.dtype(dtype)
-        np.testing.assert_allclose(fused.qs[0], general.qs[0], atol=tol, rtol=0)
-        np.testing.assert_allclose(fused.free_energy, general.free_energy, rtol=tol, atol=tol)
-        np.testing.assert_allclose(fused.pA[0], general.pA[0], rtol=tol, atol=0)
-        np.testing.assert_allclose(fused.G, general.G, rtol=tol, atol=tol)
+        np.testing.assert_allclose(fused.qs[0], general.qs[0], atol=tol / 10, rtol=0)
+        np.testing.assert_allclose(fused.free_energy, general.free_energy, atol=tol / 2, rtol=0)
+        np.testing.assert_allclose(fused.pA[0], general.pA[0], rtol=tol / 10, atol=0)
+        np.testing.assert_allclose(fused.G, general.G, atol=tol / 2, rtol=0)
         np.testing.assert_allclose(fused.q_pi, general.q_pi, atol=tol, rtol=0)
         # one trajectory: each cohort chooses for itself, and they choose alike
         np.testing.assert_array_equal(fused.actions, general.actions)
@@ -99,3 +109,91 @@ def test_learned_likelihood_is_read_from_the_concentrations():
 )
 def test_which_learning_cohorts_are_fused(config, engine):
     assert Cohort(explorer_model(4), 2, CohortConfig(**config)).engine_name == engine
+
+
+_STATE = ("qs", "free_energy", "pA", "G", "q_pi", "actions")
+
+
+def _assert_same(one: Cohort, other: Cohort) -> None:
+    for name in _STATE:
+        ours, theirs = getattr(one, name), getattr(other, name)
+        for a, b in zip(*((x if isinstance(x, list) else [x]) for x in (ours, theirs)), strict=True):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def _staged_step(cohort: Cohort, obs: np.ndarray) -> np.ndarray:
+    """What ``Cohort.step`` does, stage by stage through the public methods."""
+    previous = cohort.actions
+    cohort.infer_states(obs)
+    cohort.learn(cohort._check_obs(obs), previous)
+    if not cohort._planned or cohort._since_plan >= cohort.config.plan_every:
+        cohort.infer_policies()
+    return cohort.sample_action()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("plan_every", [1, 2])
+def test_the_fused_step_equals_its_stages_bit_for_bit(dtype, plan_every):
+    rm = random_model(21, num_factors=1, num_modalities=2, max_states=7, max_obs=5)
+    model = GenerativeModel.create(rm.A, rm.B, rm.C, rm.D, policy_len=2)
+    settings = CohortConfig(dtype=dtype, learn_A=True, lr_pA=0.7, plan_every=plan_every)
+    fused, staged = Cohort(model, 30, settings), Cohort(model, 30, settings)
+    assert fused.engine_name == staged.engine_name == "FusedLearningEngine"
+    world = GenerativeProcess(model, 30, np.random.default_rng(8))
+    for _ in range(10):
+        obs = world.observe()
+        world.advance(fused.step(obs))
+        _staged_step(staged, obs)
+        _assert_same(fused, staged)
+
+
+def test_serial_and_parallel_kernels_give_the_same_trajectory():
+    from freeagentics.inference._kernels import KERNELS
+    from freeagentics.inference._learner_kernels import LEARNER_KERNELS
+
+    model = explorer_model(6)
+    table = {**KERNELS, **LEARNER_KERNELS}
+    cohorts = []
+    for variant in (0, 1):
+        cohort = Cohort(model, 300, CohortConfig(learn_A=True))
+        cohort.engine._kernels = lambda name, n, v=variant: table[name][v]
+        cohorts.append(cohort)
+    world = GenerativeProcess(model, 300, np.random.default_rng(2))
+    for _ in range(6):
+        obs = world.observe()
+        world.advance(cohorts[0].step(obs))
+        cohorts[1].step(obs)
+        _assert_same(*cohorts)
+
+
+def test_kept_logarithms_and_row_changes_equal_a_fresh_computation():
+    """One cohort keeps ln pA and 1/Z across steps and row changes; the other is told
+    before every step that its parameters changed, so it recomputes them from pA."""
+    model = explorer_model(5)
+    settings = CohortConfig(learn_A=True, lr_pA=2.0)
+    kept, fresh = Cohort(model, 12, settings), Cohort(model, 12, settings)
+    world = GenerativeProcess(model, 12, np.random.default_rng(4))
+    for t in range(12):
+        if t == 4:
+            for cohort in (kept, fresh):
+                cohort.remove_agents(np.array([1, 7, 8]))
+            world = GenerativeProcess(model, 9, np.random.default_rng(5))
+        if t == 7:
+            for cohort in (kept, fresh):
+                cohort.add_agents(3)
+            world = GenerativeProcess(model, 12, np.random.default_rng(6))
+        fresh.parameters_changed()
+        obs = world.observe()
+        world.advance(kept.step(obs))
+        fresh.step(obs)
+        _assert_same(kept, fresh)
+    # and an edit announced by parameters_changed() is read
+    kept.pA[0][0] *= 3
+    kept.parameters_changed()
+    fresh.pA[0][0] *= 3
+    fresh.engine = type(fresh.engine)(fresh)  # nothing kept at all
+    obs = world.observe()
+    kept.step(obs)
+    fresh.step(obs)
+    _assert_same(kept, fresh)
