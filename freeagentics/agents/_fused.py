@@ -2,8 +2,10 @@
 
 :class:`FusedEngine` — A and B shared by the cohort; :class:`FusedLearningEngine` —
 each agent learns its own A (Dirichlet ``pA``), B shared. Both keep scratch buffers
-between ticks (fresh large arrays each tick would cost page faults) and precompute
-what the model fixes: the sparse transitions and the tree of policy prefixes.
+between ticks (fresh large arrays each tick would cost page faults), precompute what
+the model fixes (the sparse transitions and the tree of policy prefixes), and run a
+whole step in one pass over agents where they can (:meth:`step`), with the numbers of
+the stages run one by one.
 """
 
 from __future__ import annotations
@@ -43,9 +45,6 @@ class _FusedBase:
         if self._gamma.shape[0] != cohort.n:
             self._gamma = np.full(cohort.n, cohort.config.gamma, cohort.dtype)
         return self._gamma
-
-    def step(self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool) -> None:
-        """Stage by stage (see :meth:`CohortEngine.step`)."""
 
     def rows_changed(self, keep: np.ndarray | None, added: int) -> None:
         """Scratch buffers are sized on use: nothing to follow."""
@@ -97,11 +96,44 @@ class FusedEngine(_FusedBase):
         )
         return [qs], free_energy
 
+    def step(
+        self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool
+    ) -> StepResult | None:
+        """Posterior and policies in one pass over agents where numba's own products
+        score the policies (short plans); stage by stage otherwise (BLAS)."""
+        n = cohort.n
+        if not plan or not self._plan.fused_for(n):
+            return None
+        cfg = cohort.config
+        qs, free_energy = self._next_beliefs(cohort)
+        G, q_pi = _policy_outputs(cohort)
+        scoring = self._plan.scoring(
+            cohort.flat_scores() if cfg.efe.use_utility else None,
+            cfg.efe.use_states_info_gain,
+            self._gammas(cohort),
+            cohort.log_E,
+            cohort.dtype,
+        )
+        self._kernels("single_factor_step", n)(
+            cohort.qs[0],
+            cohort.actions[:, 0],
+            cohort.D[0],
+            self._transitions,
+            self._A_rows,
+            obs + self._obs_offsets[:-1],
+            self._plan.matrix,
+            scoring,
+            self._plan.per_prefix(self._workspace, n, cohort.dtype),
+            qs,
+            free_energy,
+            G,
+            q_pi,
+        )
+        return StepResult([qs], free_energy, G, q_pi)
+
     def policies(self, cohort: CohortState) -> tuple[np.ndarray, np.ndarray]:
         cfg = cohort.config
-        shape = (cohort.n, cohort.model.num_policies)
-        # fresh outputs: callers may still hold the previous G and q_pi
-        G, q_pi = np.empty(shape, cohort.dtype), np.empty(shape, cohort.dtype)
+        G, q_pi = _policy_outputs(cohort)
         self._plan.evaluate(
             cohort.qs[0],
             cohort.flat_scores() if cfg.efe.use_utility else None,
@@ -123,14 +155,16 @@ class FusedLearningEngine(_FusedBase):
     """One hidden factor, each agent learning its own A; B shared.
 
     Reads the concentrations ``cohort.pA`` directly (the normalised per-agent A is
-    never stored) and updates them in place. Keeps ``ln pA`` per agent (see
-    :mod:`~freeagentics.inference._learner_kernels`): rows follow the cohort's
-    (:meth:`rows_changed`), and :meth:`parameters_changed` marks them stale.
+    never stored) and updates them in place. Keeps ``ln pA`` and the reciprocal column
+    sums per agent (see :mod:`~freeagentics.inference._learner_kernels`): their rows
+    follow the cohort's (:meth:`rows_changed`), and :meth:`parameters_changed` marks
+    them stale. Memory: twice ``pA`` plus ``(N, M, S)``.
     """
 
     def __init__(self, cohort: CohortState):
         super().__init__(cohort, KernelSet({**KERNELS, **LEARNER_KERNELS}))
         self._tree = PrefixTree(cohort.model.policies)
+        self._steps = np.ascontiguousarray(self._tree.steps.T)  # (T, P)
         self._per_prefix = np.empty((0, self._tree.size), cohort.dtype)
         # ln pA per modality, reciprocal column sums, flags (see _kept_arrays)
         self._kept: list[np.ndarray] = []
@@ -177,7 +211,7 @@ class FusedLearningEngine(_FusedBase):
         self._run(cohort, LEARN, obs, np.ascontiguousarray(cohort.qs[0]), None, None, None)
 
     def policies(self, cohort: CohortState) -> tuple[np.ndarray, np.ndarray]:
-        G, q_pi = self._policy_outputs(cohort)
+        G, q_pi = _policy_outputs(cohort)
         self._run(cohort, POLICIES, None, np.ascontiguousarray(cohort.qs[0]), None, G, q_pi)
         return G, q_pi
 
@@ -187,15 +221,10 @@ class FusedLearningEngine(_FusedBase):
         """Posterior, then the update (``learn``), then policies (``plan``), in one pass
         over agents; the same numbers as the stages called one by one."""
         qs, free_energy = self._next_beliefs(cohort)
-        G, q_pi = self._policy_outputs(cohort) if plan else (None, None)
+        G, q_pi = _policy_outputs(cohort) if plan else (None, None)
         stages = POSTERIOR | (LEARN if learn else 0) | (POLICIES if plan else 0)
         self._run(cohort, stages, obs, qs, free_energy, G, q_pi)
         return StepResult([qs], free_energy, G, q_pi)
-
-    def _policy_outputs(self, cohort: CohortState) -> tuple[np.ndarray, np.ndarray]:
-        # fresh outputs: callers may still hold the previous G and q_pi
-        shape = (cohort.n, cohort.model.num_policies)
-        return np.empty(shape, cohort.dtype), np.empty(shape, cohort.dtype)
 
     def _run(self, cohort, stages, obs, qs, free_energy, G, q_pi) -> None:
         """One call of the step kernel; arrays a stage does not touch are placeholders."""
@@ -210,7 +239,7 @@ class FusedLearningEngine(_FusedBase):
             cohort.flat_scores(),
             cfg.efe.use_utility,
             cfg.efe.use_states_info_gain,
-            self._tree.steps,
+            self._steps,
             self._gammas(cohort),
             cohort.log_E,
         )
@@ -236,3 +265,9 @@ class FusedLearningEngine(_FusedBase):
             G if G is not None else empty_rows,
             q_pi if q_pi is not None else empty_rows,
         )
+
+
+def _policy_outputs(cohort: CohortState) -> tuple[np.ndarray, np.ndarray]:
+    """Fresh ``(N, P)`` G and q_pi: callers may still hold the previous ones."""
+    shape = (cohort.n, cohort.model.num_policies)
+    return np.empty(shape, cohort.dtype), np.empty(shape, cohort.dtype)

@@ -88,17 +88,26 @@ def _single_factor_posterior(
         free_energy_out: ``(N,)`` variational free energy (written).
     """
     n_agents, n_states = qs_out.shape
-    n_modalities = obs_rows.shape[1]
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
         lik = np.empty(n_states, dtype=qs_out.dtype)
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
-            predict_prior(qs_out[n], qs_prev[n], actions[n], D, transitions)
-            lik[:] = A_rows[obs_rows[n, 0]]
-            for m in range(1, n_modalities):
-                other = A_rows[obs_rows[n, m]]
-                for i in range(n_states):
-                    lik[i] *= other[i]
-            free_energy_out[n] = condition_on(qs_out[n], lik)
+            _posterior_of(
+                n, qs_prev, actions, D, transitions, A_rows, obs_rows, qs_out, free_energy_out, lik
+            )
+
+
+@numba.njit(inline="always")
+def _posterior_of(
+    n, qs_prev, actions, D, transitions, A_rows, obs_rows, qs_out, free_energy_out, lik
+):  # pragma: no cover - compiled
+    """Agent ``n``'s row of :func:`_single_factor_posterior`; ``lik`` ``(S,)`` scratch."""
+    predict_prior(qs_out[n], qs_prev[n], actions[n], D, transitions)
+    lik[:] = A_rows[obs_rows[n, 0]]
+    for m in range(1, obs_rows.shape[1]):
+        other = A_rows[obs_rows[n, m]]
+        for i in range(lik.shape[0]):
+            lik[i] *= other[i]
+    free_energy_out[n] = condition_on(qs_out[n], lik)
 
 
 @numba.njit(inline="always")
@@ -140,47 +149,53 @@ def condition_on(row, likelihood):  # pragma: no cover - compiled
 
 @numba.njit(inline="always")
 def _score_agent(n, predicted, terms, scoring, per_prefix, G_out, q_pi_out):  # pragma: no cover
-    """G and q_pi of agent ``n`` from its predictions ``(K * width,)`` (contiguous).
+    """G and q_pi of agent ``n`` from its predictions ``(width * K,)``.
 
-    ``scoring`` is the tuple :func:`scoring_terms` builds; ``terms`` ``(K * width,)``
-    and ``per_prefix`` ``(N, K)`` are scratch; row ``n`` of ``G_out`` and ``q_pi_out``
-    ``(N, P)`` is written. The outcome entropies' ``q ln q`` are taken for the whole
-    row in one vectorised pass first.
+    ``predicted[o * K + k]`` is outcome ``o`` (all modalities side by side) after
+    prefix ``k``, ``predicted[(O_total + m) * K + k]`` the expected ambiguity of
+    modality ``m`` after it: prefixes are the fastest axis, so each step below is a
+    loop over prefixes (or policies) that the compiler vectorises. ``scoring`` is the
+    tuple :func:`scoring_terms` builds; ``terms`` (as long as ``predicted``) and
+    ``per_prefix`` ``(N, K)`` are scratch; row ``n`` of ``G_out`` and ``q_pi_out``
+    ``(N, P)`` is written.
     """
-    width, obs_offsets, scores, score_stride, use_utility, use_info_gain, steps, gamma, log_E = (
+    _, obs_offsets, scores, score_stride, use_utility, use_info_gain, steps, gamma, log_E = (
         scoring
     )
     score_row = n * score_stride
-    n_prefixes = per_prefix.shape[1]
-    n_policies, horizon = steps.shape
+    values = per_prefix[n]
+    n_prefixes = values.shape[0]
+    horizon, n_policies = steps.shape
     n_modalities = obs_offsets.shape[0] - 1
     total_obs = obs_offsets[n_modalities]
+    outcome_entries = total_obs * n_prefixes
     zero = predicted.dtype.type(0.0)
+    values[:] = zero
+    if use_utility:
+        for o in range(total_obs):
+            score = scores[score_row, o]
+            row = predicted[o * n_prefixes : (o + 1) * n_prefixes]
+            for k in range(n_prefixes):
+                values[k] += row[k] * score
     if use_info_gain:
-        plogp_into(predicted, terms)
-    for k in range(n_prefixes):
-        base = k * width
-        value = zero
-        for m in range(n_modalities):
-            for o in range(obs_offsets[m], obs_offsets[m + 1]):
-                if use_utility:
-                    value += predicted[base + o] * scores[score_row, o]
-                if use_info_gain:
-                    value -= terms[base + o]
-            if use_info_gain:
-                value -= predicted[base + total_obs + m]
-        per_prefix[n, k] = value
+        plogp_into(predicted[:outcome_entries], terms[:outcome_entries])
+        for r in range(total_obs + n_modalities):
+            source = terms if r < total_obs else predicted
+            row = source[r * n_prefixes : (r + 1) * n_prefixes]
+            for k in range(n_prefixes):
+                values[k] -= row[k]
+    G = G_out[n]
+    G[:] = zero
+    for t in range(horizon):
+        at_step = steps[t]
+        for p in range(n_policies):
+            G[p] += values[at_step[p]]
+    row = q_pi_out[n]
     best = -np.inf
     for p in range(n_policies):
-        g = zero
-        for t in range(horizon):
-            g += per_prefix[n, steps[p, t]]
-        G_out[n, p] = g
-        logit = gamma[n] * g + log_E[p]
-        q_pi_out[n, p] = logit
-        if logit > best:
-            best = logit
-    row = q_pi_out[n]
+        logit = gamma[n] * G[p] + log_E[p]
+        row[p] = logit
+        best = max(best, logit)
     exp_shifted_into(row, best)
     total = zero
     for p in range(n_policies):
@@ -202,12 +217,12 @@ def scoring_terms(
     """What the policy kernels need to turn predictions into ``G`` and ``q_pi``.
 
     Args:
-        width: prediction rows per prefix: ``O_total`` outcome rows, then one
-            expected-ambiguity row per modality.
+        width: prediction rows per prefix: ``O_total`` outcome rows and one
+            expected-ambiguity row per modality (see :func:`_score_agent` for the order).
         obs_offsets: ``(M + 1,)`` start of each modality's outcomes, and ``O_total``.
         scores: ``(N or 1, O_total)`` outcome scores (``ln softmax(C)`` or ``C``); one
             row is shared by every agent.
-        steps: ``(P, T)`` prefix index of each policy step.
+        steps: ``(T, P)`` prefix index of each policy step (time-major).
         gamma: ``(N,)`` policy precision; log_E: ``(P,)``.
     """
     stride = int(scores.shape[0] > 1)
@@ -229,27 +244,67 @@ def _policy_scores(qs, predictions, scoring, per_prefix, G_out, q_pi_out):  # pr
 
     Args:
         qs: ``(N, S)`` beliefs.
-        predictions: ``(K * width, S)``; rows ``k * width + o`` predict outcome ``o``
-            (all modalities side by side) after prefix ``k``, rows
-            ``k * width + O_total + m`` the expected ambiguity of modality ``m``.
+        predictions: ``(width * K, S)``, rows in the order of :func:`_score_agent`'s
+            ``predicted``: outcome-major, prefixes within.
         scoring: :func:`scoring_terms`.
         per_prefix: ``(N, K)`` scratch; G_out, q_pi_out: ``(N, P)`` (written).
     """
-    n_agents, n_states = qs.shape
+    n_agents = qs.shape[0]
     n_rows = predictions.shape[0]
-    zero = qs.dtype.type(0.0)
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
         dots = np.empty(n_rows, dtype=qs.dtype)
         terms = np.empty(n_rows, dtype=qs.dtype)
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
-            belief = qs[n]
-            for r in range(n_rows):
-                row = predictions[r]
-                acc = zero
-                for s in range(n_states):
-                    acc += row[s] * belief[s]
-                dots[r] = acc
-            _score_agent(n, dots, terms, scoring, per_prefix, G_out, q_pi_out)
+            _policies_of(n, qs[n], predictions, scoring, per_prefix, G_out, q_pi_out, dots, terms)
+
+
+@numba.njit(inline="always")
+def _policies_of(
+    n, belief, predictions, scoring, per_prefix, G_out, q_pi_out, dots, terms
+):  # pragma: no cover - compiled
+    """Agent ``n``'s rows of :func:`_policy_scores` from its beliefs ``belief`` ``(S,)``;
+    ``dots`` and ``terms`` are scratch as long as ``predictions``."""
+    zero = belief.dtype.type(0.0)
+    for r in range(predictions.shape[0]):
+        row = predictions[r]
+        acc = zero
+        for s in range(belief.shape[0]):
+            acc += row[s] * belief[s]
+        dots[r] = acc
+    _score_agent(n, dots, terms, scoring, per_prefix, G_out, q_pi_out)
+
+
+def _single_factor_step(
+    qs_prev,
+    actions,
+    D,
+    transitions,
+    A_rows,
+    obs_rows,
+    predictions,
+    scoring,
+    per_prefix,
+    qs_out,
+    free_energy_out,
+    G_out,
+    q_pi_out,
+):  # pragma: no cover - compiled
+    """:func:`_single_factor_posterior` then :func:`_policy_scores`, agent by agent:
+    one pass over the population, the new beliefs still in cache when they are scored;
+    the same numbers as the two kernels one after the other."""
+    n_agents, n_states = qs_out.shape
+    n_rows = predictions.shape[0]
+    for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
+        lik = np.empty(n_states, dtype=qs_out.dtype)
+        dots = np.empty(n_rows, dtype=qs_out.dtype)
+        terms = np.empty(n_rows, dtype=qs_out.dtype)
+        for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
+            _posterior_of(
+                n, qs_prev, actions, D, transitions, A_rows, obs_rows, qs_out, free_energy_out, lik
+            )
+            _policies_of(
+                n, qs_out[n], predictions, scoring, per_prefix, G_out, q_pi_out, dots, terms
+            )
 
 
 def _policy_scores_predicted(predicted, scoring, per_prefix, G_out, q_pi_out):  # pragma: no cover
@@ -270,26 +325,26 @@ def _marginal_argmax(q_pi, policy_actions, num_controls, tolerance, out):  # pra
         tolerance: controls whose mass is within this of the largest count as tied.
         out: ``(N,)`` int64 (written); ties go to the lowest control, as
             :func:`~freeagentics.inference.select_actions` breaks them.
+
+    One pass over policies per agent; each control's mass is summed over its policies
+    in order, in float64.
     """
-    for n in numba.prange(q_pi.shape[0]):
-        best_mass = -1.0
-        for u in range(num_controls):
-            best_mass = max(best_mass, _control_mass(q_pi[n], policy_actions, u))
-        chosen = 0
-        for u in range(num_controls):
-            if _control_mass(q_pi[n], policy_actions, u) >= best_mass - tolerance:
-                chosen = u
-                break
-        out[n] = chosen
-
-
-@numba.njit(inline="always")
-def _control_mass(q_pi, policy_actions, u):  # pragma: no cover - compiled
-    mass = 0.0
-    for p in range(q_pi.shape[0]):
-        if policy_actions[p] == u:
-            mass += q_pi[p]
-    return mass
+    for block in numba.prange((q_pi.shape[0] + _BLOCK - 1) // _BLOCK):
+        mass = np.empty(num_controls, dtype=np.float64)
+        for n in range(block * _BLOCK, min(q_pi.shape[0], (block + 1) * _BLOCK)):
+            mass[:] = 0.0
+            row = q_pi[n]
+            for p in range(row.shape[0]):
+                mass[policy_actions[p]] += row[p]
+            best_mass = -1.0
+            for u in range(num_controls):
+                best_mass = max(best_mass, mass[u])
+            chosen = 0
+            for u in range(num_controls):
+                if mass[u] >= best_mass - tolerance:
+                    chosen = u
+                    break
+            out[n] = chosen
 
 
 def _compile(function, fastmath=frozenset({"reassoc", "contract", "nsz"})):
@@ -351,6 +406,7 @@ def _row_entropy_approx(p, out):  # pragma: no cover - compiled
 KERNELS = {
     "single_factor_posterior": _compile(_single_factor_posterior),
     "policy_scores": _compile(_policy_scores),
+    "single_factor_step": _compile(_single_factor_step),
     "policy_scores_predicted": _compile(_policy_scores_predicted),
     "marginal_argmax": _compile(_marginal_argmax),
     "row_entropy": _compile(_row_entropy),
@@ -412,6 +468,18 @@ class KernelSet:
         names = state.get("table")
         self._table = KERNELS if names is None else _registered(names)
         self._choices = {}
+
+    def serial(self, name: str):
+        """The serial variant of kernel ``name`` (e.g. for a caller's own threads)."""
+        return self._table[name][0]
+
+    def choice(self, name: str, serial, parallel) -> _Choice:
+        """This set's measured choice between two callables doing the same work,
+        kept under ``name`` (made on first use from ``serial`` and ``parallel``)."""
+        choice = self._choices.get(name)
+        if choice is None:
+            choice = self._choices[name] = _Choice(serial, parallel)
+        return choice
 
     def __call__(self, name: str, n_agents: int):
         if n_agents < _PARALLEL_FROM.get(name, PARALLEL_THRESHOLD):

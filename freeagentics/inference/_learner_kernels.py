@@ -222,11 +222,10 @@ def _learner_step(
                         prefix_action[k],
                         transitions,
                     )
-                    base = k * row_width
                     for r in range(total_obs):
-                        dots[base + r] = _dot(likelihood[r], target, zero)
+                        dots[r * n_prefixes + k] = _dot(likelihood[r], target, zero)
                     for m in range(n_modalities):
-                        dots[base + total_obs + m] = _dot(ambiguity[m], target, zero)
+                        dots[(total_obs + m) * n_prefixes + k] = _dot(ambiguity[m], target, zero)
                 _score_agent(n, dots, dot_terms, scoring, per_prefix, G_out, q_pi_out)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from model_factory import random_model
+from same_cohorts import assert_same_state
 
 from freeagentics.agents import Cohort, CohortConfig
 from freeagentics.inference import EFEOptions
@@ -111,43 +112,6 @@ def test_which_learning_cohorts_are_fused(config, engine):
     assert Cohort(explorer_model(4), 2, CohortConfig(**config)).engine_name == engine
 
 
-_STATE = ("qs", "free_energy", "pA", "G", "q_pi", "actions")
-
-
-def _assert_same(one: Cohort, other: Cohort) -> None:
-    for name in _STATE:
-        ours, theirs = getattr(one, name), getattr(other, name)
-        for a, b in zip(*((x if isinstance(x, list) else [x]) for x in (ours, theirs)), strict=True):
-            assert a.dtype == b.dtype
-            np.testing.assert_array_equal(a, b, err_msg=name)
-
-
-def _staged_step(cohort: Cohort, obs: np.ndarray) -> np.ndarray:
-    """What ``Cohort.step`` does, stage by stage through the public methods."""
-    previous = cohort.actions
-    cohort.infer_states(obs)
-    cohort.learn(cohort._check_obs(obs), previous)
-    if not cohort._planned or cohort._since_plan >= cohort.config.plan_every:
-        cohort.infer_policies()
-    return cohort.sample_action()
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("plan_every", [1, 2])
-def test_the_fused_step_equals_its_stages_bit_for_bit(dtype, plan_every):
-    rm = random_model(21, num_factors=1, num_modalities=2, max_states=7, max_obs=5)
-    model = GenerativeModel.create(rm.A, rm.B, rm.C, rm.D, policy_len=2)
-    settings = CohortConfig(dtype=dtype, learn_A=True, lr_pA=0.7, plan_every=plan_every)
-    fused, staged = Cohort(model, 30, settings), Cohort(model, 30, settings)
-    assert fused.engine_name == staged.engine_name == "FusedLearningEngine"
-    world = GenerativeProcess(model, 30, np.random.default_rng(8))
-    for _ in range(10):
-        obs = world.observe()
-        world.advance(fused.step(obs))
-        _staged_step(staged, obs)
-        _assert_same(fused, staged)
-
-
 def test_serial_and_parallel_kernels_give_the_same_trajectory():
     from freeagentics.inference._kernels import KERNELS
     from freeagentics.inference._learner_kernels import LEARNER_KERNELS
@@ -164,7 +128,7 @@ def test_serial_and_parallel_kernels_give_the_same_trajectory():
         obs = world.observe()
         world.advance(cohorts[0].step(obs))
         cohorts[1].step(obs)
-        _assert_same(*cohorts)
+        assert_same_state(*cohorts)
 
 
 def test_kept_logarithms_and_row_changes_equal_a_fresh_computation():
@@ -187,7 +151,7 @@ def test_kept_logarithms_and_row_changes_equal_a_fresh_computation():
         obs = world.observe()
         world.advance(kept.step(obs))
         fresh.step(obs)
-        _assert_same(kept, fresh)
+        assert_same_state(kept, fresh)
     # and an edit announced by parameters_changed() is read
     kept.pA[0][0] *= 3
     kept.parameters_changed()
@@ -196,4 +160,4 @@ def test_kept_logarithms_and_row_changes_equal_a_fresh_computation():
     obs = world.observe()
     kept.step(obs)
     fresh.step(obs)
-    _assert_same(kept, fresh)
+    assert_same_state(kept, fresh)
