@@ -155,10 +155,10 @@ class FusedLearningEngine(_FusedBase):
     """One hidden factor, each agent learning its own A; B shared.
 
     Reads the concentrations ``cohort.pA`` directly (the normalised per-agent A is
-    never stored) and updates them in place. Keeps ``ln pA`` and the reciprocal column
-    sums per agent (see :mod:`~freeagentics.inference._learner_kernels`): their rows
-    follow the cohort's (:meth:`rows_changed`), and :meth:`parameters_changed` marks
-    them stale. Memory: twice ``pA`` plus ``(N, M, S)``.
+    never stored) and updates them in place. Keeps ``ln pA`` per agent (see
+    :mod:`~freeagentics.inference._learner_kernels`): its rows follow the cohort's
+    (:meth:`rows_changed`), and :meth:`parameters_changed` marks them stale. Memory:
+    twice ``pA``.
     """
 
     def __init__(self, cohort: CohortState):
@@ -166,7 +166,7 @@ class FusedLearningEngine(_FusedBase):
         self._tree = PrefixTree(cohort.model.policies)
         self._steps = np.ascontiguousarray(self._tree.steps.T)  # (T, P)
         self._per_prefix = np.empty((0, self._tree.size), cohort.dtype)
-        # ln pA per modality, reciprocal column sums, flags (see _kept_arrays)
+        # ln pA per modality, then the (N,) flags of rows that hold it
         self._kept: list[np.ndarray] = []
 
     # ------------------------------------------------------------------ kept per agent
@@ -184,20 +184,16 @@ class FusedLearningEngine(_FusedBase):
         if self._kept:
             self._kept[-1][:] = 0
 
-    def _kept_arrays(self, cohort: CohortState) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
-        """``ln pA`` per modality, ``(N, M, S)`` reciprocal column sums, ``(N,)`` flags
-        of what rows hold (see :mod:`~freeagentics.inference._learner_kernels`)."""
-        pA = cohort.pA
-        shapes = [p.shape for p in pA]
-        if [x.shape for x in self._kept[:-2]] != shapes or self._kept[-1].shape[0] != cohort.n:
-            n, dt = cohort.n, cohort.dtype
+    def _kept_arrays(self, cohort: CohortState) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """``ln pA`` per modality and the ``(N,)`` flags of the rows that hold it."""
+        shapes = [p.shape for p in cohort.pA]
+        if [x.shape for x in self._kept[:-1]] != shapes or self._kept[-1].shape[0] != cohort.n:
             self._kept = [
-                *(np.empty(shape, dt) for shape in shapes),
-                np.empty((n, len(pA), cohort.model.num_states[0]), dt),
-                np.zeros(n, np.uint8),
+                *(np.empty(shape, cohort.dtype) for shape in shapes),
+                np.zeros(cohort.n, np.uint8),
             ]
-        *logs, inverse_sums, fresh = self._kept
-        return tuple(logs), inverse_sums, fresh
+        *logs, fresh = self._kept
+        return tuple(logs), fresh
 
     # ------------------------------------------------------------------ stages
     def posterior(
@@ -215,9 +211,7 @@ class FusedLearningEngine(_FusedBase):
         self._run(cohort, POLICIES, None, np.ascontiguousarray(cohort.qs[0]), None, G, q_pi)
         return G, q_pi
 
-    def step(
-        self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool
-    ) -> StepResult:
+    def step(self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool) -> StepResult:
         """Posterior, then the update (``learn``), then policies (``plan``), in one pass
         over agents; the same numbers as the stages called one by one."""
         qs, free_energy = self._next_beliefs(cohort)
@@ -231,7 +225,7 @@ class FusedLearningEngine(_FusedBase):
         cfg, n, dt = cohort.config, cohort.n, cohort.dtype
         if self._per_prefix.shape[0] != n:
             self._per_prefix = np.empty((n, self._tree.size), dt)
-        lnpA, inverse_sums, fresh = self._kept_arrays(cohort)
+        lnpA, fresh = self._kept_arrays(cohort)
         empty_rows = np.empty((n, 0), dt)
         scoring = scoring_terms(
             int(self._obs_offsets[-1]) + cohort.model.num_modalities,
@@ -251,7 +245,6 @@ class FusedLearningEngine(_FusedBase):
             self._transitions,
             tuple(cohort.pA),
             lnpA,
-            inverse_sums,
             fresh,
             obs if obs is not None else np.zeros((n, cohort.model.num_modalities), np.int64),
             dt(cfg.lr_pA),

@@ -159,9 +159,7 @@ def _score_agent(n, predicted, terms, scoring, per_prefix, G_out, q_pi_out):  # 
     ``per_prefix`` ``(N, K)`` are scratch; row ``n`` of ``G_out`` and ``q_pi_out``
     ``(N, P)`` is written.
     """
-    _, obs_offsets, scores, score_stride, use_utility, use_info_gain, steps, gamma, log_E = (
-        scoring
-    )
+    _, obs_offsets, scores, score_stride, use_utility, use_info_gain, steps, gamma, log_E = scoring
     score_row = n * score_stride
     values = per_prefix[n]
     n_prefixes = values.shape[0]

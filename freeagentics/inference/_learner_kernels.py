@@ -14,11 +14,9 @@ The ambiguity of a learned column, ``H = -sum_o A_o ln A_o`` with ``A_o = p_o / 
 concentration is kept beside it (``lnpA``, same shape) and refreshed only for the row
 a step changes, so a step takes ``S`` logarithms for that row and ``S`` for ``ln Z``
 per modality, not ``O · S``; the kept values are those a fresh computation gives, so
-no error accumulates. The reciprocals ``1 / Z`` the policy stage computes are kept too
-(``inverse_sums``): the next posterior reads the likelihood of the same concentrations
-with them, unless an update came between. Bits of ``fresh[n]`` say which of the two
-hold for agent ``n`` (:data:`LOGS_KEPT`, :data:`SUMS_KEPT`); what is not kept (new
-agents, edited ``pA``) is computed from ``pA`` when needed, with the same arithmetic.
+no error accumulates. Agents whose ``lnpA`` is not kept (new, or their ``pA`` edited:
+``fresh[n] == 0``) get it computed from ``pA`` before their policies, with the same
+arithmetic.
 
 Sums over outcomes run in outcome order; the normalised likelihood is the product
 with the reciprocal of ``Z`` (one division per state, not per entry).
@@ -40,7 +38,14 @@ from freeagentics.inference._kernels import (
     register_table,
 )
 
-__all__ = ["LEARN", "LEARNER_KERNELS", "LOGS_KEPT", "POLICIES", "POSTERIOR", "SUMS_KEPT"]
+__all__ = ["LEARN", "LEARNER_KERNELS", "POLICIES", "POSTERIOR"]
+
+#: agents from which the parallel variant is tried (about a microsecond of work each)
+PARALLEL_FROM = 512
+
+#: stage bits of :func:`_learner_step`
+POSTERIOR, LEARN, POLICIES = 1, 2, 4
+
 
 @numba.njit(inline="always")
 def _column_sums(p, out):  # pragma: no cover - compiled
@@ -50,15 +55,6 @@ def _column_sums(p, out):  # pragma: no cover - compiled
         row = p[o]
         for s in range(out.shape[0]):
             out[s] += row[s]
-
-
-#: agents from which the parallel variant is tried (about a microsecond of work each)
-PARALLEL_FROM = 512
-
-#: stage bits of :func:`_learner_step`
-POSTERIOR, LEARN, POLICIES = 1, 2, 4
-#: bits of ``fresh[n]``: ``lnpA`` holds ``ln pA`` of agent n; ``inverse_sums`` its ``1/Z``
-LOGS_KEPT, SUMS_KEPT = 1, 2
 
 
 @numba.njit(inline="always")
@@ -111,7 +107,6 @@ def _learner_step(
     transitions,
     pA,
     lnpA,
-    inverse_sums,
     fresh,
     obs,
     lr,
@@ -145,8 +140,7 @@ def _learner_step(
         actions: ``(N,)`` control since ``qs_prev`` (-1: prior ``D``); D: ``(S,)``.
         transitions: sparse shared ``B`` (:func:`sparse_transitions`).
         pA, lnpA: per modality ``(N, O_m, S)`` concentrations and their logarithms
-            (tuples); inverse_sums: ``(N, M, S)`` kept ``1 / sum_o pA``; fresh: ``(N,)``
-            uint8 bits LOGS_KEPT, SUMS_KEPT (updated).
+            (tuples); fresh: ``(N,)`` uint8, 1 where ``lnpA`` holds ``ln pA`` (updated).
         obs: ``(N, M)`` outcome per modality; lr: learning rate in ``qs``' dtype.
         obs_offsets: ``(M + 1,)``.
         prefix_parent, prefix_action: ``(K,)`` the prefix tree (parent -1: from ``qs``).
@@ -165,6 +159,7 @@ def _learner_step(
     posterior, learn, policies = stages & POSTERIOR, stages & LEARN, stages & POLICIES
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
         ln_column = np.empty(n_states, dtype=dtype)
+        inverse = np.empty((n_modalities, n_states), dtype=dtype)
         lik = np.empty(n_states, dtype=dtype)
         likelihood = np.empty((total_obs, n_states), dtype=dtype)
         ambiguity = np.empty((n_modalities, n_states), dtype=dtype)
@@ -173,14 +168,10 @@ def _learner_step(
         dot_terms = np.empty(n_prefixes * row_width, dtype=dtype)
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
             belief = qs[n]
-            inverse = inverse_sums[n]
             if posterior:
                 predict_prior(belief, qs_prev[n], actions[n], D, transitions)
-                if not fresh[n] & SUMS_KEPT:
-                    for m in range(n_modalities):
-                        _inverse_column_sums(pA[m][n], inverse[m])
-                    fresh[n] |= SUMS_KEPT
                 for m in range(n_modalities):
+                    _inverse_column_sums(pA[m][n], inverse[m])
                     row = pA[m][n, obs[n, m]]
                     scale = inverse[m]
                     for s in range(n_states):
@@ -194,14 +185,14 @@ def _learner_step(
                     for s in range(n_states):
                         if row[s] > 0:
                             row[s] = row[s] + lr * belief[s]
-                    if fresh[n] & LOGS_KEPT:
+                    if fresh[n]:
                         ln_into(row, lnpA[m][n, o])
-                fresh[n] &= ~SUMS_KEPT
             if policies:
-                if not fresh[n] & LOGS_KEPT:
+                if not fresh[n]:
                     for m in range(n_modalities):
                         for o in range(pA[m].shape[1]):
                             ln_into(pA[m][n, o], lnpA[m][n, o])
+                    fresh[n] = 1
                 for m in range(n_modalities):
                     _likelihood_and_ambiguity(
                         pA[m][n],
@@ -212,7 +203,6 @@ def _learner_step(
                         obs_offsets[m],
                         ambiguity[m],
                     )
-                fresh[n] = LOGS_KEPT | SUMS_KEPT
                 for k in range(n_prefixes):
                     parent = prefix_parent[k]
                     target = states[k]

@@ -4,8 +4,8 @@ The predicted outcome of a policy's step ``t`` is linear in today's beliefs:
 ``qo = A_m B_{a_t} ... B_{a_1} qs``. Policies that begin alike share those
 products, so each distinct action prefix is composed once per cohort and the
 predictions of every agent for every prefix are rows of one matrix
-``M ((O + M) * K, S)`` applied to ``qs`` (outcome-major, prefixes within); a fused kernel turns them into ``G`` and
-``q_pi`` without storing the predictions.
+``M ((O + M) * K, S)`` applied to ``qs`` (outcome-major, prefixes within); a fused
+kernel turns them into ``G`` and ``q_pi`` without storing the predictions.
 The numbers are those of :func:`~freeagentics.inference.expected_free_energy` with
 factorised information gain.
 """
