@@ -85,16 +85,21 @@ class FusedEngine(_FusedBase):
     ) -> tuple[list[np.ndarray], np.ndarray]:
         qs, free_energy = self._next_beliefs(cohort)
         self._kernels("single_factor_posterior", cohort.n)(
+            *self._posterior_inputs(cohort, obs), qs, free_energy
+        )
+        return [qs], free_energy
+
+    def _posterior_inputs(self, cohort: CohortState, obs: np.ndarray) -> tuple:
+        """What the posterior kernels read: previous beliefs, actions, D, sparse B,
+        stacked A and the observed rows of it."""
+        return (
             cohort.qs[0],
             cohort.actions[:, 0],
             cohort.D[0],
             self._transitions,
             self._A_rows,
             obs + self._obs_offsets[:-1],
-            qs,
-            free_energy,
         )
-        return [qs], free_energy
 
     def step(
         self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool
@@ -115,12 +120,7 @@ class FusedEngine(_FusedBase):
             cohort.dtype,
         )
         self._kernels("single_factor_step", n)(
-            cohort.qs[0],
-            cohort.actions[:, 0],
-            cohort.D[0],
-            self._transitions,
-            self._A_rows,
-            obs + self._obs_offsets[:-1],
+            *self._posterior_inputs(cohort, obs),
             self._plan.matrix,
             scoring,
             self._plan.per_prefix(self._workspace, n, cohort.dtype),
