@@ -21,8 +21,10 @@ from freeagentics.inference._worker_threads import worker_count, worker_pool
 
 __all__ = ["BLAS_MIN_AGENTS", "BLAS_ROWS", "THREADS_FROM", "PrefixPlan", "PrefixTree"]
 
-#: prediction rows from which cohorts get their predictions from BLAS
-BLAS_ROWS = 256
+#: prediction rows from which cohorts get their predictions from BLAS (measured: at
+#: 246 rows, deep-10's, BLAS takes half the time of numba's per-agent products; at 30,
+#: explorer-10's, the two are level and numba's fuse with the posterior)
+BLAS_ROWS = 64
 #: agents from which one BLAS call beats numba's per-agent products (measured on
 #: deep-10: 3x faster at 1 000 agents, slower for a single agent)
 BLAS_MIN_AGENTS = 16
@@ -68,6 +70,9 @@ class PrefixTree:
 class PrefixPlan:
     """Precomposed predictions for every distinct action prefix of a policy set.
 
+    Prefixes whose predictions are equal share them (explorer-10 with ``policy_len``
+    3: 155 prefixes, 41 distinct predictions; 4: 780 and 91).
+
     Args:
         A: per modality ``(O_m, S)``.
         B: ``(S, S, U)``.
@@ -81,19 +86,30 @@ class PrefixPlan:
         for parent, action in zip(tree.parent, tree.action, strict=True):
             before = transitions[parent] if parent >= 0 else np.eye(B.shape[0])
             transitions.append(B[:, :, action] @ before)
-        self.steps = np.ascontiguousarray(tree.steps.T)  # (T, P)
-        self.num_prefixes = len(transitions)
         self.num_obs = tuple(a.shape[0] for a in A)
         self.obs_offsets = np.cumsum([0, *self.num_obs]).astype(np.int64)
-        # row r * K + k: outcome r (all modalities side by side, then one ambiguity row
-        # per modality) after prefix k
+        # per prefix: outcome rows (all modalities side by side), one ambiguity row per
+        # modality
         ambiguity = [entropy(a, axis=0) for a in A]  # (S,) per modality
         rows = np.concatenate([*A, *(h[None, :] for h in ambiguity)])  # (width, S)
         self.width = rows.shape[0]
-        predicted = np.stack([rows @ tr for tr in transitions], axis=1)  # (width, K, S)
+        blocks = np.stack([rows @ tr for tr in transitions]).astype(dtype)  # (K, width, S)
+        # Prefixes with equal predictions (moves that commute, a wall that stops one of
+        # them) share one block: the same numbers, computed once. Blocks keep the order
+        # of their first prefix; steps point at blocks.
+        _, first, inverse = np.unique(
+            blocks.reshape(len(blocks), -1), axis=0, return_index=True, return_inverse=True
+        )
+        order = np.argsort(first)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        self.steps = np.ascontiguousarray(rank[inverse.ravel()][tree.steps].T)  # (T, P)
+        kept = blocks[first[order]]  # (K', width, S)
+        self.num_prefixes = kept.shape[0]
+        # row r * K' + k: row r of block k
         self.matrix = np.ascontiguousarray(
-            predicted.reshape(-1, predicted.shape[-1]), dtype=dtype
-        )  # (width * K, S)
+            kept.transpose(1, 0, 2).reshape(-1, kept.shape[-1])
+        )  # (width * K', S)
         # Many prediction rows (long horizons): BLAS computes them several times faster than
         # numba's loops. The choice is fixed by the model and the population size (from
         # BLAS_MIN_AGENTS), never by timing, because the two sum in different orders: same
