@@ -3,9 +3,9 @@
 :class:`FusedEngine` — A and B shared by the cohort; :class:`FusedLearningEngine` —
 each agent learns its own A (Dirichlet ``pA``), B shared. Both keep scratch buffers
 between ticks (fresh large arrays each tick would cost page faults), precompute what
-the model fixes (the sparse transitions and the tree of policy prefixes), and run a
-whole step in one pass over agents where they can (:meth:`step`), with the numbers of
-the stages run one by one.
+the model fixes (the sparse transitions and the tree of policy prefixes). The learning
+engine runs a whole step in one pass over agents (:meth:`step`), with the numbers of
+its stages run one by one.
 """
 
 from __future__ import annotations
@@ -85,51 +85,21 @@ class FusedEngine(_FusedBase):
     ) -> tuple[list[np.ndarray], np.ndarray]:
         qs, free_energy = self._next_beliefs(cohort)
         self._kernels("single_factor_posterior", cohort.n)(
-            *self._posterior_inputs(cohort, obs), qs, free_energy
-        )
-        return [qs], free_energy
-
-    def _posterior_inputs(self, cohort: CohortState, obs: np.ndarray) -> tuple:
-        """What the posterior kernels read: previous beliefs, actions, D, sparse B,
-        stacked A and the observed rows of it."""
-        return (
             cohort.qs[0],
             cohort.actions[:, 0],
             cohort.D[0],
             self._transitions,
             self._A_rows,
             obs + self._obs_offsets[:-1],
-        )
-
-    def step(
-        self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool
-    ) -> StepResult | None:
-        """Posterior and policies in one pass over agents where numba's own products
-        score the policies (short plans); stage by stage otherwise (BLAS)."""
-        n = cohort.n
-        if not plan or not self._plan.fused_for(n):
-            return None
-        cfg = cohort.config
-        qs, free_energy = self._next_beliefs(cohort)
-        G, q_pi = _policy_outputs(cohort)
-        scoring = self._plan.scoring(
-            cohort.flat_scores() if cfg.efe.use_utility else None,
-            cfg.efe.use_states_info_gain,
-            self._gammas(cohort),
-            cohort.log_E,
-            cohort.dtype,
-        )
-        self._kernels("single_factor_step", n)(
-            *self._posterior_inputs(cohort, obs),
-            self._plan.matrix,
-            scoring,
-            self._plan.per_prefix(self._workspace, n, cohort.dtype),
             qs,
             free_energy,
-            G,
-            q_pi,
         )
-        return StepResult([qs], free_energy, G, q_pi)
+        return [qs], free_energy
+
+    def step(self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool) -> None:
+        """Stage by stage: fused with the posterior, the policy products ran slower
+        (measured on explorer-10) than in a pass of their own."""
+        return None
 
     def policies(self, cohort: CohortState) -> tuple[np.ndarray, np.ndarray]:
         cfg = cohort.config

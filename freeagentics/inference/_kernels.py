@@ -272,39 +272,6 @@ def _policies_of(
     _score_agent(n, dots, terms, scoring, per_prefix, G_out, q_pi_out)
 
 
-def _single_factor_step(
-    qs_prev,
-    actions,
-    D,
-    transitions,
-    A_rows,
-    obs_rows,
-    predictions,
-    scoring,
-    per_prefix,
-    qs_out,
-    free_energy_out,
-    G_out,
-    q_pi_out,
-):  # pragma: no cover - compiled
-    """:func:`_single_factor_posterior` then :func:`_policy_scores`, agent by agent:
-    one pass over the population, the new beliefs still in cache when they are scored;
-    the same numbers as the two kernels one after the other."""
-    n_agents, n_states = qs_out.shape
-    n_rows = predictions.shape[0]
-    for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
-        lik = np.empty(n_states, dtype=qs_out.dtype)
-        dots = np.empty(n_rows, dtype=qs_out.dtype)
-        terms = np.empty(n_rows, dtype=qs_out.dtype)
-        for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
-            _posterior_of(
-                n, qs_prev, actions, D, transitions, A_rows, obs_rows, qs_out, free_energy_out, lik
-            )
-            _policies_of(
-                n, qs_out[n], predictions, scoring, per_prefix, G_out, q_pi_out, dots, terms
-            )
-
-
 def _policy_scores_predicted(predicted, scoring, per_prefix, G_out, q_pi_out):  # pragma: no cover
     """:func:`_policy_scores` from predictions already computed: ``predicted`` is
     ``(N, K * width)``, ``qs @ predictions.T`` (e.g. by BLAS)."""
@@ -404,7 +371,6 @@ def _row_entropy_approx(p, out):  # pragma: no cover - compiled
 KERNELS = {
     "single_factor_posterior": _compile(_single_factor_posterior),
     "policy_scores": _compile(_policy_scores),
-    "single_factor_step": _compile(_single_factor_step),
     "policy_scores_predicted": _compile(_policy_scores_predicted),
     "marginal_argmax": _compile(_marginal_argmax),
     "row_entropy": _compile(_row_entropy),

@@ -1,4 +1,5 @@
-"""A fused step gives the numbers of its stages called one by one, bit for bit."""
+"""A learning cohort's fused step gives the numbers of its stages called one by one,
+bit for bit."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from same_cohorts import assert_same_state
 
 from freeagentics.agents import Cohort, CohortConfig
 from freeagentics.models import GenerativeModel
-from freeagentics.models.builders import explorer_model
 from freeagentics.models.process import GenerativeProcess
 
 
@@ -41,12 +41,3 @@ def test_learning_step_equals_its_stages(dtype, plan_every):
     model = GenerativeModel.create(rm.A, rm.B, rm.C, rm.D, policy_len=2)
     config = CohortConfig(dtype=dtype, learn_A=True, lr_pA=0.7, plan_every=plan_every)
     _compare(model, config, "FusedLearningEngine")
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("plan_every", [1, 2])
-def test_shared_parameter_step_equals_its_stages(dtype, plan_every):
-    _compare(explorer_model(6), CohortConfig(dtype=dtype, plan_every=plan_every), "FusedEngine")
-    rm = random_model(3, num_factors=1, num_modalities=3, max_states=6)
-    model = GenerativeModel.create(rm.A, rm.B, rm.C, rm.D, policy_len=2)
-    _compare(model, CohortConfig(dtype=dtype, plan_every=plan_every), "FusedEngine")
