@@ -140,6 +140,10 @@ class FusedLearningEngine(_FusedBase):
         self._kept: list[np.ndarray] = []
 
     # ------------------------------------------------------------------ kept per agent
+    def __getstate__(self) -> dict:
+        """A copy (e.g. sent to another process) recomputes ``ln pA`` instead of carrying it."""
+        return {**self.__dict__, "_kept": []}
+
     def rows_changed(self, keep: np.ndarray | None, added: int) -> None:
         if not self._kept:
             return

@@ -161,3 +161,21 @@ def test_kept_logarithms_and_row_changes_equal_a_fresh_computation():
     kept.step(obs)
     fresh.step(obs)
     assert_same_state(kept, fresh)
+
+
+def test_a_pickled_learning_cohort_continues_the_same_trajectory():
+    """What the engine keeps is not pickled; the copy recomputes it and agrees exactly."""
+    import pickle
+
+    model = explorer_model(5)
+    cohort = Cohort(model, 20, CohortConfig(learn_A=True))
+    world = GenerativeProcess(model, 20, np.random.default_rng(9))
+    for _ in range(3):
+        world.advance(cohort.step(world.observe()))
+    copy = pickle.loads(pickle.dumps(cohort))
+    assert copy.engine._kept == [] and cohort.engine._kept
+    for _ in range(4):
+        obs = world.observe()
+        world.advance(cohort.step(obs))
+        copy.step(obs)
+        assert_same_state(cohort, copy)
