@@ -38,3 +38,29 @@ def test_shared_predictions_score_as_one_block_per_prefix(policy_len):
         outputs.append((G, q_pi))
     np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
     np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
+
+
+def test_worker_threads_score_as_one_thread_does():
+    """The BLAS pipeline split over worker threads gives the serial pipeline's numbers."""
+    from freeagentics.inference._blas_threads import single_threaded_blas
+    from freeagentics.inference._kernels import KernelSet
+
+    model = explorer_model(6, policy_len=3)
+    plan = PrefixPlan(model.A, model.B[0], model.policies, np.float32)
+    assert plan.uses_blas
+    n, num_policies = 1500, model.num_policies
+    rng = np.random.default_rng(7)
+    qs = rng.dirichlet(np.full(36, 0.5), n).astype(np.float32)
+    gamma = np.full(n, 8.0, np.float32)
+    log_E = np.full(num_policies, -np.log(num_policies), np.float32)
+    scores = rng.normal(size=(1, plan.obs_offsets[-1])).astype(np.float32)
+    score = KernelSet().serial("policy_scores_predicted")
+    outputs = []
+    for run in (plan._pipeline, plan._threaded_pipeline):
+        G, q_pi = np.empty((n, num_policies), np.float32), np.empty((n, num_policies), np.float32)
+        per_prefix = np.empty((n, plan.num_prefixes), np.float32)
+        with single_threaded_blas():
+            run(score, 0, {}, qs, scores, True, True, gamma, log_E, per_prefix, G, q_pi)
+        outputs.append((G, q_pi))
+    np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
+    np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
