@@ -23,8 +23,8 @@ ones numba (products of likelihoods, sums in a fixed order, the logarithm of
 :mod:`~freeagentics.inference._fastmath`); one engine computing the other's operations
 would be that engine. The agreement is tested to the tightest bound that holds
 (5e-14 in float64, 2e-5 in float32, with the same actions). Within an engine, results
-are exact: a fused step equals its stages, serial kernels equal parallel ones, what an
-engine keeps per agent equals a fresh computation, and a seed gives one trajectory.
+are exact: a fused step equals its stages, serial kernels equal parallel ones, and a
+seed gives one trajectory.
 """
 
 from __future__ import annotations
@@ -69,13 +69,6 @@ class CohortEngine(Protocol):
         """Posterior, update (``learn``) and policies (``plan``) in one call, with the
         numbers the stages give one by one; None where the engine runs them one by one
         (the cohort then calls :meth:`posterior`, :meth:`learn`, :meth:`policies`)."""
-
-    def rows_changed(self, keep: np.ndarray | None, added: int) -> None:
-        """The cohort kept the rows of the ``(N,)`` bool mask ``keep`` (None: all), then
-        appended ``added`` rows: per-agent data the engine keeps follows."""
-
-    def parameters_changed(self) -> None:
-        """``pA`` / ``pB`` changed outside :meth:`learn`: what is derived from them is stale."""
 
 
 def select_engine(cohort: CohortState) -> CohortEngine:

@@ -46,12 +46,6 @@ class _FusedBase:
             self._gamma = np.full(cohort.n, cohort.config.gamma, cohort.dtype)
         return self._gamma
 
-    def rows_changed(self, keep: np.ndarray | None, added: int) -> None:
-        """Scratch buffers are sized on use: nothing to follow."""
-
-    def parameters_changed(self) -> None:
-        """Nothing derived from ``pA`` / ``pB`` is kept."""
-
     def actions(self, cohort: CohortState, step: int) -> np.ndarray:
         cfg = cohort.config
         if cfg.action_selection != "deterministic" or cfg.sampling != "marginal":
@@ -125,10 +119,7 @@ class FusedLearningEngine(_FusedBase):
     """One hidden factor, each agent learning its own A; B shared.
 
     Reads the concentrations ``cohort.pA`` directly (the normalised per-agent A is
-    never stored) and updates them in place. Keeps ``ln pA`` per agent (see
-    :mod:`~freeagentics.inference._learner_kernels`): its rows follow the cohort's
-    (:meth:`rows_changed`), and :meth:`parameters_changed` marks them stale. Memory:
-    twice ``pA``.
+    never stored) and updates them in place; keeps nothing per agent besides scratch.
     """
 
     def __init__(self, cohort: CohortState):
@@ -136,38 +127,6 @@ class FusedLearningEngine(_FusedBase):
         self._tree = PrefixTree(cohort.model.policies)
         self._steps = np.ascontiguousarray(self._tree.steps.T)  # (T, P)
         self._per_prefix = np.empty((0, self._tree.size), cohort.dtype)
-        # ln pA per modality, then the (N,) flags of rows that hold it
-        self._kept: list[np.ndarray] = []
-
-    # ------------------------------------------------------------------ kept per agent
-    def __getstate__(self) -> dict:
-        """A copy (e.g. sent to another process) recomputes ``ln pA`` instead of carrying it."""
-        return {**self.__dict__, "_kept": []}
-
-    def rows_changed(self, keep: np.ndarray | None, added: int) -> None:
-        if not self._kept:
-            return
-        if keep is not None:
-            self._kept = [x[keep] for x in self._kept]
-        if added:
-            self._kept = [
-                np.concatenate([x, np.zeros((added, *x.shape[1:]), x.dtype)]) for x in self._kept
-            ]  # fresh = 0: nothing kept yet for the new rows
-
-    def parameters_changed(self) -> None:
-        if self._kept:
-            self._kept[-1][:] = 0
-
-    def _kept_arrays(self, cohort: CohortState) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-        """``ln pA`` per modality and the ``(N,)`` flags of the rows that hold it."""
-        shapes = [p.shape for p in cohort.pA]
-        if [x.shape for x in self._kept[:-1]] != shapes or self._kept[-1].shape[0] != cohort.n:
-            self._kept = [
-                *(np.empty(shape, cohort.dtype) for shape in shapes),
-                np.zeros(cohort.n, np.uint8),
-            ]
-        *logs, fresh = self._kept
-        return tuple(logs), fresh
 
     # ------------------------------------------------------------------ stages
     def posterior(
@@ -199,7 +158,6 @@ class FusedLearningEngine(_FusedBase):
         cfg, n, dt = cohort.config, cohort.n, cohort.dtype
         if self._per_prefix.shape[0] != n:
             self._per_prefix = np.empty((n, self._tree.size), dt)
-        lnpA, fresh = self._kept_arrays(cohort)
         empty_rows = np.empty((n, 0), dt)
         scoring = scoring_terms(
             int(self._obs_offsets[-1]) + cohort.model.num_modalities,
@@ -218,8 +176,6 @@ class FusedLearningEngine(_FusedBase):
             cohort.D[0],
             self._transitions,
             tuple(cohort.pA),
-            lnpA,
-            fresh,
             obs if obs is not None else np.zeros((n, cohort.model.num_modalities), np.int64),
             dt(cfg.lr_pA),
             self._obs_offsets,

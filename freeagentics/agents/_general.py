@@ -30,12 +30,6 @@ class GeneralEngine:
     def step(self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool) -> None:
         """Stage by stage (see :meth:`CohortEngine.step`)."""
 
-    def rows_changed(self, keep: np.ndarray | None, added: int) -> None:
-        """Nothing kept per agent."""
-
-    def parameters_changed(self) -> None:
-        """Nothing derived is kept."""
-
     def posterior(
         self, cohort: CohortState, obs: np.ndarray
     ) -> tuple[list[np.ndarray], np.ndarray]:

@@ -108,7 +108,6 @@ class Cohort:
                 else [np.concatenate([p, x]) for p, x in zip(self.pB, new, strict=True)]
             )
         self._learned = {}
-        self.engine.rows_changed(None, count)
         if self.C_agents is not None:
             self.C_agents = [
                 np.concatenate([c, np.broadcast_to(base, (count, base.size))])
@@ -135,7 +134,6 @@ class Cohort:
         if self.C_agents is not None:
             self._refresh_scores()
         self._learned = {}
-        self.engine.rows_changed(keep, 0)
         self.qs_before = None
         self.n = int(keep.sum())
 
@@ -183,7 +181,6 @@ class Cohort:
         """Say that ``pA`` or ``pB`` changed outside :meth:`learn` (e.g. edited or
         loaded): the learned A and B are normalised from them again when next read."""
         self._learned = {}
-        self.engine.parameters_changed()
 
     def _normalised(self, name: str) -> list[np.ndarray] | None:
         concentrations = getattr(self, name)
@@ -281,7 +278,7 @@ class Cohort:
         """
         self._materialise_params()
         self.engine.learn(self, obs, previous_actions)
-        self._learned = {}  # the engine keeps what it derives from pA / pB itself
+        self.parameters_changed()
 
     def step(self, obs) -> np.ndarray:
         """Perceive, learn, plan (every ``plan_every`` steps) and act.

@@ -15,7 +15,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic, overload, register_jitable
 
-__all__ = ["EPS", "exp_shifted_into", "ln_into", "plogp_into"]
+__all__ = ["EPS", "exp_shifted_into", "plogp_into"]
 
 #: the guard inside logarithms, as in :mod:`freeagentics.inference._maths`
 EPS = 1e-16
@@ -87,35 +87,6 @@ def _plogp_into_overload(p, out):  # pragma: no cover - compiled
             out[i] = p[i] * np.log(p[i] + eps)
 
     return plogp_library
-
-
-def ln_into(x, out):  # pragma: no cover - replaced by the overload in compiled code
-    """``out[i] = ln x[i]`` for ``x[i] > 0``, and 0 where ``x[i] == 0`` (so that
-    ``x · ln x`` is 0 there, its limit); 1-D, contiguous. float32 inputs must be
-    normal numbers (at least 1.2e-38) or zero."""
-    out[:] = np.where(x > 0, np.log(np.where(x > 0, x, 1)), 0)
-
-
-@overload(ln_into, jit_options={"fastmath": {"contract"}})
-def _ln_into_overload(x, out):  # pragma: no cover - compiled
-    """float32: :func:`_ln_float32`; float64: the library logarithm."""
-    if x.dtype == types.float32:
-
-        def ln_float32(x, out):
-            for i in range(x.size):
-                value = x[i]
-                positive = value > np.float32(0.0)
-                logarithm = _ln_float32(value if positive else np.float32(1.0))
-                out[i] = logarithm if positive else np.float32(0.0)
-
-        return ln_float32
-
-    def ln_library(x, out):
-        for i in range(x.size):
-            value = x[i]
-            out[i] = np.log(value) if value > 0 else 0.0
-
-    return ln_library
 
 
 @intrinsic

@@ -9,14 +9,12 @@ cache: one pass over the ``(N, O, S)`` tensor per step instead of three. Running
 stages in separate calls gives the same numbers bit for bit (each stage's arithmetic
 does not depend on which others run with it).
 
-The ambiguity of a learned column, ``H = -sum_o A_o ln A_o`` with ``A_o = p_o / Z``,
-``Z = sum_o p_o``, is taken as ``-sum_o A_o (ln p_o - ln Z)``. ``ln p`` of every
-concentration is kept beside it (``lnpA``, same shape) and refreshed only for the row
-a step changes, so a step takes ``S`` logarithms for that row and ``S`` for ``ln Z``
-per modality, not ``O · S``; the kept values are those a fresh computation gives, so
-no error accumulates. Agents whose ``lnpA`` is not kept (new, or their ``pA`` edited:
-``fresh[n] == 0``) get it computed from ``pA`` before their policies, with the same
-arithmetic.
+Learning changes every column's normaliser ``Z = sum_o p_o`` (beliefs are seldom
+exactly zero), so each step normalises the whole of an agent's ``pA`` and takes the
+ambiguity ``H = -sum_o A_o ln(A_o + ε)`` of every column again: ``O · S`` logarithms,
+vectorised (:func:`~freeagentics.inference._fastmath.plogp_into`). Keeping ``ln pA``
+per agent to take only ``2 S`` of them measured no faster: it doubles the memory a
+step reads.
 
 Sums over outcomes run in outcome order; the normalised likelihood is the product
 with the reciprocal of ``Z`` (one division per state, not per entry).
@@ -27,7 +25,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from freeagentics.inference._fastmath import ln_into
+from freeagentics.inference._fastmath import plogp_into
 from freeagentics.inference._kernels import (
     _BLOCK,
     _compile,
@@ -76,27 +74,21 @@ def _dot(a, b, zero):  # pragma: no cover - compiled
 
 @numba.njit(inline="always")
 def _likelihood_and_ambiguity(  # pragma: no cover - compiled
-    p, lnp, inverse, ln_column, likelihood, offset, ambiguity
+    p, inverse, terms, likelihood, offset, ambiguity
 ):
-    """One modality of one agent (``p``, ``lnp``: ``(O, S)``): ``1 / Z`` into
-    ``inverse`` ``(S,)``, ``A = p / Z`` into ``likelihood[offset:]`` and
-    ``H = -sum_o A_o (ln p_o - ln Z)`` into ``ambiguity`` ``(S,)``; ``ln_column``
-    ``(S,)`` is scratch."""
-    n_outcomes, n_states = p.shape
-    _column_sums(p, inverse)
-    ln_into(inverse, ln_column)
-    one = inverse.dtype.type(1.0)
-    for s in range(n_states):
-        inverse[s] = one / inverse[s]
+    """One modality of one agent (``p`` ``(O, S)``): ``1 / Z`` into ``inverse`` ``(S,)``,
+    ``A = p / Z`` into ``likelihood[offset:]`` and ``H = -sum_o A_o ln(A_o + ε)`` into
+    ``ambiguity`` ``(S,)``; ``terms`` ``(S,)`` is scratch."""
+    _inverse_column_sums(p, inverse)
     ambiguity[:] = 0.0
-    for o in range(n_outcomes):
+    for o in range(p.shape[0]):
         source = p[o]
-        logs = lnp[o]
         target = likelihood[offset + o]
-        for s in range(n_states):
-            a = source[s] * inverse[s]
-            target[s] = a
-            ambiguity[s] -= a * (logs[s] - ln_column[s])
+        for s in range(p.shape[1]):
+            target[s] = source[s] * inverse[s]
+        plogp_into(target, terms)
+        for s in range(p.shape[1]):
+            ambiguity[s] -= terms[s]
 
 
 def _learner_step(
@@ -106,8 +98,6 @@ def _learner_step(
     D,
     transitions,
     pA,
-    lnpA,
-    fresh,
     obs,
     lr,
     obs_offsets,
@@ -139,8 +129,7 @@ def _learner_step(
         qs_prev: ``(N, S)`` beliefs before ``obs`` (read by POSTERIOR only).
         actions: ``(N,)`` control since ``qs_prev`` (-1: prior ``D``); D: ``(S,)``.
         transitions: sparse shared ``B`` (:func:`sparse_transitions`).
-        pA, lnpA: per modality ``(N, O_m, S)`` concentrations and their logarithms
-            (tuples); fresh: ``(N,)`` uint8, 1 where ``lnpA`` holds ``ln pA`` (updated).
+        pA: per modality ``(N, O_m, S)`` concentrations (a tuple).
         obs: ``(N, M)`` outcome per modality; lr: learning rate in ``qs``' dtype.
         obs_offsets: ``(M + 1,)``.
         prefix_parent, prefix_action: ``(K,)`` the prefix tree (parent -1: from ``qs``).
@@ -158,7 +147,7 @@ def _learner_step(
     zero = dtype.type(0.0)
     posterior, learn, policies = stages & POSTERIOR, stages & LEARN, stages & POLICIES
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
-        ln_column = np.empty(n_states, dtype=dtype)
+        terms = np.empty(n_states, dtype=dtype)
         inverse = np.empty((n_modalities, n_states), dtype=dtype)
         lik = np.empty(n_states, dtype=dtype)
         likelihood = np.empty((total_obs, n_states), dtype=dtype)
@@ -185,20 +174,12 @@ def _learner_step(
                     for s in range(n_states):
                         if row[s] > 0:
                             row[s] = row[s] + lr * belief[s]
-                    if fresh[n]:
-                        ln_into(row, lnpA[m][n, o])
             if policies:
-                if not fresh[n]:
-                    for m in range(n_modalities):
-                        for o in range(pA[m].shape[1]):
-                            ln_into(pA[m][n, o], lnpA[m][n, o])
-                    fresh[n] = 1
                 for m in range(n_modalities):
                     _likelihood_and_ambiguity(
                         pA[m][n],
-                        lnpA[m][n],
                         inverse[m],
-                        ln_column,
+                        terms,
                         likelihood,
                         obs_offsets[m],
                         ambiguity[m],

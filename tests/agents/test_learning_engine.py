@@ -1,13 +1,14 @@
 """The fused engine for learning cohorts: against the general numpy path, and against
-itself (stages one by one, serial and parallel, kept logarithms and row changes).
+itself (serial and parallel kernels, a pickled copy; the fused step against its stages
+is in test_fused_step.py).
 
 The general path and the fused engine agree to rounding, not bit for bit: the general
 path is numpy (softmax of log-likelihoods over fixed-point sweeps, pairwise sums,
 BLAS contractions, numpy's own SIMD logarithm), the engine numba kernels (products of
 likelihoods, sums in outcome order, the logarithm of ``_fastmath``); making either
 compute the other's operations would make it the other. What must be exact is exact:
-the fused step equals its stages called one by one, serial equals parallel, and what
-the engine keeps per agent equals a fresh computation.
+the fused step equals its stages called one by one, serial equals parallel, and a copy
+continues as the original.
 """
 
 from __future__ import annotations
@@ -131,40 +132,8 @@ def test_serial_and_parallel_kernels_give_the_same_trajectory():
         assert_same_state(*cohorts)
 
 
-def test_kept_logarithms_and_row_changes_equal_a_fresh_computation():
-    """One cohort keeps ln pA and 1/Z across steps and row changes; the other is told
-    before every step that its parameters changed, so it recomputes them from pA."""
-    model = explorer_model(5)
-    settings = CohortConfig(learn_A=True, lr_pA=2.0)
-    kept, fresh = Cohort(model, 12, settings), Cohort(model, 12, settings)
-    world = GenerativeProcess(model, 12, np.random.default_rng(4))
-    for t in range(12):
-        if t == 4:
-            for cohort in (kept, fresh):
-                cohort.remove_agents(np.array([1, 7, 8]))
-            world = GenerativeProcess(model, 9, np.random.default_rng(5))
-        if t == 7:
-            for cohort in (kept, fresh):
-                cohort.add_agents(3)
-            world = GenerativeProcess(model, 12, np.random.default_rng(6))
-        fresh.parameters_changed()
-        obs = world.observe()
-        world.advance(kept.step(obs))
-        fresh.step(obs)
-        assert_same_state(kept, fresh)
-    # and an edit announced by parameters_changed() is read
-    kept.pA[0][0] *= 3
-    kept.parameters_changed()
-    fresh.pA[0][0] *= 3
-    fresh.engine = type(fresh.engine)(fresh)  # nothing kept at all
-    obs = world.observe()
-    kept.step(obs)
-    fresh.step(obs)
-    assert_same_state(kept, fresh)
-
-
 def test_a_pickled_learning_cohort_continues_the_same_trajectory():
-    """What the engine keeps is not pickled; the copy recomputes it and agrees exactly."""
+    """A copy sent to another process (pickled) steps exactly as the original."""
     import pickle
 
     model = explorer_model(5)
@@ -173,7 +142,6 @@ def test_a_pickled_learning_cohort_continues_the_same_trajectory():
     for _ in range(3):
         world.advance(cohort.step(world.observe()))
     copy = pickle.loads(pickle.dumps(cohort))
-    assert copy.engine._kept == [] and cohort.engine._kept
     for _ in range(4):
         obs = world.observe()
         world.advance(cohort.step(obs))
