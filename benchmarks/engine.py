@@ -35,6 +35,8 @@ Peers, on the same model arrays (written by freeagentics' builders to a temporar
   up to N = 50.
 
 The "vs freeagentics" column is freeagentics' agent-steps/s divided by the row's.
+Each record also carries the 1-minute load average read when its cell ended
+(``load_average_1min``): on a shared machine, what else ran while it was measured.
 """
 
 from __future__ import annotations
@@ -458,7 +460,12 @@ def _progress(record: dict[str, Any]) -> None:
         f"{fmt_seconds(record['tick_s_median'])} per tick, "
         f"{fmt_number(record['agent_steps_per_s'])} agent-steps/s"
     )
-    print(f"  {record['case']:<12} {record['impl']:<28} N={record['n']:<7,} {what}", flush=True)
+    load = record.get("load_average_1min")
+    where = "" if load is None else f" (load average {load:.1f})"
+    print(
+        f"  {record['case']:<12} {record['impl']:<28} N={record['n']:<7,} {what}{where}",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -489,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
                         {"skipped": reason} if reason else run_cell(case, impl, n, model_path, plan)
                     )
                     record = make_record(case, impl, n, result, machine)
+                    # the machine may be shared: what else ran while this cell did
+                    record["load_average_1min"] = os.getloadavg()[0]
                     done.append(record)
                     _progress(record)
                 records.extend(done)

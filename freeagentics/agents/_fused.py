@@ -2,8 +2,10 @@
 
 :class:`FusedEngine` — A and B shared by the cohort; :class:`FusedLearningEngine` —
 each agent learns its own A (Dirichlet ``pA``), B shared. Both keep scratch buffers
-between ticks (fresh large arrays each tick would cost page faults) and precompute
-what the model fixes: the sparse transitions and the tree of policy prefixes.
+between ticks (fresh large arrays each tick would cost page faults), precompute what
+the model fixes (the sparse transitions and the tree of policy prefixes). The learning
+engine runs a whole step in one pass over agents (:meth:`step`), with the numbers of
+its stages run one by one.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from freeagentics.agents._general import general_actions
-from freeagentics.agents._state import CohortState
+from freeagentics.agents._state import CohortState, StepResult
 from freeagentics.inference._kernels import KERNELS, KernelSet, scoring_terms, sparse_transitions
-from freeagentics.inference._learner_kernels import LEARNER_KERNELS
+from freeagentics.inference._learner_kernels import LEARN, LEARNER_KERNELS, POLICIES, POSTERIOR
 from freeagentics.inference._prefix_plan import PrefixPlan, PrefixTree
 
 __all__ = ["FusedEngine", "FusedLearningEngine"]
@@ -24,7 +26,7 @@ class _FusedBase:
 
     def __init__(self, cohort: CohortState, kernels: KernelSet):
         m = cohort.model
-        self._csr = sparse_transitions(cohort.B[0], cohort.dtype)
+        self._transitions = sparse_transitions(cohort.B[0], cohort.dtype)
         self._obs_offsets = np.cumsum([0, *m.num_obs]).astype(np.int64)
         self._spare: np.ndarray | None = None
         self._gamma = np.empty(0, cohort.dtype)
@@ -80,7 +82,7 @@ class FusedEngine(_FusedBase):
             cohort.qs[0],
             cohort.actions[:, 0],
             cohort.D[0],
-            *self._csr,
+            self._transitions,
             self._A_rows,
             obs + self._obs_offsets[:-1],
             qs,
@@ -88,11 +90,14 @@ class FusedEngine(_FusedBase):
         )
         return [qs], free_energy
 
+    def step(self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool) -> None:
+        """Stage by stage: fused with the posterior, the policy products ran slower
+        (measured on explorer-10) than in a pass of their own."""
+        return None
+
     def policies(self, cohort: CohortState) -> tuple[np.ndarray, np.ndarray]:
         cfg = cohort.config
-        shape = (cohort.n, cohort.model.num_policies)
-        # fresh outputs: callers may still hold the previous G and q_pi
-        G, q_pi = np.empty(shape, cohort.dtype), np.empty(shape, cohort.dtype)
+        G, q_pi = _policy_outputs(cohort)
         self._plan.evaluate(
             cohort.qs[0],
             cohort.flat_scores() if cfg.efe.use_utility else None,
@@ -114,64 +119,78 @@ class FusedLearningEngine(_FusedBase):
     """One hidden factor, each agent learning its own A; B shared.
 
     Reads the concentrations ``cohort.pA`` directly (the normalised per-agent A is
-    never stored) and updates them in place.
+    never stored) and updates them in place; keeps nothing per agent besides scratch.
     """
 
     def __init__(self, cohort: CohortState):
         super().__init__(cohort, KernelSet({**KERNELS, **LEARNER_KERNELS}))
         self._tree = PrefixTree(cohort.model.policies)
+        self._steps = np.ascontiguousarray(self._tree.steps.T)  # (T, P)
         self._per_prefix = np.empty((0, self._tree.size), cohort.dtype)
 
+    # ------------------------------------------------------------------ stages
     def posterior(
         self, cohort: CohortState, obs: np.ndarray
     ) -> tuple[list[np.ndarray], np.ndarray]:
         qs, free_energy = self._next_beliefs(cohort)
-        self._kernels("learner_posterior", cohort.n)(
-            cohort.qs[0],
-            cohort.actions[:, 0],
-            cohort.D[0],
-            *self._csr,
-            tuple(cohort.pA),
-            obs,
-            qs,
-            free_energy,
-        )
+        self._run(cohort, POSTERIOR, obs, qs, free_energy, None, None)
         return [qs], free_energy
 
     def learn(self, cohort: CohortState, obs: np.ndarray, previous_actions: np.ndarray) -> None:
-        lr = cohort.dtype(cohort.config.lr_pA)
-        update = self._kernels("learn_likelihood", cohort.n)
-        for m, p in enumerate(cohort.pA):
-            update(p, np.ascontiguousarray(obs[:, m]), cohort.qs[0], lr)
+        self._run(cohort, LEARN, obs, np.ascontiguousarray(cohort.qs[0]), None, None, None)
 
     def policies(self, cohort: CohortState) -> tuple[np.ndarray, np.ndarray]:
-        cfg = cohort.config
-        n = cohort.n
-        shape = (n, cohort.model.num_policies)
-        G, q_pi = np.empty(shape, cohort.dtype), np.empty(shape, cohort.dtype)
+        G, q_pi = _policy_outputs(cohort)
+        self._run(cohort, POLICIES, None, np.ascontiguousarray(cohort.qs[0]), None, G, q_pi)
+        return G, q_pi
+
+    def step(self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool) -> StepResult:
+        """Posterior, then the update (``learn``), then policies (``plan``), in one pass
+        over agents; the same numbers as the stages called one by one."""
+        qs, free_energy = self._next_beliefs(cohort)
+        G, q_pi = _policy_outputs(cohort) if plan else (None, None)
+        stages = POSTERIOR | (LEARN if learn else 0) | (POLICIES if plan else 0)
+        self._run(cohort, stages, obs, qs, free_energy, G, q_pi)
+        return StepResult([qs], free_energy, G, q_pi)
+
+    def _run(self, cohort, stages, obs, qs, free_energy, G, q_pi) -> None:
+        """One call of the step kernel; arrays a stage does not touch are placeholders."""
+        cfg, n, dt = cohort.config, cohort.n, cohort.dtype
         if self._per_prefix.shape[0] != n:
-            self._per_prefix = np.empty((n, self._tree.size), cohort.dtype)
-        scores = cohort.flat_scores()
+            self._per_prefix = np.empty((n, self._tree.size), dt)
+        empty_rows = np.empty((n, 0), dt)
         scoring = scoring_terms(
             int(self._obs_offsets[-1]) + cohort.model.num_modalities,
             self._obs_offsets,
-            scores,
+            cohort.flat_scores(),
             cfg.efe.use_utility,
             cfg.efe.use_states_info_gain,
-            self._tree.steps,
+            self._steps,
             self._gammas(cohort),
             cohort.log_E,
         )
-        self._kernels("learner_policy_scores", n)(
-            np.ascontiguousarray(cohort.qs[0]),
+        self._kernels("learner_step", n)(
+            stages,
+            cohort.qs[0],
+            cohort.actions[:, 0],
+            cohort.D[0],
+            self._transitions,
             tuple(cohort.pA),
+            obs if obs is not None else np.zeros((n, cohort.model.num_modalities), np.int64),
+            dt(cfg.lr_pA),
             self._obs_offsets,
-            *self._csr,
             self._tree.parent,
             self._tree.action,
             scoring,
             self._per_prefix,
-            G,
-            q_pi,
+            qs,
+            free_energy if free_energy is not None else np.empty(n, dt),
+            G if G is not None else empty_rows,
+            q_pi if q_pi is not None else empty_rows,
         )
-        return G, q_pi
+
+
+def _policy_outputs(cohort: CohortState) -> tuple[np.ndarray, np.ndarray]:
+    """Fresh ``(N, P)`` G and q_pi: callers may still hold the previous ones."""
+    shape = (cohort.n, cohort.model.num_policies)
+    return np.empty(shape, cohort.dtype), np.empty(shape, cohort.dtype)

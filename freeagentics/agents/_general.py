@@ -27,6 +27,9 @@ __all__ = ["GeneralEngine", "general_actions"]
 class GeneralEngine:
     """Any model, with numpy; per-agent parameters where the cohort has them."""
 
+    def step(self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool) -> None:
+        """Stage by stage (see :meth:`CohortEngine.step`)."""
+
     def posterior(
         self, cohort: CohortState, obs: np.ndarray
     ) -> tuple[list[np.ndarray], np.ndarray]:

@@ -6,14 +6,14 @@ cohort can import its engines without the engines importing it back.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from freeagentics.agents._config import CohortConfig
 from freeagentics.models import GenerativeModel
 
-__all__ = ["CohortState"]
+__all__ = ["CohortState", "StepResult"]
 
 
 class CohortState(Protocol):
@@ -44,3 +44,13 @@ class CohortState(Protocol):
     def preferences(self) -> tuple[tuple[np.ndarray, ...], bool]: ...
 
     def flat_scores(self) -> np.ndarray: ...
+
+
+class StepResult(NamedTuple):
+    """What one fused step produces: beliefs per factor ``(N, S_f)``, free energy
+    ``(N,)``, and ``G``, ``q_pi`` ``(N, P)`` (None when the step did not plan)."""
+
+    qs: list[np.ndarray]
+    free_energy: np.ndarray
+    G: np.ndarray | None
+    q_pi: np.ndarray | None

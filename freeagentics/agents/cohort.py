@@ -283,15 +283,31 @@ class Cohort:
     def step(self, obs) -> np.ndarray:
         """Perceive, learn, plan (every ``plan_every`` steps) and act.
 
-        Returns the actions, ``(N, F)``.
+        Returns the actions, ``(N, F)``. An engine that fuses the step runs the three
+        stages in one pass; the numbers are those of calling :meth:`infer_states`,
+        :meth:`learn` and :meth:`infer_policies` in turn.
         """
         obs = self._check_obs(obs)
         previous_actions = self.actions
-        self._infer_states(obs)
-        if self.config.learn_A or self.config.learn_B:
-            self.learn(obs, previous_actions)
-        if not self._planned or self._since_plan >= self.config.plan_every:
-            self.infer_policies()
+        learn = self.config.learn_A or self.config.learn_B
+        plan = not self._planned or self._since_plan >= self.config.plan_every
+        self._materialise_params()
+        result = self.engine.step(self, obs, learn, plan)
+        if result is None:
+            self._infer_states(obs)
+            if learn:
+                self.learn(obs, previous_actions)
+            if plan:
+                self.infer_policies()
+            return self.sample_action()
+        self.qs_before = self.qs
+        self.qs, self.free_energy = result.qs, result.free_energy
+        if learn:
+            self._learned = {}
+        if plan:
+            self.G, self.q_pi = result.G, result.q_pi
+            self._since_plan = 0
+            self._planned = True
         return self.sample_action()
 
     def _materialise_params(self) -> None:

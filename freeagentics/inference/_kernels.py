@@ -27,35 +27,49 @@ __all__ = [
 PARALLEL_THRESHOLD = 4096
 
 
-def sparse_transitions(B: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """``B[:, :, u]`` by columns, padded to the densest column ("ELL" layout).
+def sparse_transitions(B: np.ndarray, dtype) -> tuple[np.ndarray, ...]:
+    """``B[:, :, u]`` by rows: one gathered source per state, the rest listed apart.
 
-    Moves on a grid have one next state per state, so the prediction of the next
-    state is a scatter of ``width = 1`` entry per state: a fixed-length loop the
-    compiler vectorises, rather than rows of varying length.
+    Moves on a grid reach most states from one state (a wall state also from itself),
+    so the prediction of the next state is one gather per state — a fixed-length
+    loop the compiler vectorises — plus a short list of further sources.
 
     Args:
         B: ``(S, S, U)``.
 
     Returns:
-        ``rows`` ``(U, width, S)`` int64 and ``values`` ``(U, width, S)``: state ``j``
-        moves to ``rows[u, k, j]`` with probability ``values[u, k, j]`` (padding has
-        probability 0).
+        ``(sources, weights, extra_start, extra_rows, extra_sources, extra_weights)``:
+        state ``i`` receives ``weights[u, i] * q[sources[u, i]]`` (``sources`` ``(U, S)``
+        int32, its first source; weight 0 from state 0 where it has none), then
+        ``extra_weights[e] * q[extra_sources[e]]`` into ``extra_rows[e]`` for
+        ``e`` in ``extra_start[u]:extra_start[u + 1]`` (int64 ``(U + 1,)``; int32 and
+        ``dtype`` ``(E,)``), a state's sources in increasing order.
     """
     num_states, _, num_controls = B.shape
-    width = max(1, int((B != 0).sum(axis=0).max()))
-    rows = np.zeros((num_controls, width, num_states), dtype=np.int64)
-    values = np.zeros((num_controls, width, num_states), dtype=dtype)
+    sources = np.zeros((num_controls, num_states), dtype=np.int32)
+    weights = np.zeros((num_controls, num_states), dtype=dtype)
+    extra_start = np.zeros(num_controls + 1, dtype=np.int64)
+    extras: list[tuple[int, int, float]] = []
     for u in range(num_controls):
-        for j in range(num_states):
-            nonzero = np.flatnonzero(B[:, j, u])
-            rows[u, : nonzero.size, j] = nonzero
-            values[u, : nonzero.size, j] = B[nonzero, j, u]
-    return rows, values
+        for i in range(num_states):
+            nonzero = np.flatnonzero(B[i, :, u])
+            if nonzero.size:
+                sources[u, i], weights[u, i] = nonzero[0], B[i, nonzero[0], u]
+            extras.extend((i, int(j), float(B[i, j, u])) for j in nonzero[1:])
+        extra_start[u + 1] = len(extras)
+    table = np.array(extras, dtype=np.float64).reshape(-1, 3)
+    return (
+        sources,
+        weights,
+        extra_start,
+        table[:, 0].astype(np.int32),
+        table[:, 1].astype(np.int32),
+        table[:, 2].astype(dtype),
+    )
 
 
 def _single_factor_posterior(
-    qs_prev, actions, D, next_rows, next_values, A_rows, obs_rows, qs_out, free_energy_out
+    qs_prev, actions, D, transitions, A_rows, obs_rows, qs_out, free_energy_out
 ):  # pragma: no cover - compiled
     """Posterior over states after one observation, for every agent.
 
@@ -67,38 +81,54 @@ def _single_factor_posterior(
         qs_prev: ``(N, S)`` beliefs at the previous step.
         actions: ``(N,)`` control taken since, or -1 to use the prior ``D`` instead.
         D: ``(S,)``.
-        next_rows, next_values: :func:`sparse_transitions` of B.
+        transitions: :func:`sparse_transitions` of B.
         A_rows: ``(sum_m O_m, S)`` the A matrices of all modalities stacked by outcome.
         obs_rows: ``(N, M)`` row of ``A_rows`` observed per modality (offset + outcome).
         qs_out: ``(N, S)`` posterior (written).
         free_energy_out: ``(N,)`` variational free energy (written).
     """
     n_agents, n_states = qs_out.shape
-    n_modalities = obs_rows.shape[1]
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
         lik = np.empty(n_states, dtype=qs_out.dtype)
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
-            predict_prior(qs_out[n], qs_prev[n], actions[n], D, next_rows, next_values)
-            lik[:] = A_rows[obs_rows[n, 0]]
-            for m in range(1, n_modalities):
-                other = A_rows[obs_rows[n, m]]
-                for i in range(n_states):
-                    lik[i] *= other[i]
-            free_energy_out[n] = condition_on(qs_out[n], lik)
+            _posterior_of(
+                n, qs_prev, actions, D, transitions, A_rows, obs_rows, qs_out, free_energy_out, lik
+            )
 
 
 @numba.njit(inline="always")
-def predict_prior(row, previous, action, D, next_rows, next_values):  # pragma: no cover
+def _posterior_of(
+    n, qs_prev, actions, D, transitions, A_rows, obs_rows, qs_out, free_energy_out, lik
+):  # pragma: no cover - compiled
+    """Agent ``n``'s row of :func:`_single_factor_posterior`; ``lik`` ``(S,)`` scratch."""
+    predict_prior(qs_out[n], qs_prev[n], actions[n], D, transitions)
+    lik[:] = A_rows[obs_rows[n, 0]]
+    for m in range(1, obs_rows.shape[1]):
+        other = A_rows[obs_rows[n, m]]
+        for i in range(lik.shape[0]):
+            lik[i] *= other[i]
+    free_energy_out[n] = condition_on(qs_out[n], lik)
+
+
+@numba.njit(inline="always")
+def predict_into(row, previous, action, transitions):  # pragma: no cover - compiled
+    """``row = B[:, :, action] @ previous``, B as :func:`sparse_transitions` gives it."""
+    sources, weights, extra_start, extra_rows, extra_sources, extra_weights = transitions
+    first_sources = sources[action]
+    first_weights = weights[action]
+    for i in range(row.shape[0]):
+        row[i] = first_weights[i] * previous[first_sources[i]]
+    for e in range(extra_start[action], extra_start[action + 1]):
+        row[extra_rows[e]] += extra_weights[e] * previous[extra_sources[e]]
+
+
+@numba.njit(inline="always")
+def predict_prior(row, previous, action, D, transitions):  # pragma: no cover - compiled
     """``row = B[:, :, action] @ previous`` (sparse B), or ``D`` when ``action < 0``."""
     if action < 0:
         row[:] = D
         return
-    row[:] = 0.0
-    for k in range(next_rows.shape[1]):
-        targets = next_rows[action, k]
-        weights = next_values[action, k]
-        for j in range(row.shape[0]):
-            row[targets[j]] += weights[j] * previous[j]
+    predict_into(row, previous, action, transitions)
 
 
 @numba.njit(inline="always")
@@ -119,47 +149,51 @@ def condition_on(row, likelihood):  # pragma: no cover - compiled
 
 @numba.njit(inline="always")
 def _score_agent(n, predicted, terms, scoring, per_prefix, G_out, q_pi_out):  # pragma: no cover
-    """G and q_pi of agent ``n`` from its predictions ``(K * width,)`` (contiguous).
+    """G and q_pi of agent ``n`` from its predictions ``(width * K,)``.
 
-    ``scoring`` is the tuple :func:`scoring_terms` builds; ``terms`` ``(K * width,)``
-    and ``per_prefix`` ``(N, K)`` are scratch; row ``n`` of ``G_out`` and ``q_pi_out``
-    ``(N, P)`` is written. The outcome entropies' ``q ln q`` are taken for the whole
-    row in one vectorised pass first.
+    ``predicted[o * K + k]`` is outcome ``o`` (all modalities side by side) after
+    prefix ``k``, ``predicted[(O_total + m) * K + k]`` the expected ambiguity of
+    modality ``m`` after it: prefixes are the fastest axis, so each step below is a
+    loop over prefixes (or policies) that the compiler vectorises. ``scoring`` is the
+    tuple :func:`scoring_terms` builds; ``terms`` (as long as ``predicted``) and
+    ``per_prefix`` ``(N, K)`` are scratch; row ``n`` of ``G_out`` and ``q_pi_out``
+    ``(N, P)`` is written.
     """
-    width, obs_offsets, scores, score_stride, use_utility, use_info_gain, steps, gamma, log_E = (
-        scoring
-    )
+    _, obs_offsets, scores, score_stride, use_utility, use_info_gain, steps, gamma, log_E = scoring
     score_row = n * score_stride
-    n_prefixes = per_prefix.shape[1]
-    n_policies, horizon = steps.shape
+    values = per_prefix[n]
+    n_prefixes = values.shape[0]
+    horizon, n_policies = steps.shape
     n_modalities = obs_offsets.shape[0] - 1
     total_obs = obs_offsets[n_modalities]
+    outcome_entries = total_obs * n_prefixes
     zero = predicted.dtype.type(0.0)
+    values[:] = zero
+    if use_utility:
+        for o in range(total_obs):
+            score = scores[score_row, o]
+            row = predicted[o * n_prefixes : (o + 1) * n_prefixes]
+            for k in range(n_prefixes):
+                values[k] += row[k] * score
     if use_info_gain:
-        plogp_into(predicted, terms)
-    for k in range(n_prefixes):
-        base = k * width
-        value = zero
-        for m in range(n_modalities):
-            for o in range(obs_offsets[m], obs_offsets[m + 1]):
-                if use_utility:
-                    value += predicted[base + o] * scores[score_row, o]
-                if use_info_gain:
-                    value -= terms[base + o]
-            if use_info_gain:
-                value -= predicted[base + total_obs + m]
-        per_prefix[n, k] = value
+        plogp_into(predicted[:outcome_entries], terms[:outcome_entries])
+        for r in range(total_obs + n_modalities):
+            source = terms if r < total_obs else predicted
+            row = source[r * n_prefixes : (r + 1) * n_prefixes]
+            for k in range(n_prefixes):
+                values[k] -= row[k]
+    G = G_out[n]
+    G[:] = zero
+    for t in range(horizon):
+        at_step = steps[t]
+        for p in range(n_policies):
+            G[p] += values[at_step[p]]
+    row = q_pi_out[n]
     best = -np.inf
     for p in range(n_policies):
-        g = zero
-        for t in range(horizon):
-            g += per_prefix[n, steps[p, t]]
-        G_out[n, p] = g
-        logit = gamma[n] * g + log_E[p]
-        q_pi_out[n, p] = logit
-        if logit > best:
-            best = logit
-    row = q_pi_out[n]
+        logit = gamma[n] * G[p] + log_E[p]
+        row[p] = logit
+        best = max(best, logit)
     exp_shifted_into(row, best)
     total = zero
     for p in range(n_policies):
@@ -181,12 +215,12 @@ def scoring_terms(
     """What the policy kernels need to turn predictions into ``G`` and ``q_pi``.
 
     Args:
-        width: prediction rows per prefix: ``O_total`` outcome rows, then one
-            expected-ambiguity row per modality.
+        width: prediction rows per prefix: ``O_total`` outcome rows and one
+            expected-ambiguity row per modality (see :func:`_score_agent` for the order).
         obs_offsets: ``(M + 1,)`` start of each modality's outcomes, and ``O_total``.
         scores: ``(N or 1, O_total)`` outcome scores (``ln softmax(C)`` or ``C``); one
             row is shared by every agent.
-        steps: ``(P, T)`` prefix index of each policy step.
+        steps: ``(T, P)`` prefix index of each policy step (time-major).
         gamma: ``(N,)`` policy precision; log_E: ``(P,)``.
     """
     stride = int(scores.shape[0] > 1)
@@ -208,27 +242,34 @@ def _policy_scores(qs, predictions, scoring, per_prefix, G_out, q_pi_out):  # pr
 
     Args:
         qs: ``(N, S)`` beliefs.
-        predictions: ``(K * width, S)``; rows ``k * width + o`` predict outcome ``o``
-            (all modalities side by side) after prefix ``k``, rows
-            ``k * width + O_total + m`` the expected ambiguity of modality ``m``.
+        predictions: ``(width * K, S)``, rows in the order of :func:`_score_agent`'s
+            ``predicted``: outcome-major, prefixes within.
         scoring: :func:`scoring_terms`.
         per_prefix: ``(N, K)`` scratch; G_out, q_pi_out: ``(N, P)`` (written).
     """
-    n_agents, n_states = qs.shape
+    n_agents = qs.shape[0]
     n_rows = predictions.shape[0]
-    zero = qs.dtype.type(0.0)
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
         dots = np.empty(n_rows, dtype=qs.dtype)
         terms = np.empty(n_rows, dtype=qs.dtype)
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
-            belief = qs[n]
-            for r in range(n_rows):
-                row = predictions[r]
-                acc = zero
-                for s in range(n_states):
-                    acc += row[s] * belief[s]
-                dots[r] = acc
-            _score_agent(n, dots, terms, scoring, per_prefix, G_out, q_pi_out)
+            _policies_of(n, qs[n], predictions, scoring, per_prefix, G_out, q_pi_out, dots, terms)
+
+
+@numba.njit(inline="always")
+def _policies_of(
+    n, belief, predictions, scoring, per_prefix, G_out, q_pi_out, dots, terms
+):  # pragma: no cover - compiled
+    """Agent ``n``'s rows of :func:`_policy_scores` from its beliefs ``belief`` ``(S,)``;
+    ``dots`` and ``terms`` are scratch as long as ``predictions``."""
+    zero = belief.dtype.type(0.0)
+    for r in range(predictions.shape[0]):
+        row = predictions[r]
+        acc = zero
+        for s in range(belief.shape[0]):
+            acc += row[s] * belief[s]
+        dots[r] = acc
+    _score_agent(n, dots, terms, scoring, per_prefix, G_out, q_pi_out)
 
 
 def _policy_scores_predicted(predicted, scoring, per_prefix, G_out, q_pi_out):  # pragma: no cover
@@ -249,26 +290,26 @@ def _marginal_argmax(q_pi, policy_actions, num_controls, tolerance, out):  # pra
         tolerance: controls whose mass is within this of the largest count as tied.
         out: ``(N,)`` int64 (written); ties go to the lowest control, as
             :func:`~freeagentics.inference.select_actions` breaks them.
+
+    One pass over policies per agent; each control's mass is summed over its policies
+    in order, in float64.
     """
-    for n in numba.prange(q_pi.shape[0]):
-        best_mass = -1.0
-        for u in range(num_controls):
-            best_mass = max(best_mass, _control_mass(q_pi[n], policy_actions, u))
-        chosen = 0
-        for u in range(num_controls):
-            if _control_mass(q_pi[n], policy_actions, u) >= best_mass - tolerance:
-                chosen = u
-                break
-        out[n] = chosen
-
-
-@numba.njit(inline="always")
-def _control_mass(q_pi, policy_actions, u):  # pragma: no cover - compiled
-    mass = 0.0
-    for p in range(q_pi.shape[0]):
-        if policy_actions[p] == u:
-            mass += q_pi[p]
-    return mass
+    for block in numba.prange((q_pi.shape[0] + _BLOCK - 1) // _BLOCK):
+        mass = np.empty(num_controls, dtype=np.float64)
+        for n in range(block * _BLOCK, min(q_pi.shape[0], (block + 1) * _BLOCK)):
+            mass[:] = 0.0
+            row = q_pi[n]
+            for p in range(row.shape[0]):
+                mass[policy_actions[p]] += row[p]
+            best_mass = -1.0
+            for u in range(num_controls):
+                best_mass = max(best_mass, mass[u])
+            chosen = 0
+            for u in range(num_controls):
+                if mass[u] >= best_mass - tolerance:
+                    chosen = u
+                    break
+            out[n] = chosen
 
 
 def _compile(function, fastmath=frozenset({"reassoc", "contract", "nsz"})):
@@ -392,8 +433,20 @@ class KernelSet:
         self._table = KERNELS if names is None else _registered(names)
         self._choices = {}
 
+    def serial(self, name: str):
+        """The serial variant of kernel ``name`` (e.g. for a caller's own threads)."""
+        return self._table[name][0]
+
+    def choice(self, name: str, serial, parallel) -> _Choice:
+        """This set's measured choice between two callables doing the same work,
+        kept under ``name`` (made on first use from ``serial`` and ``parallel``)."""
+        choice = self._choices.get(name)
+        if choice is None:
+            choice = self._choices[name] = _Choice(serial, parallel)
+        return choice
+
     def __call__(self, name: str, n_agents: int):
-        if n_agents < PARALLEL_THRESHOLD:
+        if n_agents < _PARALLEL_FROM.get(name, PARALLEL_THRESHOLD):
             return self._table[name][0]
         choice = self._choices.get(name)
         if choice is None:
@@ -403,11 +456,18 @@ class KernelSet:
 
 #: every table a KernelSet may hold, so a pickled set finds its kernels again
 _TABLES: list[dict] = [KERNELS]
+#: kernel name -> population from which its parallel variant is tried, where that is
+#: not PARALLEL_THRESHOLD (kernels with microseconds of work per agent pay for
+#: waking threads from a few hundred agents up)
+_PARALLEL_FROM: dict[str, int] = {}
 
 
-def register_table(table: dict) -> dict:
-    """Make ``table``'s kernels restorable by name when a pickled KernelSet is loaded."""
+def register_table(table: dict, parallel_from: int | None = None) -> dict:
+    """Make ``table``'s kernels restorable by name when a pickled KernelSet is loaded;
+    ``parallel_from``: population from which their parallel variants are tried."""
     _TABLES.append(table)
+    if parallel_from is not None:
+        _PARALLEL_FROM.update(dict.fromkeys(table, parallel_from))
     return table
 
 

@@ -1,13 +1,23 @@
-"""Fused numba kernels for single-factor cohorts that learn their likelihood (A).
+"""Fused numba kernel for single-factor cohorts that learn their likelihood (A).
 
 Each agent carries its own Dirichlet concentrations ``pA[m]`` ``(N, O_m, S)``; the
-learned likelihood is their normalisation over outcomes. The kernels read the
-concentrations directly, one agent at a time, so the normalised ``(N, O, S)``
-likelihood is never stored, and the transitions ``B`` stay shared (sparse, see
-:func:`~freeagentics.inference._kernels.sparse_transitions`).
+learned likelihood is their normalisation over outcomes. One kernel runs any of the
+three stages of a step for every agent, in the order the general path runs them —
+the posterior from the current parameters, the Dirichlet update from that posterior,
+then policies from the updated parameters — while that agent's concentrations are in
+cache: one pass over the ``(N, O, S)`` tensor per step instead of three. Running the
+stages in separate calls gives the same numbers bit for bit (each stage's arithmetic
+does not depend on which others run with it).
 
-Stages, as the general path orders them: the posterior from the current parameters,
-the Dirichlet update from that posterior, then policies from the updated parameters.
+Learning changes every column's normaliser ``Z = sum_o p_o`` (beliefs are seldom
+exactly zero), so each step normalises the whole of an agent's ``pA`` and takes the
+ambiguity ``H = -sum_o A_o ln(A_o + ε)`` of every column again: ``O · S`` logarithms,
+vectorised (:func:`~freeagentics.inference._fastmath.plogp_into`). Keeping ``ln pA``
+per agent to take only ``2 S`` of them measured no faster: it doubles the memory a
+step reads.
+
+Sums over outcomes run in outcome order; the normalised likelihood is the product
+with the reciprocal of ``Z`` (one division per state, not per entry).
 """
 
 from __future__ import annotations
@@ -21,41 +31,37 @@ from freeagentics.inference._kernels import (
     _compile,
     _score_agent,
     condition_on,
+    predict_into,
     predict_prior,
     register_table,
 )
 
-__all__ = ["LEARNER_KERNELS"]
+__all__ = ["LEARN", "LEARNER_KERNELS", "POLICIES", "POSTERIOR"]
+
+#: agents from which the parallel variant is tried (about a microsecond of work each)
+PARALLEL_FROM = 512
+
+#: stage bits of :func:`_learner_step`
+POSTERIOR, LEARN, POLICIES = 1, 2, 4
 
 
 @numba.njit(inline="always")
-def _likelihood_and_ambiguity(p, column, terms, likelihood, offset, ambiguity):  # pragma: no cover
-    """One modality of one agent: ``A = p / sum_o p`` into ``likelihood[offset:]`` and
-    its entropy per state ``H[A] = -sum_o A ln(A + ε)`` into ``ambiguity`` ``(S,)``.
-
-    Sums run over outcomes in order, as numpy's reductions over that axis do; the
-    division is a product with the reciprocal (one rounding more, one division per
-    state instead of per entry). ``column`` and ``terms`` are ``(S,)`` scratch.
-    """
-    n_outcomes, n_states = p.shape
-    first = p[0]
-    for s in range(n_states):
-        column[s] = first[s]
-    for o in range(1, n_outcomes):
+def _column_sums(p, out):  # pragma: no cover - compiled
+    """``out[s] = sum_o p[o, s]``, outcomes in order; ``p`` ``(O, S)``."""
+    out[:] = p[0]
+    for o in range(1, p.shape[0]):
         row = p[o]
-        for s in range(n_states):
-            column[s] += row[s]
-    for s in range(n_states):
-        column[s] = 1.0 / column[s]
-        ambiguity[s] = 0.0
-    for o in range(n_outcomes):
-        source = p[o]
-        target = likelihood[offset + o]
-        for s in range(n_states):
-            target[s] = source[s] * column[s]
-        plogp_into(target, terms)
-        for s in range(n_states):
-            ambiguity[s] -= terms[s]
+        for s in range(out.shape[0]):
+            out[s] += row[s]
+
+
+@numba.njit(inline="always")
+def _inverse_column_sums(p, out):  # pragma: no cover - compiled
+    """``out[s] = 1 / sum_o p[o, s]``, outcomes in order; ``p`` ``(O, S)``."""
+    _column_sums(p, out)
+    one = out.dtype.type(1.0)
+    for s in range(out.shape[0]):
+        out[s] = one / out[s]
 
 
 @numba.njit(inline="always")
@@ -66,134 +72,137 @@ def _dot(a, b, zero):  # pragma: no cover - compiled
     return acc
 
 
-def _learner_posterior(
-    qs_prev, actions, D, next_rows, next_values, pA, obs, qs_out, free_energy_out
-):  # pragma: no cover - compiled
-    """Posterior over states after one observation, each agent with its own ``A``.
-
-    As :func:`~freeagentics.inference._kernels._single_factor_posterior`, with the
-    likelihood of outcome ``o`` in modality ``m`` read as ``pA[m][n, o] / sum_o pA[m][n]``.
-
-    Args:
-        qs_prev: ``(N, S)``; actions: ``(N,)`` (-1: use ``D``); D: ``(S,)``.
-        next_rows, next_values: sparse shared ``B``.
-        pA: per modality ``(N, O_m, S)`` concentrations (a tuple).
-        obs: ``(N, M)`` outcome per modality.
-        qs_out: ``(N, S)``; free_energy_out: ``(N,)`` (written).
-    """
-    n_agents, n_states = qs_out.shape
-    n_modalities = obs.shape[1]
-    for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
-        column = np.empty(n_states, dtype=qs_out.dtype)
-        lik = np.empty(n_states, dtype=qs_out.dtype)
-        for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
-            predict_prior(qs_out[n], qs_prev[n], actions[n], D, next_rows, next_values)
-            for m in range(n_modalities):
-                p = pA[m][n]
-                o = obs[n, m]
-                column[:] = p[0]
-                for other in range(1, p.shape[0]):
-                    column += p[other]
-                for s in range(n_states):
-                    value = p[o, s] / column[s]
-                    lik[s] = value if m == 0 else lik[s] * value
-            free_energy_out[n] = condition_on(qs_out[n], lik)
+@numba.njit(inline="always")
+def _likelihood_and_ambiguity(  # pragma: no cover - compiled
+    p, inverse, terms, likelihood, offset, ambiguity
+):
+    """One modality of one agent (``p`` ``(O, S)``): ``1 / Z`` into ``inverse`` ``(S,)``,
+    ``A = p / Z`` into ``likelihood[offset:]`` and ``H = -sum_o A_o ln(A_o + ε)`` into
+    ``ambiguity`` ``(S,)``; ``terms`` ``(S,)`` is scratch."""
+    _inverse_column_sums(p, inverse)
+    ambiguity[:] = 0.0
+    for o in range(p.shape[0]):
+        source = p[o]
+        target = likelihood[offset + o]
+        for s in range(p.shape[1]):
+            target[s] = source[s] * inverse[s]
+        plogp_into(target, terms)
+        for s in range(p.shape[1]):
+            ambiguity[s] -= terms[s]
 
 
-def _learn_likelihood(p, obs, qs, lr):  # pragma: no cover - compiled
-    """Dirichlet update of one modality, in place: ``p[n, obs[n], s] += lr * qs[n, s]``
-    where ``p[n, obs[n], s] > 0`` (a zero concentration is a structural zero).
-
-    The same two roundings as :func:`~freeagentics.inference.update_pA` (product, then
-    sum), so the concentrations equal the general path's for equal beliefs.
-
-    Args:
-        p: ``(N, O, S)``; obs: ``(N,)``; qs: ``(N, S)``; lr: scalar of ``p``'s dtype.
-    """
-    n_agents, n_states = qs.shape
-    for n in numba.prange(n_agents):
-        row = p[n, obs[n]]
-        belief = qs[n]
-        for s in range(n_states):
-            if row[s] > 0:
-                row[s] = row[s] + lr * belief[s]
-
-
-def _learner_policy_scores(
-    qs,
+def _learner_step(
+    stages,
+    qs_prev,
+    actions,
+    D,
+    transitions,
     pA,
+    obs,
+    lr,
     obs_offsets,
-    next_rows,
-    next_values,
     prefix_parent,
     prefix_action,
     scoring,
     per_prefix,
+    qs,
+    free_energy_out,
     G_out,
     q_pi_out,
 ):  # pragma: no cover - compiled
-    """``G`` and ``q_pi`` of every agent from its own normalised ``pA``.
+    """The stages of one step (bits of ``stages``) for every agent, each agent in turn.
 
-    Per agent: the likelihood ``A`` ``(O_total, S)`` and the ambiguity ``H[A]`` per
-    state and modality, into scratch; per action prefix ``k`` (parents first): the
-    predicted state ``B_{a_k}`` applied to the parent's (or to ``qs``), then its
-    outcomes ``A · s_k`` and expected ambiguity ``H · s_k``; then the scores of
-    :func:`~freeagentics.inference._kernels._policy_scores`.
+    - ``POSTERIOR``: beliefs after ``obs``, from the prior ``B_{action} qs_prev`` (or
+      ``D``) and the likelihood ``pA[m][n, o] / sum_o pA[m][n]`` of every modality,
+      as :func:`~freeagentics.inference._kernels._single_factor_posterior`; into ``qs``
+      and ``free_energy_out``.
+    - ``LEARN``: ``pA[m][n, obs[n, m], s] += lr * qs[n, s]`` where that concentration
+      is positive (a zero is a structural zero); product then sum, the two roundings
+      of :func:`~freeagentics.inference.update_pA`.
+    - ``POLICIES``: ``G`` and ``q_pi`` from each agent's normalised ``pA``: per action
+      prefix ``k`` (parents first) the predicted state ``B_{a_k}`` applied to the
+      parent's (or to ``qs``), its outcomes ``A · s_k`` and expected ambiguity
+      ``H · s_k``, scored as :func:`~freeagentics.inference._kernels._policy_scores`.
 
     Args:
-        qs: ``(N, S)``; pA: per modality ``(N, O_m, S)`` (a tuple).
+        stages: bit set of POSTERIOR, LEARN, POLICIES.
+        qs_prev: ``(N, S)`` beliefs before ``obs`` (read by POSTERIOR only).
+        actions: ``(N,)`` control since ``qs_prev`` (-1: prior ``D``); D: ``(S,)``.
+        transitions: sparse shared ``B`` (:func:`sparse_transitions`).
+        pA: per modality ``(N, O_m, S)`` concentrations (a tuple).
+        obs: ``(N, M)`` outcome per modality; lr: learning rate in ``qs``' dtype.
         obs_offsets: ``(M + 1,)``.
-        next_rows, next_values: sparse shared ``B``.
         prefix_parent, prefix_action: ``(K,)`` the prefix tree (parent -1: from ``qs``).
         scoring: :func:`~freeagentics.inference._kernels.scoring_terms`.
-        per_prefix: ``(N, K)`` scratch; G_out, q_pi_out: ``(N, P)`` (written).
+        per_prefix: ``(N, K)`` scratch.
+        qs: ``(N, S)`` beliefs: written by POSTERIOR, read by LEARN and POLICIES.
+        free_energy_out: ``(N,)``; G_out, q_pi_out: ``(N, P)`` (written by their stages).
     """
     n_agents, n_states = qs.shape
     n_modalities = obs_offsets.shape[0] - 1
     total_obs = obs_offsets[n_modalities]
     n_prefixes = prefix_parent.shape[0]
     row_width = total_obs + n_modalities
-    width = next_rows.shape[1]
     dtype = qs.dtype
     zero = dtype.type(0.0)
+    posterior, learn, policies = stages & POSTERIOR, stages & LEARN, stages & POLICIES
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
-        column = np.empty(n_states, dtype=dtype)
-        likelihood = np.empty((total_obs, n_states), dtype=dtype)
         terms = np.empty(n_states, dtype=dtype)
+        inverse = np.empty((n_modalities, n_states), dtype=dtype)
+        lik = np.empty(n_states, dtype=dtype)
+        likelihood = np.empty((total_obs, n_states), dtype=dtype)
         ambiguity = np.empty((n_modalities, n_states), dtype=dtype)
         states = np.empty((n_prefixes, n_states), dtype=dtype)
         dots = np.empty(n_prefixes * row_width, dtype=dtype)
         dot_terms = np.empty(n_prefixes * row_width, dtype=dtype)
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
-            for m in range(n_modalities):
-                _likelihood_and_ambiguity(
-                    pA[m][n], column, terms, likelihood, obs_offsets[m], ambiguity[m]
-                )
-            for k in range(n_prefixes):
-                parent = prefix_parent[k]
-                source = qs[n] if parent < 0 else states[parent]
-                target = states[k]
-                target[:] = zero
-                u = prefix_action[k]
-                for w in range(width):
-                    rows = next_rows[u, w]
-                    weights = next_values[u, w]
-                    for j in range(n_states):
-                        target[rows[j]] += weights[j] * source[j]
-                base = k * row_width
-                for r in range(total_obs):
-                    dots[base + r] = _dot(likelihood[r], target, zero)
+            belief = qs[n]
+            if posterior:
+                predict_prior(belief, qs_prev[n], actions[n], D, transitions)
                 for m in range(n_modalities):
-                    dots[base + total_obs + m] = _dot(ambiguity[m], target, zero)
-            _score_agent(n, dots, dot_terms, scoring, per_prefix, G_out, q_pi_out)
+                    _inverse_column_sums(pA[m][n], inverse[m])
+                    row = pA[m][n, obs[n, m]]
+                    scale = inverse[m]
+                    for s in range(n_states):
+                        value = row[s] * scale[s]
+                        lik[s] = value if m == 0 else lik[s] * value
+                free_energy_out[n] = condition_on(belief, lik)
+            if learn:
+                for m in range(n_modalities):
+                    o = obs[n, m]
+                    row = pA[m][n, o]
+                    for s in range(n_states):
+                        if row[s] > 0:
+                            row[s] = row[s] + lr * belief[s]
+            if policies:
+                for m in range(n_modalities):
+                    _likelihood_and_ambiguity(
+                        pA[m][n],
+                        inverse[m],
+                        terms,
+                        likelihood,
+                        obs_offsets[m],
+                        ambiguity[m],
+                    )
+                for k in range(n_prefixes):
+                    parent = prefix_parent[k]
+                    target = states[k]
+                    predict_into(
+                        target,
+                        belief if parent < 0 else states[parent],
+                        prefix_action[k],
+                        transitions,
+                    )
+                    for r in range(total_obs):
+                        dots[r * n_prefixes + k] = _dot(likelihood[r], target, zero)
+                    for m in range(n_modalities):
+                        dots[(total_obs + m) * n_prefixes + k] = _dot(ambiguity[m], target, zero)
+                _score_agent(n, dots, dot_terms, scoring, per_prefix, G_out, q_pi_out)
 
 
-#: name -> (serial, parallel) compiled kernel
+#: name -> (serial, parallel) compiled kernel; no fused multiply-add ("contract"), so
+#: the Dirichlet update rounds its product and its sum as numpy does
 LEARNER_KERNELS = register_table(
-    {
-        "learner_posterior": _compile(_learner_posterior),
-        # no fast-math: no fused multiply-add, so the roundings are numpy's
-        "learn_likelihood": _compile(_learn_likelihood, fastmath=frozenset()),
-        "learner_policy_scores": _compile(_learner_policy_scores),
-    }
+    {"learner_step": _compile(_learner_step, fastmath=frozenset({"reassoc", "nsz"}))},
+    parallel_from=PARALLEL_FROM,
 )

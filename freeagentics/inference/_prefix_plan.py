@@ -4,8 +4,8 @@ The predicted outcome of a policy's step ``t`` is linear in today's beliefs:
 ``qo = A_m B_{a_t} ... B_{a_1} qs``. Policies that begin alike share those
 products, so each distinct action prefix is composed once per cohort and the
 predictions of every agent for every prefix are rows of one matrix
-``M (K * (O + M), S)`` applied to ``qs``; a fused kernel turns them into ``G`` and
-``q_pi`` without storing the predictions.
+``M ((O + M) * K, S)`` applied to ``qs`` (outcome-major, prefixes within); a fused
+kernel turns them into ``G`` and ``q_pi`` without storing the predictions.
 The numbers are those of :func:`~freeagentics.inference.expected_free_energy` with
 factorised information gain.
 """
@@ -17,14 +17,20 @@ import numpy as np
 from freeagentics.inference._blas_threads import single_threaded_blas
 from freeagentics.inference._kernels import KernelSet, for_size, scoring_terms
 from freeagentics.inference._maths import entropy
+from freeagentics.inference._worker_threads import worker_count, worker_pool
 
-__all__ = ["BLAS_MIN_AGENTS", "BLAS_ROWS", "PrefixPlan", "PrefixTree"]
+__all__ = ["BLAS_MIN_AGENTS", "BLAS_ROWS", "THREADS_FROM", "PrefixPlan", "PrefixTree"]
 
-#: prediction rows from which cohorts get their predictions from BLAS
-BLAS_ROWS = 256
+#: prediction rows from which cohorts get their predictions from BLAS (measured: at
+#: 246 rows, deep-10's, BLAS takes half the time of numba's per-agent products; at 30,
+#: explorer-10's, the two are level and numba's fuse with the posterior)
+BLAS_ROWS = 64
 #: agents from which one BLAS call beats numba's per-agent products (measured on
 #: deep-10: 3x faster at 1 000 agents, slower for a single agent)
 BLAS_MIN_AGENTS = 16
+#: agents from which worker threads may share the BLAS pipeline (a few microseconds
+#: of work per agent: a millisecond per call at this size)
+THREADS_FROM = 512
 
 
 class PrefixTree:
@@ -64,6 +70,9 @@ class PrefixTree:
 class PrefixPlan:
     """Precomposed predictions for every distinct action prefix of a policy set.
 
+    Prefixes whose predictions are equal share them (explorer-10 with ``policy_len``
+    3: 155 prefixes, 41 distinct predictions; 4: 780 and 91).
+
     Args:
         A: per modality ``(O_m, S)``.
         B: ``(S, S, U)``.
@@ -77,19 +86,30 @@ class PrefixPlan:
         for parent, action in zip(tree.parent, tree.action, strict=True):
             before = transitions[parent] if parent >= 0 else np.eye(B.shape[0])
             transitions.append(B[:, :, action] @ before)
-        self.steps = tree.steps
-        self.num_prefixes = len(transitions)
         self.num_obs = tuple(a.shape[0] for a in A)
         self.obs_offsets = np.cumsum([0, *self.num_obs]).astype(np.int64)
-        # per prefix: every modality's outcome rows, then each modality's ambiguity row
+        # per prefix: outcome rows (all modalities side by side), one ambiguity row per
+        # modality
         ambiguity = [entropy(a, axis=0) for a in A]  # (S,) per modality
-        blocks = [
-            np.concatenate([a @ tr for a in A] + [(h @ tr)[None, :] for h in ambiguity])
-            for tr in transitions
-        ]  # each (O_total + M, S)
-        stacked = np.stack(blocks)  # (K, width, S)
-        self.width = stacked.shape[1]
-        self.matrix = np.ascontiguousarray(stacked.reshape(-1, stacked.shape[-1]), dtype=dtype)
+        rows = np.concatenate([*A, *(h[None, :] for h in ambiguity)])  # (width, S)
+        self.width = rows.shape[0]
+        blocks = np.stack([rows @ tr for tr in transitions]).astype(dtype)  # (K, width, S)
+        # Prefixes with equal predictions (moves that commute, a wall that stops one of
+        # them) share one block: the same numbers, computed once. Blocks keep the order
+        # of their first prefix; steps point at blocks.
+        _, first, inverse = np.unique(
+            blocks.reshape(len(blocks), -1), axis=0, return_index=True, return_inverse=True
+        )
+        order = np.argsort(first)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        self.steps = np.ascontiguousarray(rank[inverse.ravel()][tree.steps].T)  # (T, P)
+        kept = blocks[first[order]]  # (K', width, S)
+        self.num_prefixes = kept.shape[0]
+        # row r * K' + k: row r of block k
+        self.matrix = np.ascontiguousarray(
+            kept.transpose(1, 0, 2).reshape(-1, kept.shape[-1])
+        )  # (width * K', S)
         # Many prediction rows (long horizons): BLAS computes them several times faster than
         # numba's loops. The choice is fixed by the model and the population size (from
         # BLAS_MIN_AGENTS), never by timing, because the two sum in different orders: same
@@ -119,7 +139,7 @@ class PrefixPlan:
         """
         n = qs.shape[0]
         ws = workspace if workspace is not None else {}
-        per_prefix = _buffer(ws, "per_prefix", (n, self.num_prefixes), qs.dtype)
+        per_prefix = self.per_prefix(ws, n, qs.dtype)
         use_utility = scores is not None
         if scores is None:
             scores = np.zeros((1, self.obs_offsets[-1]), dtype=qs.dtype)
@@ -134,11 +154,28 @@ class PrefixPlan:
             G_out,
             q_pi_out,
         )
-        if self.uses_blas and n >= BLAS_MIN_AGENTS:
+        if not self.fused_for(n):
             with single_threaded_blas():
                 self._through_blas(kernels, ws, *args)
         else:
             self._fused(kernels, ws, *args)
+
+    def fused_for(self, n: int) -> bool:
+        """Whether ``n`` agents are scored by numba's own products (:meth:`scoring`
+        and :attr:`matrix` then feed a fused kernel), not through BLAS."""
+        return not (self.uses_blas and n >= BLAS_MIN_AGENTS)
+
+    def per_prefix(self, workspace: dict[str, np.ndarray], n: int, dtype) -> np.ndarray:
+        """The ``(N, K)`` scratch of the scoring kernels, kept in ``workspace``."""
+        return _buffer(workspace, "per_prefix", (n, self.num_prefixes), dtype)
+
+    def scoring(self, scores, use_states_info_gain, gamma, log_E, dtype) -> tuple:
+        """:func:`scoring_terms` for :meth:`evaluate`'s arguments (``scores`` None:
+        no utility)."""
+        use_utility = scores is not None
+        if scores is None:
+            scores = np.zeros((1, self.obs_offsets[-1]), dtype=dtype)
+        return self._scoring(scores, use_utility, use_states_info_gain, gamma, log_E)
 
     def _fused(
         self, kernels, ws, qs, scores, use_utility, info_gain, gamma, log_E, per_prefix, G, q_pi
@@ -156,26 +193,65 @@ class PrefixPlan:
         self, kernels, ws, qs, scores, use_utility, info_gain, gamma, log_E, per_prefix, G, q_pi
     ):
         """Predictions by BLAS, a block of agents at a time (the block's predictions stay
-        in cache), then the scores from them, by the kernel variant (serial or parallel)
-        the caller's kernel set chose for the whole population: a block is small, its
-        scoring is not (several microseconds an agent)."""
-        n, rows = qs.shape[0], self.matrix.shape[0]
+        in cache), then the scores from them by the serial scoring kernel. From
+        :data:`THREADS_FROM` agents, the caller's kernel set also measures the same
+        pipeline run by worker threads on contiguous shares of the agents (both BLAS
+        and the kernel release the GIL) and keeps the faster; the numbers do not
+        change, each agent's arithmetic being the same."""
+        args = (ws, qs, scores, use_utility, info_gain, gamma, log_E, per_prefix, G, q_pi)
+        score = kernels.serial("policy_scores_predicted")
+        n = qs.shape[0]
+        if n < THREADS_FROM or worker_count() < 2:
+            self._pipeline(score, 0, *args)
+            return
+        kernels.choice("prefix_plan_pipeline", self._pipeline, self._threaded_pipeline)(
+            score, 0, *args
+        )
+
+    def _threaded_pipeline(self, score, _, ws, qs, *rest) -> None:
+        """:meth:`_pipeline` on one contiguous share of the agents per worker thread."""
+        n, workers = qs.shape[0], worker_count()
+        bounds = np.linspace(0, n, workers + 1).astype(int)
+        jobs = [
+            worker_pool().submit(
+                self._pipeline, score, w, ws, qs, *rest, start=bounds[w], stop=bounds[w + 1]
+            )
+            for w in range(workers)
+        ]
+        for job in jobs:
+            job.result()
+
+    def _pipeline(
+        self,
+        score,
+        worker,
+        ws,
+        qs,
+        scores,
+        use_utility,
+        info_gain,
+        gamma,
+        log_E,
+        per_prefix,
+        G,
+        q_pi,
+        start=0,
+        stop=None,
+    ) -> None:
+        """BLAS predictions and their scores for agents ``start:stop``, block by block,
+        into worker ``worker``'s scratch rows."""
+        stop = qs.shape[0] if stop is None else stop
+        rows = self.matrix.shape[0]
         block = max(256, (1 << 21) // (rows * qs.itemsize))
-        buf = _buffer(ws, "predicted", (min(block, n), rows), qs.dtype)
+        buf = _buffer(ws, f"predicted{worker}", (min(block, stop - start), rows), qs.dtype)
         per_agent = scores.shape[0] > 1
-        for start in range(0, n, block):
-            stop = min(n, start + block)
-            predicted = np.matmul(qs[start:stop], self.matrix.T, out=buf[: stop - start])
+        for lo in range(start, stop, block):
+            hi = min(stop, lo + block)
+            predicted = np.matmul(qs[lo:hi], self.matrix.T, out=buf[: hi - lo])
             scoring = self._scoring(
-                scores[start:stop] if per_agent else scores,
-                use_utility,
-                info_gain,
-                gamma[start:stop],
-                log_E,
+                scores[lo:hi] if per_agent else scores, use_utility, info_gain, gamma[lo:hi], log_E
             )
-            kernels("policy_scores_predicted", n)(
-                predicted, scoring, per_prefix[start:stop], G[start:stop], q_pi[start:stop]
-            )
+            score(predicted, scoring, per_prefix[lo:hi], G[lo:hi], q_pi[lo:hi])
 
 
 def _buffer(

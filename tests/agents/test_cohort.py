@@ -29,7 +29,12 @@ def _run_pair(model, n, ticks, seed, **config):
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: explorer_model(6), lambda: locator_model(5, policy_len=2)]
+    "make",
+    [
+        lambda: explorer_model(6),
+        lambda: locator_model(5, policy_len=2),
+        lambda: explorer_model(5, policy_len=3),  # prefixes share predictions; BLAS
+    ],
 )
 def test_fast_path_equals_general_maths(make):
     for fast, slow in _run_pair(make(), 40, 6, seed=1, gamma=8.0, alpha=8.0):

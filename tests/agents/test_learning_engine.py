@@ -1,10 +1,22 @@
-"""The fused engine for learning cohorts against the general numpy path."""
+"""The fused engine for learning cohorts: against the general numpy path, and against
+itself (serial and parallel kernels, a pickled copy; the fused step against its stages
+is in test_fused_step.py).
+
+The general path and the fused engine agree to rounding, not bit for bit: the general
+path is numpy (softmax of log-likelihoods over fixed-point sweeps, pairwise sums,
+BLAS contractions, numpy's own SIMD logarithm), the engine numba kernels (products of
+likelihoods, sums in outcome order, the logarithm of ``_fastmath``); making either
+compute the other's operations would make it the other. What must be exact is exact:
+the fused step equals its stages called one by one, serial equals parallel, and a copy
+continues as the original.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from model_factory import random_model
+from same_cohorts import assert_same_state
 
 from freeagentics.agents import Cohort, CohortConfig
 from freeagentics.inference import EFEOptions
@@ -12,9 +24,9 @@ from freeagentics.models import GenerativeModel
 from freeagentics.models.builders import explorer_model, locator_model
 from freeagentics.models.process import GenerativeProcess
 
-#: float64 agrees to rounding; float32 to its resolution (the fused kernels sum in
-#: another order and use a vectorised logarithm)
-TOLERANCE = {"float64": 1e-12, "float32": 2e-5}
+#: the largest differences seen on these runs are 9e-15 (float64) and 5e-6 (float32),
+#: absolute, in q_pi and G; the bounds leave a factor of about five
+TOLERANCE = {"float64": 5e-14, "float32": 2e-5}
 
 
 def _run_both(model, n, ticks, seed, dtype, **config):
@@ -42,10 +54,10 @@ def test_fused_learning_follows_the_general_trajectory(make, dtype):
     tol = TOLERANCE[dtype]
     for fused, general in _run_both(make(), 40, 12, seed=3, dtype=dtype):
         assert fused.qs[0].dtype == fused.pA[0].dtype == np.dtype(dtype)
-        np.testing.assert_allclose(fused.qs[0], general.qs[0], atol=tol, rtol=0)
-        np.testing.assert_allclose(fused.free_energy, general.free_energy, rtol=tol, atol=tol)
-        np.testing.assert_allclose(fused.pA[0], general.pA[0], rtol=tol, atol=0)
-        np.testing.assert_allclose(fused.G, general.G, rtol=tol, atol=tol)
+        np.testing.assert_allclose(fused.qs[0], general.qs[0], atol=tol / 10, rtol=0)
+        np.testing.assert_allclose(fused.free_energy, general.free_energy, atol=tol / 2, rtol=0)
+        np.testing.assert_allclose(fused.pA[0], general.pA[0], rtol=tol / 10, atol=0)
+        np.testing.assert_allclose(fused.G, general.G, atol=tol / 2, rtol=0)
         np.testing.assert_allclose(fused.q_pi, general.q_pi, atol=tol, rtol=0)
         # one trajectory: each cohort chooses for itself, and they choose alike
         np.testing.assert_array_equal(fused.actions, general.actions)
@@ -99,3 +111,39 @@ def test_learned_likelihood_is_read_from_the_concentrations():
 )
 def test_which_learning_cohorts_are_fused(config, engine):
     assert Cohort(explorer_model(4), 2, CohortConfig(**config)).engine_name == engine
+
+
+def test_serial_and_parallel_kernels_give_the_same_trajectory():
+    from freeagentics.inference._kernels import KERNELS
+    from freeagentics.inference._learner_kernels import LEARNER_KERNELS
+
+    model = explorer_model(6)
+    table = {**KERNELS, **LEARNER_KERNELS}
+    cohorts = []
+    for variant in (0, 1):
+        cohort = Cohort(model, 300, CohortConfig(learn_A=True))
+        cohort.engine._kernels = lambda name, n, v=variant: table[name][v]
+        cohorts.append(cohort)
+    world = GenerativeProcess(model, 300, np.random.default_rng(2))
+    for _ in range(6):
+        obs = world.observe()
+        world.advance(cohorts[0].step(obs))
+        cohorts[1].step(obs)
+        assert_same_state(*cohorts)
+
+
+def test_a_pickled_learning_cohort_continues_the_same_trajectory():
+    """A copy sent to another process (pickled) steps exactly as the original."""
+    import pickle
+
+    model = explorer_model(5)
+    cohort = Cohort(model, 20, CohortConfig(learn_A=True))
+    world = GenerativeProcess(model, 20, np.random.default_rng(9))
+    for _ in range(3):
+        world.advance(cohort.step(world.observe()))
+    copy = pickle.loads(pickle.dumps(cohort))
+    for _ in range(4):
+        obs = world.observe()
+        world.advance(cohort.step(obs))
+        copy.step(obs)
+        assert_same_state(cohort, copy)

@@ -79,3 +79,25 @@ def test_vectorised_float32_exponential_is_within_two_units_in_the_last_place():
     ours64 = x.copy()
     run(ours64, 3.0)
     np.testing.assert_allclose(ours64, np.exp(x - 3.0), rtol=1e-15)
+
+
+def test_an_element_s_entropy_term_does_not_depend_on_its_position():
+    """``p ln(p + ε)`` of an element is the same in the vectorised body of the loop and
+    in its scalar remainder, whatever the array's length and offset."""
+    import numba
+
+    from freeagentics.inference._fastmath import plogp_into
+
+    @numba.njit
+    def plogp(x, out):
+        plogp_into(x, out)
+
+    rng = np.random.default_rng(1)
+    for dtype in (np.float32, np.float64):
+        x = np.concatenate([[0.0, 1e-30, 0.5, 1.0], np.exp(rng.uniform(-40, 12, 3_000))])
+        whole = np.empty(x.size, dtype)
+        plogp(x.astype(dtype), whole)
+        for offset in range(1, 17):
+            part = np.empty(x.size - offset, dtype)
+            plogp(np.ascontiguousarray(x[offset:], dtype=dtype), part)
+            np.testing.assert_array_equal(part, whole[offset:])
