@@ -159,7 +159,9 @@ def run_clients(
             time.sleep(0.05)
         time.sleep(1.0)  # let the last subscriptions settle
         peak_rss[0] = server.rss()
-        (Path(sync.name) / "go").write_text(str(time.time() + 0.5))
+        staged = Path(sync.name) / "go.tmp"
+        staged.write_text(str(time.time() + 0.5))
+        staged.rename(staged.with_name("go"))  # whole: a worker never reads it half-written
 
     starter = threading.Thread(target=go_when_ready, daemon=True)
     starter.start()

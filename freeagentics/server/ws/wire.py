@@ -174,6 +174,22 @@ class _Flag:
             await waiter
 
 
+def _then_sync(name: str) -> Callable[..., Any]:
+    """uvicorn's protocol method ``name``, then re-deriving the direct writer's transport
+    (whether the method returned or raised)."""
+    method = getattr(WebSocketsSansIOProtocol, name)
+
+    def call(self: StreamingWebSocketProtocol, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        finally:
+            self._sync_direct()
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = method.__doc__
+    return call
+
+
 class StreamingWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's ``websockets-sansio`` protocol, offering a :class:`DirectWriter` in the
     scope, with a lighter receive queue and ``writable`` event (same behaviour), and
@@ -213,43 +229,13 @@ class StreamingWebSocketProtocol(WebSocketsSansIOProtocol):
         )
         self.direct._set(transport if usable else None)
 
-    def data_received(self, data: bytes) -> None:
-        try:
-            super().data_received(data)
-        finally:
-            self._sync_direct()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        try:
-            super().connection_lost(exc)
-        finally:
-            self._sync_direct()
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self._sync_direct()
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self._sync_direct()
-
-    def shutdown(self) -> None:
-        try:
-            super().shutdown()
-        finally:
-            self._sync_direct()
-
-    def send_keepalive_ping(self) -> None:
-        try:
-            super().send_keepalive_ping()
-        finally:
-            self._sync_direct()
-
-    def keepalive_timeout(self) -> None:
-        try:
-            super().keepalive_timeout()
-        finally:
-            self._sync_direct()
+    data_received = _then_sync("data_received")
+    connection_lost = _then_sync("connection_lost")
+    pause_writing = _then_sync("pause_writing")
+    resume_writing = _then_sync("resume_writing")
+    shutdown = _then_sync("shutdown")
+    send_keepalive_ping = _then_sync("send_keepalive_ping")  # timers call these two
+    keepalive_timeout = _then_sync("keepalive_timeout")
 
     async def run_asgi(self) -> None:
         extensions: dict[str, Any] = self.scope.setdefault("extensions", {})  # type: ignore[assignment]
