@@ -106,10 +106,12 @@ class CeilingServer:
         self.port = free_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws"
         self.sim_id = 1  # unused: it broadcasts to every connection
+        # a session of its own, as the server's: the kernel shares CPU between sessions
+        # (autogroups), so both meet the clients and other work on the same terms
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks._ws_ceiling_server", str(self.port),
              str(frame_bytes), "10"],
-            cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
         )  # fmt: skip
         assert self.proc.stdout is not None
         if self.proc.stdout.readline().strip() != "ready":
