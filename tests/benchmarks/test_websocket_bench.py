@@ -68,7 +68,9 @@ def test_frames_were_delivered_and_pings_answered(records: list[dict]) -> None:
         assert by_case["broadcast"]["connected"] == 20
         assert by_case["round-trip"]["latency_ms_p99"] > 0
     assert ours["slow-client"]["messages_per_s"] > 20 * 5
-    # the ceiling broadcasts frames of the size the server sent
+    # the ceiling broadcasts frames of the size the server sent, right after it
     assert ceiling["broadcast"]["frame_bytes"] == pytest.approx(
         ours["broadcast"]["frame_bytes"], abs=1
     )
+    share = ours["broadcast"]["messages_per_s"] / ceiling["broadcast"]["messages_per_s"]
+    assert ours["broadcast"]["share_of_ceiling"] == pytest.approx(share)

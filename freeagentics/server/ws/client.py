@@ -1,10 +1,14 @@
 """One connected client: its bounded send queue (latest-wins per topic) and writer task.
 
-A frame or reply is written straight to the socket when the connection offers a direct
-writer (:mod:`~freeagentics.server.ws.wire`), no writer task is running (so nothing
-queued or half-sent can be overtaken), and the direct writer accepts it (the socket's
-buffer is below its high-water mark). Otherwise it is queued and a writer task --
-started on demand, ended when the queues are empty -- sends it through ASGI. An idle
+A frame or reply is written straight to the socket while the client's
+:attr:`Client.direct_transport` is set: the connection offers a direct writer
+(:mod:`~freeagentics.server.ws.wire`) whose socket takes a direct write now (handshake
+done, uncompressed, no close under way, buffer below its high-water mark), no writer
+task is running (so nothing queued or half-sent can be overtaken) and the client is not
+being closed. Both sides keep that attribute current when their state changes, so the
+hub's fan-out reads one attribute per subscriber and calls ``transport.write``, with no
+check, call or allocation of its own. Otherwise the payload is queued and a writer task
+-- started on demand, ended when the queues are empty -- sends it through ASGI. An idle
 client therefore holds no task at all.
 
 Frames wait in one queue of at most ``maxsize`` entries. While there is room every frame
@@ -15,6 +19,10 @@ client is disconnected with :data:`CLOSE_TOO_SLOW`. Replies (acks, pongs, errors
 in a separate queue that is never thinned, sent before frames so that round-trip
 latency does not queue behind broadcasts; a client that lets replies pile up past
 ``maxsize`` is too slow as well.
+
+Messages sent and dropped are counted per topic kind in a :class:`Tally` that the hub
+shares with all its clients (a client made alone has its own), so the metrics read a
+handful of totals rather than every connection's counters.
 
 All methods except :meth:`Client.run` are called on the event loop's thread and never
 block: the hub's fan-out costs one write or one append per subscriber whatever the
@@ -27,12 +35,22 @@ import asyncio
 import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from freeagentics.server.ws.frames import Payload
 from freeagentics.server.ws.framing import wire_frame
 
-__all__ = ["CLOSE_ABUSIVE", "CLOSE_RATE_LIMITED", "CLOSE_TOO_SLOW", "CLOSE_UNAUTHORIZED", "Client"]
+if TYPE_CHECKING:  # the host process's headless hub loads no server protocol
+    from freeagentics.server.ws.wire import DirectWriter
+
+__all__ = [
+    "CLOSE_ABUSIVE",
+    "CLOSE_RATE_LIMITED",
+    "CLOSE_TOO_SLOW",
+    "CLOSE_UNAUTHORIZED",
+    "Client",
+    "Tally",
+]
 
 #: the client did not keep up with its frames (RFC 6455 private-use range)
 CLOSE_TOO_SLOW = 4008
@@ -44,6 +62,22 @@ CLOSE_ABUSIVE = 1008
 CLOSE_RATE_LIMITED = 4029
 
 _ids = itertools.count(1)
+
+
+class Tally:
+    """Messages sent and dropped per topic kind (``reply`` for acks, pongs and errors)."""
+
+    __slots__ = ("dropped", "sent")
+
+    def __init__(self) -> None:
+        self.sent: dict[str, int] = {}
+        self.dropped: dict[str, int] = {}
+
+    def count_sent(self, kind: str, n: int = 1) -> None:
+        self.sent[kind] = self.sent.get(kind, 0) + n
+
+    def count_dropped(self, kind: str, n: int = 1) -> None:
+        self.dropped[kind] = self.dropped.get(kind, 0) + n
 
 
 class Client:
@@ -58,8 +92,10 @@ class Client:
         on_closing: called when the writer starts closing the socket after a kick (the
             hub forgets the client then, not after a close handshake that a stalled
             peer may never answer).
-        direct: writes a prebuilt frame (:func:`~freeagentics.server.ws.wire.wire_frame`)
-            to the socket now, or returns False when it must be queued instead.
+        direct: the connection's :class:`~freeagentics.server.ws.wire.DirectWriter`
+            (anything with its ``transport`` and ``on_change`` attributes), or None when
+            every payload must go through ``send``.
+        tally: where sent and dropped messages are counted per kind.
     """
 
     __slots__ = (
@@ -74,16 +110,16 @@ class Client:
         "_task",
         "close_code",
         "close_reason",
+        "direct_transport",
         "dropped",
-        "dropped_by_topic",
         "id",
         "lag",
         "max_lag",
         "maxsize",
         "principal",
-        "sent",
-        "sent_by_topic",
         "sent_direct",
+        "sent_queued",
+        "tally",
         "topics",
     )
 
@@ -96,29 +132,44 @@ class Client:
         max_lag: int = 256,
         principal: Any = None,
         on_closing: Callable[[Client], Any] | None = None,
-        direct: Callable[[bytes], bool] | None = None,
+        direct: DirectWriter | None = None,
+        tally: Tally | None = None,
     ):
         self.id = next(_ids)
         self._send, self._close, self._on_closing = send, close, on_closing
-        self._direct = direct
         self.maxsize, self.max_lag = maxsize, max_lag
         self.principal = principal
+        self.tally = tally if tally is not None else Tally()
         # made on first use and dropped when emptied: most clients never queue anything
         self._frames: deque[tuple[str, str, Payload]] | None = None  # (key, kind, payload)
         self._replies: deque[Payload] | None = None
         self._sending = False  # the writer waits in a send
         self._task: asyncio.Task | None = None
-        self.lag = self.sent = self.dropped = 0
-        #: of ``sent``, those written straight to the socket (not through the queue)
-        self.sent_direct = 0
-        #: frames sent per topic kind ("reply" for acks, pongs and errors)
-        self.sent_by_topic: dict[str, int] = {}
-        #: frames dropped per topic kind (latest-wins, or left queued at disconnect)
-        self.dropped_by_topic: dict[str, int] = {}
+        self.lag = self.dropped = 0
+        #: payloads written straight to the socket, and those sent by the writer task
+        self.sent_direct = self.sent_queued = 0
         self.close_code: int | None = None
         self.close_reason = ""
         #: topic key -> format, maintained by the hub
         self.topics: dict[str, str] = {}
+        #: the socket's transport while a prebuilt frame may be written to it now, else
+        #: None (see the module docstring); whoever writes to it counts in ``sent_direct``
+        self.direct_transport: asyncio.WriteTransport | None = None
+        self._direct = direct
+        if direct is not None:
+            direct.on_change = self._refresh_direct
+            self._refresh_direct()
+
+    def _refresh_direct(self) -> None:
+        """Re-derive :attr:`direct_transport` after the client's or the socket's state changed."""
+        direct = self._direct
+        usable = direct is not None and self._task is None and self.close_code is None
+        self.direct_transport = direct.transport if usable else None  # type: ignore[union-attr]
+
+    @property
+    def sent(self) -> int:
+        """Payloads sent, directly or by the writer."""
+        return self.sent_direct + self.sent_queued
 
     @property
     def depth(self) -> int:
@@ -129,18 +180,13 @@ class Client:
     def closing(self) -> bool:
         return self.close_code is not None
 
-    def offer(self, key: str, kind: str, payload: Payload, wire: bytes | None = None) -> None:
-        """Send or queue a frame of topic ``key`` (of ``kind``), thinning latest-wins when full.
+    def offer(self, key: str, kind: str, payload: Payload) -> None:
+        """Queue a frame of topic ``key`` (of ``kind``), thinning latest-wins when full.
 
-        ``wire`` is ``payload`` framed by :func:`~freeagentics.server.ws.wire.wire_frame`,
-        built once by the caller for all subscribers; without it nothing is written directly.
+        The hub writes a frame straight to the socket instead while
+        :attr:`direct_transport` is set (and counts it in ``sent_direct``).
         """
         if self.close_code is not None:
-            return
-        if wire is not None and self._write_now(wire):
-            self.lag = 0
-            self.sent_direct += 1
-            self._count_sent(kind)
             return
         frames = self._frames
         if frames is None:
@@ -161,27 +207,19 @@ class Client:
         frames.append((key, kind, payload))
         self._ensure_writer()
 
-    def _write_now(self, wire: bytes) -> bool:
-        # only while no writer runs: a direct write must not overtake what it has queued
-        # or is still sending (a send waiting for the socket to drain)
-        direct = self._direct
-        return direct is not None and self._task is None and direct(wire)
-
-    def _count_sent(self, kind: str) -> None:
-        self.sent += 1
-        self.sent_by_topic[kind] = self.sent_by_topic.get(kind, 0) + 1
-
     def _count_drop(self, kind: str) -> None:
         self.dropped += 1
-        self.dropped_by_topic[kind] = self.dropped_by_topic.get(kind, 0) + 1
+        self.tally.count_dropped(kind)
 
     def reply(self, payload: Payload) -> None:
         """Queue a reply to the client's own message (never dropped)."""
         if self.close_code is not None:
             return
-        if self._direct is not None and self._write_now(wire_frame(payload)):
+        transport = self.direct_transport
+        if transport is not None:
+            transport.write(wire_frame(payload))
             self.sent_direct += 1
-            self._count_sent("reply")
+            self.tally.count_sent("reply")
             return
         replies = self._replies
         if replies is None:
@@ -196,6 +234,8 @@ class Client:
         """Ask the writer to close the socket with ``code`` (first reason wins)."""
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason[:120]  # close reasons ≤ 123 B
+            if self._direct is not None:
+                self._direct.on_change = None  # nothing is written directly any more
             for _, kind, _ in self._frames or ():
                 self._count_drop(kind)
             self._frames = self._replies = None
@@ -212,6 +252,7 @@ class Client:
     def _ensure_writer(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self.run())
+            self.direct_transport = None  # queued payloads go first
 
     async def run(self) -> None:
         """Send queued payloads until none are left, the client is kicked or the socket fails."""
@@ -227,13 +268,15 @@ class Client:
                     self.lag = 0  # caught up: dropped frames are forgiven
                     self._frames = self._replies = None
                     self._task = None  # the next queued payload starts a new writer
+                    self._refresh_direct()
                     return
                 self._sending = True
                 try:
                     await send(payload)
                 finally:
                     self._sending = False
-                self._count_sent(kind)
+                self.sent_queued += 1
+                self.tally.count_sent(kind)
         except asyncio.CancelledError:
             if self.close_code is None:
                 raise  # cancelled from outside (the endpoint ending), not kicked

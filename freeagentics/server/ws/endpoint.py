@@ -245,8 +245,7 @@ class _Session:
         except AuthError as exc:
             await self.close(CLOSE_UNAUTHORIZED, f"unauthorized: {exc.message}")
             return
-        direct = self.direct.write if self.direct is not None else None
-        self.client = client = self.hub.connect(self.send, self.close, principal, direct)
+        self.client = client = self.hub.connect(self.send, self.close, principal, self.direct)
         if self.pending_auth_ack is not None:
             binary, id = self.pending_auth_ack
             self.ack(binary, id, {"name": principal.name, "role": principal.role.name.lower()})

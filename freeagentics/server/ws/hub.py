@@ -34,21 +34,19 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from freeagentics.errors import LimitError, UnknownIdError
 from freeagentics.server.ws import frames
-from freeagentics.server.ws.client import Client
+from freeagentics.server.ws.client import Client, Tally
 from freeagentics.server.ws.frames import Format, Payload, Topic
 from freeagentics.server.ws.framing import wire_frame
 from freeagentics.simulation._events import TickEvents
 
+if TYPE_CHECKING:  # the host process's headless hub loads no server protocol
+    from freeagentics.server.ws.wire import DirectWriter
+
 __all__ = ["Hub", "Relay", "TickSource"]
-
-
-def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
-    for kind, n in counts.items():
-        totals[kind] = totals.get(kind, 0) + n
 
 
 class TickSource(Protocol):
@@ -154,10 +152,10 @@ class Hub:
         self.clients: set[Client] = set()
         self._topics: dict[str, _TopicState] = {}
         self._feeds: dict[str, _Feed] = {}
-        # totals of clients already gone, so the metrics are monotonic counters
+        #: messages sent and dropped per kind, by every client this hub has had
+        self.tally = Tally()
+        # per-client totals of clients already gone, so the totals are monotonic
         self.sent_closed = self.dropped_closed = 0
-        self.sent_by_topic_closed: dict[str, int] = {}
-        self.dropped_by_topic_closed: dict[str, int] = {}
         self.frames_published = 0
         #: frames replaced by a newer frame of their topic before the loop could send them
         self.frames_superseded = 0
@@ -167,7 +165,7 @@ class Hub:
 
     # ------------------------------------------------------------------ clients
     def connect(
-        self, send, close, principal: Any = None, direct: Callable[[bytes], bool] | None = None
+        self, send, close, principal: Any = None, direct: DirectWriter | None = None
     ) -> Client:
         """Register a client (arguments as for :class:`Client`); the caller later calls
         :meth:`disconnect`."""
@@ -179,6 +177,7 @@ class Hub:
             principal=principal,
             on_closing=self.disconnect,
             direct=direct,
+            tally=self.tally,
         )
         self.clients.add(client)
         return client
@@ -195,8 +194,6 @@ class Hub:
         client.kick(1000, "bye")  # empties its queues
         self.sent_closed += client.sent
         self.dropped_closed += client.dropped
-        _add(self.sent_by_topic_closed, client.sent_by_topic)
-        _add(self.dropped_by_topic_closed, client.dropped_by_topic)
 
     @property
     def sent_total(self) -> int:
@@ -204,17 +201,11 @@ class Hub:
 
     def sent_by_topic(self) -> dict[str, int]:
         """Messages sent per topic kind (and ``reply``), clients gone included."""
-        totals = dict(self.sent_by_topic_closed)
-        for client in self.clients:
-            _add(totals, client.sent_by_topic)
-        return totals
+        return dict(self.tally.sent)
 
     def dropped_by_topic(self) -> dict[str, int]:
         """Frames dropped per topic kind, clients gone included."""
-        totals = dict(self.dropped_by_topic_closed)
-        for client in self.clients:
-            _add(totals, client.dropped_by_topic)
-        return totals
+        return dict(self.tally.dropped)
 
     @property
     def dropped_total(self) -> int:
@@ -460,8 +451,8 @@ class Hub:
             wire = wire_frame(payload)  # framed once for every direct write
             clients = tuple(subs)  # subscribers joining meanwhile wait for the next frame
             for start in range(0, len(clients), FANOUT_CHUNK):
-                for client in clients[start : start + FANOUT_CHUNK]:
-                    client.offer(key, kind, payload, wire)  # a client gone since: a no-op
+                chunk = clients[start : start + FANOUT_CHUNK]
+                self.tally.count_sent(kind, _write_or_queue(chunk, key, kind, payload, wire))
                 yield
         self.frames_published += 1
 
@@ -500,3 +491,28 @@ class Hub:
         self._topics.clear()
         if self._verifier is not None:
             self._verifier.shutdown(wait=False)
+
+
+def _write_or_queue(
+    clients: tuple[Client, ...], key: str, kind: str, payload: Payload, wire: bytes
+) -> int:
+    """Write ``wire`` to every client whose socket takes it now and queue ``payload`` for
+    the others (behind, compressed or closing); returns how many were written.
+
+    The fan-out's inner loop: per subscriber one attribute read and one
+    ``transport.write``, as in a bare broadcaster (see :mod:`.client`).
+    """
+    written = 0
+    for client in clients:
+        transport = client.direct_transport
+        if transport is None:
+            client.offer(key, kind, payload)
+            continue
+        try:
+            transport.write(wire)
+        except Exception:  # a transport gone under us: the queue's send reports it
+            client.offer(key, kind, payload)
+            continue
+        client.sent_direct += 1
+        written += 1
+    return written

@@ -9,11 +9,14 @@ then costs one ``transport.write`` per subscriber, with no task switch and no pe
 connection framing; everything else (handshake, reading, control frames, closing) is
 uvicorn's.
 
-The writer refuses (returns False) whenever a direct write would be wrong or unwise:
-before the handshake completes, once a close was sent or the peer is gone, when
-permessage-deflate was negotiated (each connection then has its own compressor), and
-while the socket's buffer is above its high-water mark. The caller then queues the
-payload and sends it through ASGI as before, so a slow client is thinned and closed by
+The writer offers the connection's transport only while a direct write is right and
+wise: once the handshake completed, before a close was sent or received and while the
+peer is there, without permessage-deflate (each connection then has its own
+compressor), and while the socket's buffer is below its high-water mark. The protocol
+re-derives that after every call into it and tells the client when it changes, so a
+fan-out to ten thousand sockets reads one attribute and calls ``transport.write`` per
+subscriber, as a bare broadcaster would. Otherwise the caller queues the payload and
+sends it through ASGI as before, so a slow client is thinned and closed by
 :class:`~freeagentics.server.ws.client.Client` exactly as without this protocol.
 
 permessage-deflate is offered only when the app asks for it (``ws_compression``,
@@ -35,6 +38,7 @@ no writer and every frame takes the ASGI path.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -63,31 +67,40 @@ PROTOCOL = "freeagentics.server.ws.wire:StreamingWebSocketProtocol"
 
 
 class DirectWriter:
-    """Writes prebuilt frames to one connection's socket when that is safe (see module)."""
+    """One connection's socket as the fan-out sees it (see the module docstring).
 
-    __slots__ = ("_protocol",)
+    ``transport`` is the connection's transport while a prebuilt frame may be written to
+    it now, else None. The protocol re-derives it after every call into it (socket
+    events, timers, the application's sends, shutdown), the only places where its state
+    changes, and calls ``on_change`` (the client's hook) when it flips, so a writer
+    reads one attribute instead of checking the protocol's state per write.
+    """
+
+    __slots__ = ("_protocol", "on_change", "transport")
 
     def __init__(self, protocol: StreamingWebSocketProtocol):
         self._protocol = protocol
+        self.transport: asyncio.WriteTransport | None = None
+        self.on_change: Callable[[], Any] | None = None
+
+    def _set(self, transport: asyncio.WriteTransport | None) -> None:
+        if transport is not self.transport:
+            self.transport = transport
+            on_change = self.on_change
+            if on_change is not None:
+                on_change()
 
     def write(self, wire: bytes) -> bool:
         """Write ``wire`` (from :func:`wire_frame`) now; False when the caller must queue it."""
-        p = self._protocol
-        if (
-            not p.handshake_complete
-            or p.close_sent
-            or p.disconnected
-            or p.initial_response is not None
-            or not p.writable.is_set()
-            or p.conn.extensions
-            or p.conn.state is not State.OPEN
-        ):
+        transport = self.transport
+        if transport is None:
             return False
-        p.transport.write(wire)
+        transport.write(wire)
         return True
 
     def abort(self) -> None:
         """Drop the connection at once (a peer that stopped reading never takes a close)."""
+        self._set(None)
         self._protocol.transport.abort()
 
 
@@ -153,6 +166,22 @@ class _Flag:
             await waiter
 
 
+def _then_sync(name: str) -> Callable[..., Any]:
+    """uvicorn's protocol method ``name``, then re-deriving the direct writer's transport
+    (whether the method returned or raised)."""
+    method = getattr(WebSocketsSansIOProtocol, name)
+
+    def call(self: StreamingWebSocketProtocol, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        finally:
+            self._sync_direct()
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = method.__doc__
+    return call
+
+
 class StreamingWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's ``websockets-sansio`` protocol, offering a :class:`DirectWriter` in the
     scope, with a lighter receive queue and ``writable`` event (same behaviour), and
@@ -171,14 +200,48 @@ class StreamingWebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
         self.writable.set()
+        self.direct = DirectWriter(self)
+
+    # Every call into the protocol ends by re-deriving the direct writer's transport: its
+    # state (handshake, close sent or received, connection lost, buffer paused) changes
+    # only inside these calls.
+
+    def _sync_direct(self) -> None:
+        conn, transport = self.conn, self.transport
+        usable = (
+            transport is not None
+            and self.handshake_complete
+            and not self.close_sent
+            and not self.disconnected
+            and self.initial_response is None
+            and self.writable.is_set()
+            and not conn.extensions
+            and conn.state is State.OPEN
+            and not transport.is_closing()
+        )
+        self.direct._set(transport if usable else None)
+
+    data_received = _then_sync("data_received")
+    connection_lost = _then_sync("connection_lost")
+    pause_writing = _then_sync("pause_writing")
+    resume_writing = _then_sync("resume_writing")
+    shutdown = _then_sync("shutdown")
+    send_keepalive_ping = _then_sync("send_keepalive_ping")  # timers call these two
+    keepalive_timeout = _then_sync("keepalive_timeout")
 
     async def run_asgi(self) -> None:
         extensions: dict[str, Any] = self.scope.setdefault("extensions", {})  # type: ignore[assignment]
-        extensions[EXTENSION] = DirectWriter(self)
-        await super().run_asgi()
+        extensions[EXTENSION] = self.direct
+        try:
+            await super().run_asgi()
+        finally:
+            self._sync_direct()
 
     async def send(self, message: Any) -> None:
-        await super().send(message)
+        try:
+            await super().send(message)
+        finally:
+            self._sync_direct()
         if message["type"] == "websocket.accept" and self.handshake_complete:
             # the parsed handshake is not read again: do not hold it for the connection's life
             self.request = self.response = None  # type: ignore[assignment]

@@ -106,7 +106,7 @@ def test_full_queue_replaces_the_oldest_frame_of_the_same_topic():
     order, after, client = asyncio.run(main())
     assert order == ["b1", "a2", "a3"]
     assert after == ["a2", "a3", "c1"]
-    assert client.dropped == 2 and client.dropped_by_topic == {"a": 1, "b": 1}
+    assert client.dropped == 2 and client.tally.dropped == {"a": 1, "b": 1}
 
 
 def test_slow_client_is_disconnected_while_fast_client_gets_every_frame_and_ticks_stay_fast(
@@ -233,16 +233,27 @@ def test_agent_metrics_and_knowledge_topics(service, events):
 
 
 class Direct:
-    """A fake direct writer: takes frames while ``accept`` is set, as a socket with room."""
+    """A fake direct writer: offers its own transport, which records frames, while
+    ``accept`` is set (a socket with room); flipping it tells the client, as the protocol
+    does."""
 
     def __init__(self) -> None:
-        self.accept = True
         self.wires: list[bytes] = []
+        self.transport: Direct | None = self
+        self.on_change = None
 
-    def __call__(self, wire: bytes) -> bool:
-        if self.accept:
-            self.wires.append(wire)
-        return self.accept
+    def write(self, wire: bytes) -> None:
+        self.wires.append(wire)
+
+    @property
+    def accept(self) -> bool:
+        return self.transport is not None
+
+    @accept.setter
+    def accept(self, value: bool) -> None:
+        self.transport = self if value else None
+        if self.on_change is not None:
+            self.on_change()
 
 
 def unframe(wire: bytes) -> tuple[Opcode, bytes]:
