@@ -248,6 +248,47 @@ def test_websocket_commands_run_anywhere_and_frames_leave_the_host_once(served, 
     assert both <= set(published)
 
 
+def test_a_restarted_host_is_reached_by_every_worker_and_its_frames_resume(served, redis_url):
+    with contextlib.closing(served.client_on("0")) as rest:
+        body = {"name": "survivor", "scenario": SMALL, "start": True}
+        sim = rest.post("/simulations", json=body).json()["id"]
+        assert rest.post(f"/simulations/{sim}/checkpoints").status_code == 201
+    (host,) = [pid for pid, role in served.children().items() if role == "host"]
+
+    async def main():
+        ws = await _socket_on(served, "1")
+        sub = {"type": "subscribe", "id": 1, "topic": "world", "sim_id": sim, "format": "msgpack"}
+        assert (await _request(ws, sub))["ok"] is True
+        while not isinstance(await asyncio.wait_for(ws.recv(), 30), bytes):
+            pass  # a frame came: the subscription is served
+        os.kill(host, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not [p for p, role in served.children().items() if role == "host" and p != host]:
+            assert time.monotonic() < deadline, f"no new host\n{served.tail()}"
+            await asyncio.sleep(0.05)
+        # the new host takes up the topic the worker wants (its interest is in Redis)
+        watcher = redis.Redis.from_url(redis_url).pubsub()
+        watcher.subscribe(f"{served.prefix}:frame:world/{sim}")
+        published = None
+        while published is None:
+            message = watcher.get_message(timeout=0.2)
+            if message is not None and message["type"] == "message":
+                published = msgpack.unpackb(message["data"][16:])["tick"]
+            assert time.monotonic() < deadline, f"the new host publishes nothing\n{served.tail()}"
+            await asyncio.sleep(0)
+        watcher.close()
+        while True:  # the worker's socket gets the new host's frames
+            frame = await asyncio.wait_for(ws.recv(), 30)
+            if isinstance(frame, bytes) and msgpack.unpackb(frame)["tick"] >= published:
+                break
+        await ws.close()
+
+    asyncio.run(main())
+    for worker in ("0", "1"):
+        with contextlib.closing(served.client_on(worker, timeout=60)) as rest:
+            assert rest.get(f"/simulations/{sim}").json()["status"] == "running"
+
+
 def test_a_killed_worker_is_replaced_while_the_other_serves(served):
     workers = [pid for pid, role in served.children().items() if role == "worker"]
     assert len(workers) == 2
