@@ -24,6 +24,7 @@ from typing import Any
 
 import uvloop
 
+from benchmarks._ws_worker import _wait_for
 from freeagentics.loadtest.server import raise_fd_limit
 
 _HEAD_END = b"\r\n\r\n"
@@ -101,15 +102,6 @@ class Connection(asyncio.Protocol):
                 counters.errors += 1
         if self.running:
             self._send()
-
-
-async def _wait_for(path: Path, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path.name} never came")
-        await asyncio.sleep(0.02)
-    return path.read_text()
 
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable
 
-from freeagentics.hosts._client import FrameHandler, SocketTransport
+from freeagentics.hosts._client import FrameHandler, LinkedTransport, SocketTransport
 from freeagentics.hosts._errors import HostUnavailableError
 
 __all__ = ["RETRY_S", "AttachedHost"]
@@ -32,7 +31,7 @@ log = logging.getLogger("freeagentics.hosts")
 RETRY_S = 0.5
 
 
-class AttachedHost:
+class AttachedHost(LinkedTransport):
     """A connection, kept, to a host process another process runs.
 
     ``state`` is ``starting`` (never pointed yet), ``up`` (connected), ``restarting``
@@ -58,17 +57,6 @@ class AttachedHost:
         self._keeper: threading.Thread | None = None
 
     # ------------------------------------------------------------------ Transport
-    def call(self, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        link = self._link
-        if link is None:
-            raise HostUnavailableError(self.why())
-        return link.call(method, args, kwargs)
-
-    def notify(self, op: str, key: str) -> bool:
-        """Send a ``want``/``unwant`` notice (dropped while not connected)."""
-        link = self._link
-        return link is not None and link.notify(op, key)
-
     def why(self) -> str:
         """Why calls fail now, in words for an HTTP 503."""
         if self.state == "down" and self._why:

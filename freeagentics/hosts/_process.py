@@ -27,11 +27,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from freeagentics.hosts._client import FrameHandler, SocketTransport
+from freeagentics.hosts._client import FrameHandler, LinkedTransport, SocketTransport
 from freeagentics.hosts._errors import HostUnavailableError
 
 __all__ = ["LocalHostProcess", "child_environment"]
@@ -52,7 +52,7 @@ def child_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return out
 
 
-class LocalHostProcess:
+class LocalHostProcess(LinkedTransport):
     """The host program ``module`` in a child process, and the transport to it.
 
     Args:
@@ -95,17 +95,6 @@ class LocalHostProcess:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ Transport
-    def call(self, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        link = self._link
-        if link is None:
-            raise HostUnavailableError(self.why())
-        return link.call(method, args, kwargs)
-
-    def notify(self, op: str, key: str) -> bool:
-        """Send a ``want``/``unwant`` notice (dropped while the host is not connected)."""
-        link = self._link
-        return link is not None and link.notify(op, key)
-
     def why(self) -> str:
         """Why calls fail now, in words for an HTTP 503."""
         if self.state in ("starting", "restarting"):
