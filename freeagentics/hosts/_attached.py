@@ -97,9 +97,10 @@ class AttachedHost(LinkedTransport):
             old.close()
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self, timeout_s: float = 120.0) -> None:
+    def start(self, timeout_s: float | None = None) -> None:
         """Start the keeper and wait until the host is reached (or said to be down);
-        :class:`HostUnavailableError` after ``timeout_s``."""
+        :class:`HostUnavailableError` after ``timeout_s`` (None: as long as the host's
+        starter takes to open it, or to say it failed)."""
         with self._cond:
             self._stopped = False
             if self._keeper is None:
@@ -107,7 +108,7 @@ class AttachedHost(LinkedTransport):
                 self._keeper.start()
             if not self._cond.wait_for(lambda: self.state in ("up", "down"), timeout_s):
                 raise HostUnavailableError(
-                    f"the simulation host was not reached within {timeout_s:g} s ({self.state})"
+                    f"the simulation host was not reached within {timeout_s} s ({self.state})"
                 )
 
     def stop(self) -> None:

@@ -116,7 +116,7 @@ def redis_unreachable(url: str, timeout_s: float = 3.0) -> str | None:
     return None
 
 
-class _Stop(Exception):
+class _Stop(BaseException):
     """A signal arrived before the workers were being watched: unwind and stop."""
 
 
@@ -247,8 +247,12 @@ class Supervisor:
     def _shutdown(self) -> None:
         """Workers first (graceful, then killed), then the socket, then the host."""
         running = [p for p in self.workers if p is not None]
+        waiting = self._news is None  # workers still waiting for a host to start serving
+        stopping = {"port": None, "state": "down", "why": "the server is stopping"}
         for proc in running:
             if proc.poll() is None:
+                if waiting:  # so that their start ends, and uvicorn can act on the signal
+                    _send(proc, {"host": stopping})
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + GRACE_S + 5.0
         for proc in running:

@@ -109,9 +109,8 @@ class Served:
         return self.log.read_text(errors="replace")[-3000:]
 
 
-@contextlib.contextmanager
-def serving(tmp_path: Path, database: str, redis_url: str, **env: str) -> Iterator[Served]:
-    """``serve --workers 2`` until the block ends (SIGKILLed then, if still running)."""
+def _start(tmp_path: Path, database: str, redis_url: str, **env: str) -> Served:
+    """``serve --workers 2`` started (not yet serving)."""
     port, prefix = free_port(), f"fa-test-workers-{uuid.uuid4().hex[:8]}"
     values = {
         "DATABASE_URL": database,
@@ -132,7 +131,14 @@ def serving(tmp_path: Path, database: str, redis_url: str, **env: str) -> Iterat
         proc = subprocess.Popen(
             [*cmd, "--port", str(port), "--no-demo"], env=full, stdout=out, stderr=out
         )
-    served = Served(proc, port, prefix, log)
+    return Served(proc, port, prefix, log)
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, database: str, redis_url: str, **env: str) -> Iterator[Served]:
+    """``serve --workers 2`` until the block ends (SIGKILLed then, if still running)."""
+    served = _start(tmp_path, database, redis_url, **env)
+    proc = served.proc
     try:
         for worker in ("0", "1"):
             served.client_on(worker, timeout=120).close()
@@ -146,7 +152,7 @@ def serving(tmp_path: Path, database: str, redis_url: str, **env: str) -> Iterat
             with contextlib.suppress(psutil.Error):
                 psutil.Process(pid).kill()
         client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(f"{prefix}*"))
+        keys = list(client.scan_iter(f"{served.prefix}*"))
         if keys:
             client.delete(*keys)
         client.close()
@@ -327,6 +333,23 @@ def test_sigterm_stops_the_workers_then_the_host_and_leaves_nothing(served):
     assert served.proc.wait(GONE_WITHIN_S) == 0, served.tail()
     host_gone = next(t for pid, t in gone_at.items() if family[pid] == "host")
     assert all(t <= host_gone for pid, t in gone_at.items() if family[pid] == "worker")
+
+
+def test_a_signal_while_starting_stops_everything_at_once(tmp_path, pg_database, redis_url):
+    served = _start(tmp_path, pg_database, redis_url)
+    try:
+        deadline = time.monotonic() + 60
+        while sorted(served.children().values()) != ["host", "worker", "worker"]:
+            assert time.monotonic() < deadline and served.proc.poll() is None, served.tail()
+            time.sleep(0.02)
+        family = served.children()
+        served.proc.send_signal(signal.SIGINT)  # a Ctrl-C while the host is opening
+        assert served.proc.wait(GRACE_S) == 0, served.tail()  # not a worker's grace period
+        assert not any(_alive(pid) for pid in family)
+    finally:
+        if served.proc.poll() is None:
+            served.proc.kill()
+            served.proc.wait()
 
 
 def test_a_killed_supervisor_leaves_no_orphans(tmp_path, pg_database, redis_url):
