@@ -24,7 +24,9 @@ Each record carries the CPU used while counting, in % of one core:
 (every core's busy time, 100 per core) and ``other_cpu_percent`` (the machine's busy
 time beyond those: the database, and whatever else runs on the machine), with the
 one-minute ``load_average`` at the start of the cell, so that what bounds a figure can be
-read beside it.
+read beside it; ``per_server_cpu_s`` is the rate per second of server CPU (requests or
+messages a core's second buys), which the share of a busy machine the server gets does
+not move.
 """
 
 from __future__ import annotations
@@ -372,6 +374,11 @@ def measure_api_workers(args: argparse.Namespace, info: dict[str, Any]) -> list[
                             else (f"{API}/health/live")
                         )
                         got = measure_rest(server, path, args)
+                    key = "messages_per_s" if load == "websocket" else "requests_per_s"
+                    server_cores = got["server_cpu_percent"] / 100
+                    # what one core's second of the server buys: the figure without the
+                    # share of the machine the server happened to get
+                    got["per_server_cpu_s"] = got[key] / server_cores if server_cores else None
                     records.append({**cell, "load": load, **got})
                     print(f"[B8a] round {round_} workers={n} {load}: {_brief(got)}", flush=True)
                     _ratio(records, records[-1])

@@ -461,6 +461,7 @@ def _print_api_workers(records: list[dict[str, Any]]) -> None:
                 str(n),
                 fmt_number(rate),
                 fmt_ratio(med(done, "ratio_to_one_worker")) if n > 1 else "1×",
+                fmt_number(med(done, "per_server_cpu_s")),
                 "-" if tail is None else f"{tail:.1f} ms",
                 *(
                     f"{v:.0f} %" if (v := med(done, k)) is not None else "-"
@@ -476,7 +477,7 @@ def _print_api_workers(records: list[dict[str, Any]]) -> None:
                 split[:40] or "-",
             ]
         )
-    columns = ["load", "workers", "rate /s", "÷ 1 worker", "p95 (ws: rtt p99)"]
+    columns = ["load", "workers", "rate /s", "÷ 1 worker", "per server cpu-s", "p95 (ws: rtt p99)"]
     columns += ["server cpu", "clients cpu", "redis cpu", "other cpu", "machine cpu"]
     columns += ["errors", "by worker"]
     print_table(

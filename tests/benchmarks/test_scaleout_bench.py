@@ -183,6 +183,8 @@ def test_b8_api_workers_records(tmp_path):
     for r in records:
         assert r["benchmark"] == "B8" and r["case"] == "api-workers" and r["errors"] == 0
         assert r["server_cpu_percent"] > 0 and r["client_cpu_percent"] > 0
+        rate = r.get("messages_per_s") or r["requests_per_s"]
+        assert r["per_server_cpu_s"] == pytest.approx(rate / (r["server_cpu_percent"] / 100))
         if r["load"] == "websocket":
             assert r["messages_per_s"] > 0 and r["connected"] == 20 and r["pings"] > 0
         else:
