@@ -1,14 +1,21 @@
-"""B8 — scale-out (BENCHMARKS.md): sharded ticks and a projection to many machines.
+"""B8 — scale-out (BENCHMARKS.md): API workers, sharded ticks, a projection to many machines.
 
 Usage, from the repository root::
 
-    python benchmarks/scaleout.py                      # parts b and d at 1 000 000 agents
+    python benchmarks/scaleout.py                      # parts a, b and d (b at 1 000 000)
     python benchmarks/scaleout.py --quick              # 100 000 agents, a few ticks
+    python benchmarks/scaleout.py --part a --json reports/scaleout/b8a.json
     python benchmarks/scaleout.py --part b --json reports/scaleout/b8.json
     python benchmarks/scaleout.py --part d --from reports/scaleout/b8.json
 
-Parts (``--part``, default every part this script has): (a) REST and WebSocket with 1
-and 2 API workers and (c) failover join :data:`PARTS` as they are written.
+Parts (``--part``, default every part this script has; (c) failover joins :data:`PARTS`
+as it is written):
+
+**(a) ``api-workers``** — REST requests/s and WebSocket msg/s with 1 and 2 API worker
+processes (``serve --workers n``, PostgreSQL and Redis: ``--database-url``,
+``--redis-url``), lean clients; see :mod:`benchmarks._api_workers`. ``n`` = workers;
+the figures ``requests_per_s`` or ``messages_per_s``, latencies, and the CPU of server,
+clients and Redis while counting; ``ratio_to_one_worker`` within a round.
 
 **(b) ``shard-tick``** — the tick of N agents (default 1 000 000) of the server's demo
 scenario with every agent an explorer (``demo_scenario(N)``: a world of 4 cells per
@@ -55,6 +62,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -68,6 +76,7 @@ import numpy as np
 
 from benchmarks._common import (
     fmt_bytes,
+    fmt_number,
     fmt_ratio,
     fmt_seconds,
     machine_info,
@@ -77,6 +86,9 @@ from benchmarks._common import (
     write_json,
 )
 
+#: part (a)'s loads (:mod:`benchmarks._api_workers`)
+LOADS = ("rest-host", "rest-live", "websocket")
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 FULL_N = 1_000_000
 QUICK_N = 100_000
 PROJECTION_N = 10_000_000
@@ -412,8 +424,75 @@ def run_projection(args: argparse.Namespace, records: list[dict[str, Any]]) -> N
     print_table(f"B8 (d) — projected tick of {PROJECTION_N:,} agents ({FORMULA})", columns, rows)
 
 
-#: part -> runner(args, records); (a) api-workers and (c) failover join here
+# ---------------------------------------------------------------------- (a) api workers
+def run_api_workers(args: argparse.Namespace, records: list[dict[str, Any]]) -> None:
+    from benchmarks._api_workers import measure_api_workers
+
+    done = measure_api_workers(args, machine_info())
+    records += done
+    _print_api_workers(done)
+
+
+def _print_api_workers(records: list[dict[str, Any]]) -> None:
+    """Medians over the rounds per worker count and load; the ratio to one worker is
+    the median of the same-round ratios."""
+    rows = []
+    errors = [r for r in records if "error" in r]
+    cells: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in records:
+        if "load" in r:
+            cells.setdefault((r["load"], r["n"]), []).append(r)
+
+    def med(done: list[dict[str, Any]], key: str) -> float | None:
+        values = [r[key] for r in done if r.get(key) is not None]
+        return float(np.median(values)) if values else None
+
+    for (load, n), done in sorted(cells.items()):
+        rate = med(done, "messages_per_s" if load == "websocket" else "requests_per_s")
+        tail = med(done, "latency_ms_p99" if load == "websocket" else "latency_ms_p95")
+        split = "; ".join(
+            "/".join(f"{w}:{c}" for w, c in sorted(r["by_worker"].items()))
+            for r in done
+            if r.get("by_worker")
+        )
+        rows.append(
+            [
+                load,
+                str(n),
+                fmt_number(rate),
+                fmt_ratio(med(done, "ratio_to_one_worker")) if n > 1 else "1×",
+                fmt_number(med(done, "per_server_cpu_s")),
+                "-" if tail is None else f"{tail:.1f} ms",
+                *(
+                    f"{v:.0f} %" if (v := med(done, k)) is not None else "-"
+                    for k in (
+                        "server_cpu_percent",
+                        "client_cpu_percent",
+                        "redis_cpu_percent",
+                        "other_cpu_percent",
+                        "machine_cpu_percent",
+                    )
+                ),
+                str(sum(r.get("errors", 0) for r in done)),
+                split[:40] or "-",
+            ]
+        )
+    columns = ["load", "workers", "rate /s", "÷ 1 worker", "per server cpu-s", "p95 (ws: rtt p99)"]
+    columns += ["server cpu", "clients cpu", "redis cpu", "other cpu", "machine cpu"]
+    columns += ["errors", "by worker"]
+    print_table(
+        "B8 (a) — API workers: REST requests/s, WebSocket msg/s (medians over rounds; "
+        "cpu in % of one core)",
+        columns,
+        rows,
+    )
+    for r in errors:
+        print(f"  workers={r.get('n')} round {r.get('round')}: {r['error']}", flush=True)
+
+
+#: part -> runner(args, records); (c) failover joins here
 PARTS: dict[str, Callable[[argparse.Namespace, list[dict[str, Any]]], None]] = {
+    "a": run_api_workers,
     "b": run_shard_tick,
     "d": run_projection,
 }
@@ -438,7 +517,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="write the records here")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per cell")
     parser.add_argument("--memory-budget-gb", type=float, default=12.0, help="per cell")
+    a = parser.add_argument_group("part a (api-workers)")
+    a.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts")
+    a.add_argument("--loads", nargs="+", choices=LOADS, default=list(LOADS), help="what to run")
+    a.add_argument("--connections", type=int, default=None, help="WebSockets (5000; 500 quick)")
+    a.add_argument("--http-connections", type=int, default=32, help="keep-alive REST clients")
+    a.add_argument("--pingers", type=int, default=50, help="WebSockets that ping")
+    a.add_argument("--duration", type=float, default=None, help="seconds per load (10; 4 quick)")
+    a.add_argument("--agents", type=int, default=100, help="agents of the stepping simulation")
+    a.add_argument(
+        "--database-url",
+        default=os.environ.get("FREEAGENTICS_TEST_POSTGRES_URL", PG_DEFAULT),
+        help="a PostgreSQL server whose user may create databases (one per cell, dropped)",
+    )
+    a.add_argument(
+        "--redis-url",
+        default=os.environ.get("FREEAGENTICS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+    )
     args = parser.parse_args(argv)
+    if args.connections is None:
+        args.connections = 500 if args.quick else 5000
+    if args.duration is None:
+        args.duration = 4.0 if args.quick else 10.0
+    if 1 not in args.workers or any(w < 1 for w in args.workers):
+        parser.error("--workers must include 1 (the baseline) and be >= 1")
     if args.n is not None and args.n < 10:
         parser.error("--n must be >= 10")
     if args.ticks is not None and args.ticks < 1:

@@ -322,9 +322,17 @@ def serve_command(
     migrate: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Migrate the database schema at start.")
     ] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,  # settings.MAX_WORKERS (not imported: the CLI loads no server code to start)
+            help="API worker processes on the port, sharing one simulation host (default: "
+            "$FREEAGENTICS_WORKERS, 1). More than one needs PostgreSQL and Redis.",
+        ),
+    ] = None,
 ) -> None:
     """Start the HTTP/WebSocket server (settings from FREEAGENTICS_* variables)."""
-    import uvicorn
     from pydantic import ValidationError
 
     from freeagentics.loadtest.fdlimit import raise_fd_limit
@@ -335,8 +343,13 @@ def serve_command(
     except ValidationError as exc:
         raise _fail(f"invalid server settings: {exc}") from None
     changes = {"demo": demo, "auto_migrate": migrate}
-    changes.update({k: v for k, v in (("host", host), ("port", port)) if v is not None})
+    changes.update(
+        {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
+    )
     settings = settings.model_copy(update=changes)
+    if settings.workers > 1:
+        _serve_workers(settings)
+        return
     if settings.database_url is None:  # name the file, so nobody hunts for it
         settings = settings.model_copy(update={"database_url": settings.resolved_database_url()})
     simulation_host = None
@@ -348,6 +361,8 @@ def serve_command(
             HOST_PROGRAM, None, max_restarts=settings.host_max_restarts
         )
         simulation_host.spawn()  # it imports the simulations while this process imports the app
+
+    import uvicorn
 
     from freeagentics.server.app import INSECURE_WARNING, create_app
     from freeagentics.server.logs import log_config
@@ -371,6 +386,33 @@ def serve_command(
         ws=WS_PROTOCOL,
         ws_max_size=settings.ws_max_message_bytes,
     )
+
+
+def _serve_workers(settings) -> None:
+    """``serve --workers N`` (N > 1): check what it needs, then supervise until stopped."""
+    from freeagentics.server.app import INSECURE_WARNING
+    from freeagentics.server.supervisor import missing_for_workers, redis_unreachable, serve_workers
+
+    n = settings.workers
+    missing = missing_for_workers(settings)
+    if missing:
+        lines = "".join(f"\n  - {item}" for item in missing)
+        raise _fail(f"--workers {n} needs PostgreSQL and Redis, which its processes share:{lines}")
+    assert settings.redis_url is not None and settings.database_url is not None
+    unreachable = redis_unreachable(settings.redis_url)
+    if unreachable:
+        raise _fail(f"--workers {n}: {unreachable}")
+    if settings.development:
+        err_console.print(f"[bold red]WARNING: {INSECURE_WARNING}[/]")
+    console.print(
+        f"FreeAgentics server on http://{settings.host}:{settings.port} (docs at /docs): "
+        f"{n} API workers, one simulation host, database {_safe_url(settings.database_url)}, "
+        f"Redis {_safe_url(settings.redis_url)}",
+        soft_wrap=True,
+    )
+    code = serve_workers(settings)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("loadtest")

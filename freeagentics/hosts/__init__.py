@@ -15,7 +15,10 @@ The local host process (the embedded default) is made of:
   calls never queue behind a long one) to a :class:`HostServer`;
 * :class:`HostServer` — the child's listener on 127.0.0.1: token handshake, calls on
   worker threads, frames pushed per topic to the connections that want it;
-* :func:`serve_child` — how the child program serves its handler for its parent.
+* :func:`serve_child` — how the child program serves its handler for its parent;
+* :class:`AttachedHost` — the transport of a process that did not start the host (an
+  API worker beside others): it connects wherever it is told the host listens, and
+  again after the host restarted.
 
 On the wire (:mod:`._codec`): 4-byte big-endian length, then one MessagePack map;
 numpy arrays as an extension type, nothing pickled. This package imports nothing of
@@ -39,6 +42,7 @@ Beside them, :mod:`.shards` splits one simulation's rows across Ray actors and
 imported here).
 """
 
+from freeagentics.hosts._attached import AttachedHost
 from freeagentics.hosts._child import serve_child
 from freeagentics.hosts._client import SocketTransport
 from freeagentics.hosts._codec import WireError, decode, encode, frame, read_message
@@ -48,13 +52,14 @@ from freeagentics.hosts._errors import (
     error_from_wire,
     error_to_wire,
 )
-from freeagentics.hosts._process import LocalHostProcess
+from freeagentics.hosts._process import LocalHostProcess, child_environment
 from freeagentics.hosts._server import HostHandler, HostServer
 from freeagentics.hosts._surface import HOST_METHODS, SimulationHost, Transport
 from freeagentics.hosts.proxy import ServiceProxy
 
 __all__ = [
     "HOST_METHODS",
+    "AttachedHost",
     "HostError",
     "HostHandler",
     "HostServer",
@@ -65,6 +70,7 @@ __all__ = [
     "SocketTransport",
     "Transport",
     "WireError",
+    "child_environment",
     "decode",
     "encode",
     "error_from_wire",

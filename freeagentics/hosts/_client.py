@@ -21,7 +21,7 @@ from typing import Any
 from freeagentics.hosts._codec import WireError, frame, read_message
 from freeagentics.hosts._errors import HostUnavailableError, error_from_wire
 
-__all__ = ["SocketTransport"]
+__all__ = ["LinkedTransport", "SocketTransport"]
 
 log = logging.getLogger("freeagentics.hosts")
 
@@ -182,3 +182,27 @@ class SocketTransport:
     def close(self) -> None:
         """End the connection (waiting calls raise HostUnavailableError)."""
         self._lost("closed by this process")
+
+
+class LinkedTransport:
+    """A transport that outlives its connections (a host restarted, one reconnected):
+    calls go to the current :class:`SocketTransport`, ``_link``, and raise
+    :class:`~freeagentics.hosts.HostUnavailableError` at once, saying :meth:`why`, while
+    there is none."""
+
+    _link: SocketTransport | None = None
+
+    def why(self) -> str:
+        """Why calls fail now, in words for an HTTP 503."""
+        raise NotImplementedError
+
+    def call(self, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        link = self._link
+        if link is None:
+            raise HostUnavailableError(self.why())
+        return link.call(method, args, kwargs)
+
+    def notify(self, op: str, key: str) -> bool:
+        """Send a ``want``/``unwant`` notice (dropped while the host is not connected)."""
+        link = self._link
+        return link is not None and link.notify(op, key)

@@ -27,14 +27,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from freeagentics.hosts._client import FrameHandler, SocketTransport
+from freeagentics.hosts._client import FrameHandler, LinkedTransport, SocketTransport
 from freeagentics.hosts._errors import HostUnavailableError
 
-__all__ = ["LocalHostProcess"]
+__all__ = ["LocalHostProcess", "child_environment"]
 
 log = logging.getLogger("freeagentics.hosts")
 
@@ -43,7 +43,16 @@ log = logging.getLogger("freeagentics.hosts")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
-class LocalHostProcess:
+def child_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) with this package first on the import path, so
+    that a child program runs the same code as this process."""
+    out = dict(os.environ if env is None else env)
+    path = out.get("PYTHONPATH")
+    out["PYTHONPATH"] = _PACKAGE_ROOT + (os.pathsep + path if path else "")
+    return out
+
+
+class LocalHostProcess(LinkedTransport):
     """The host program ``module`` in a child process, and the transport to it.
 
     Args:
@@ -67,9 +76,7 @@ class LocalHostProcess:
         self.module = module
         self.config = None if config is None else dict(config)
         self.max_restarts, self.start_timeout_s = max_restarts, start_timeout_s
-        self.env = dict(os.environ if env is None else env)
-        path = self.env.get("PYTHONPATH")
-        self.env["PYTHONPATH"] = _PACKAGE_ROOT + (os.pathsep + path if path else "")
+        self.env = child_environment(env)
         #: called with ``(key, payload)`` for every frame the host pushes
         self.on_frame: FrameHandler | None = None
         #: called after every (re)connection, e.g. to say again which topics are wanted
@@ -78,6 +85,8 @@ class LocalHostProcess:
         self.restarts = 0
         self.opened: Any = None  # what the last host.open returned
         self.port: int | None = None  # where the child listens (on 127.0.0.1)
+        #: the secret a connection to it presents (other processes may be given it)
+        self.token: bytes | None = None
         self._proc: subprocess.Popen | None = None
         self._link: SocketTransport | None = None
         self._exit_code: int | None = None
@@ -86,17 +95,6 @@ class LocalHostProcess:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ Transport
-    def call(self, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        link = self._link
-        if link is None:
-            raise HostUnavailableError(self.why())
-        return link.call(method, args, kwargs)
-
-    def notify(self, op: str, key: str) -> bool:
-        """Send a ``want``/``unwant`` notice (dropped while the host is not connected)."""
-        link = self._link
-        return link is not None and link.notify(op, key)
-
     def why(self) -> str:
         """Why calls fail now, in words for an HTTP 503."""
         if self.state in ("starting", "restarting"):
@@ -166,7 +164,8 @@ class LocalHostProcess:
             self._kill(proc)
             raise
         with self._lock:
-            self._proc, self._link, self.opened, self.port = proc, link, opened, port
+            self._proc, self._link, self.opened = proc, link, opened
+            self.port, self.token = port, token
             self.state = "up"
         threading.Thread(target=self._watch, args=(proc,), daemon=True, name="host-watcher").start()
         log.info("simulation host up (pid %d, port %d)", proc.pid, port)

@@ -243,6 +243,9 @@ class HostServer:
                 sock, peer = self._listener.accept()
             except OSError:
                 return
+            if self._closed:
+                sock.close()
+                return
             with self._lock:
                 full = len(self._connections) >= self.max_connections
                 conn = None if full else _Connection(self, sock, peer)
@@ -315,6 +318,10 @@ class HostServer:
     def close(self) -> None:
         """Stop accepting and close every connection."""
         self._closed = True
+        try:  # wakes the accepting thread: closing alone leaves a blocked accept() accepting
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
         with self._lock:
             held = list(self._connections)

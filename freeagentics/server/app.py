@@ -8,7 +8,10 @@
   the demo; frames reach this process's hub through it;
 * ``"inline"``: the :class:`~freeagentics.server.services.SimulationService` itself,
   its simulations on threads of this process (creating the app opens and migrates the
-  database).
+  database);
+* an API worker among several (:mod:`freeagentics.server.worker`): a proxy to the host
+  its supervisor started, reached through an :class:`~freeagentics.hosts.AttachedHost`;
+  the worker neither opens nor closes that host.
 
 Starting the app restores the simulations a previous run left alive and creates and
 starts the demo simulation (when ``demo``), in the host or here; stopping it stops every
@@ -26,7 +29,7 @@ from typing import Any
 from fastapi import FastAPI, WebSocket
 
 from freeagentics import __version__
-from freeagentics.hosts import LocalHostProcess, ServiceProxy
+from freeagentics.hosts import AttachedHost, LocalHostProcess, ServiceProxy
 from freeagentics.server import HOST_PROGRAM
 from freeagentics.server.api import api_router
 from freeagentics.server.debug import install_debug_delay
@@ -67,7 +70,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     if settings.development:
         log.warning(INSECURE_WARNING)
-    host: LocalHostProcess | None = app.state.host
+    host: LocalHostProcess | AttachedHost | None = app.state.host
+    if isinstance(host, AttachedHost):  # the supervisor opened the host, and closes it
+        await asyncio.to_thread(host.start)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(host.stop)
+        return
     if host is None:
         from freeagentics.server.runtime import bring_up
 
@@ -91,7 +101,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(host.stop if app.state.owns_host else host.close_host)
 
 
-def _host_metrics(host: LocalHostProcess) -> Callable[[], list]:
+def _host_metrics(host: LocalHostProcess | AttachedHost) -> Callable[[], list]:
     def fetch() -> list:
         return host.call("host.metrics", (), {})
 
@@ -126,7 +136,7 @@ class FreeAgenticsApp(FastAPI):
 def create_app(
     settings: Settings | None = None,
     *,
-    host: LocalHostProcess | None = None,
+    host: LocalHostProcess | AttachedHost | None = None,
     own_host: bool | None = None,
 ) -> FastAPI:
     """The FastAPI app for ``settings`` (default: read from the environment).
@@ -134,7 +144,9 @@ def create_app(
     ``host``: the host process to use (implies ``simulation_host="process"``; by default
     a process app makes its own). The app starts and stops a host it owns (``own_host``,
     default: only one it made); one it does not own is already started, and the app
-    opens it at start and closes it at shutdown (tests share one so).
+    opens it at start and closes it at shutdown (tests share one so). An
+    :class:`~freeagentics.hosts.AttachedHost` is only connected at start and
+    disconnected at shutdown.
     """
     settings = settings or Settings()
     app = FreeAgenticsApp(

@@ -5,7 +5,10 @@ The API process starts it (:class:`~freeagentics.hosts.LocalHostProcess`, when
 :class:`~freeagentics.server.services.SimulationService` with its runner threads,
 storage writers, checkpoints and recovery, the demo, and a hub without sockets that
 encodes each topic's frames once and pushes them to the API processes that want them.
-The API process holds a :class:`~freeagentics.hosts.ServiceProxy` to it.
+The API process holds a :class:`~freeagentics.hosts.ServiceProxy` to it. With several
+API workers (``workers > 1``, see :mod:`freeagentics.server.supervisor`) the hub
+publishes each topic's frames once to Redis instead, where every worker takes them,
+and learns there which topics the workers want.
 
 Besides the service's methods (:data:`~freeagentics.hosts.HOST_METHODS`) it answers
 three of its own:
@@ -38,7 +41,7 @@ from freeagentics.server.logs import log_config
 from freeagentics.server.metrics import ServerMetrics, families
 from freeagentics.server.runtime import bring_up, build_service
 from freeagentics.server.services import SimulationService
-from freeagentics.server.settings import Settings
+from freeagentics.server.settings import MAX_WORKERS, Settings
 from freeagentics.server.ws.frames import Topic
 from freeagentics.server.ws.hub import Hub
 from freeagentics.server.ws.source import ServiceSource
@@ -73,6 +76,7 @@ class HostRuntime:
         self.server: HostServer | None = None
         self.service: SimulationService | None = None
         self.hub: Hub | None = None
+        self.fanout: Any = None  # the hub's RedisFanout, with several API workers
         self.metrics: ServerMetrics | None = None
         self._lock = threading.Lock()  # open and close, one at a time
         self._logging = False
@@ -127,6 +131,7 @@ class HostRuntime:
             hub = asyncio.run_coroutine_threadsafe(made, self.loop).result()
             restored = bring_up(service, values, restart=restart)
             self.service, self.hub, self.metrics = service, hub, metrics
+            self.fanout = hub.relay if values.frames_through_redis else None
             for key in self.server.interests() if self.server is not None else ():
                 self.interest(key, True)  # topics wanted before a close and this open
         return {"pid": os.getpid(), "restored": restored}
@@ -140,27 +145,38 @@ class HostRuntime:
             max_subscriptions=settings.max_subscriptions_per_connection,
             max_feeds=settings.max_feeds,
         )
-        hub.relay = _PushRelay(self.server)
+        if settings.frames_through_redis:  # sets hub.relay
+            from freeagentics.server.ws.redis_fanout import RedisFanout
+
+            assert settings.redis_url is not None
+            await RedisFanout.start(
+                hub, settings.redis_url, prefix=settings.ws_redis_prefix, follow_frames=False
+            )
+        else:
+            hub.relay = _PushRelay(self.server)
         return hub
 
     def close(self) -> None:
         with self._lock:
-            service, hub = self.service, self.hub
-            self.service = self.hub = None
+            service, hub, fanout = self.service, self.hub, self.fanout
+            self.service = self.hub = self.fanout = None
             if hub is not None:  # its feeds first: they hold the simulations' buses
-                asyncio.run_coroutine_threadsafe(_close(hub), self.loop).result()
+                asyncio.run_coroutine_threadsafe(_close(hub, fanout), self.loop).result()
             if service is not None:
                 service.close()
                 service.engine.dispose()
 
 
-async def _close(hub: Hub) -> None:
+async def _close(hub: Hub, fanout: Any) -> None:
+    if fanout is not None:
+        await fanout.close()
     hub.close()
 
 
 def main() -> None:
     """Serve the host for the API process that started this one."""
-    serve_child(HostRuntime)
+    # a connection per API worker, the supervisor's, and a few to spare
+    serve_child(HostRuntime, max_connections=MAX_WORKERS + 8)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_SECRET", "MIN_SECRET_LENGTH", "ROLE_NAMES", "Settings"]
+__all__ = ["DEFAULT_SECRET", "MAX_WORKERS", "MIN_SECRET_LENGTH", "ROLE_NAMES", "Settings"]
 
 #: The secret that ships in the source; accepted only in development mode.
 DEFAULT_SECRET = "freeagentics-development-secret-do-not-use"
@@ -21,6 +21,8 @@ DEFAULT_SECRET = "freeagentics-development-secret-do-not-use"
 MIN_SECRET_LENGTH = 32
 #: Role names accepted in ``api_keys`` and in token claims.
 ROLE_NAMES = ("viewer", "operator", "admin")
+#: Most API worker processes one server runs (each holds a connection to the host).
+MAX_WORKERS = 64
 
 
 class Settings(BaseSettings):
@@ -56,6 +58,21 @@ class Settings(BaseSettings):
     #: per address) live in it, so N worker processes allow one budget, not N; unset: one
     #: process, every budget in its memory
     redis_url: str | None = None
+    workers: int = Field(
+        1,
+        ge=1,
+        le=MAX_WORKERS,
+        description="API worker processes `freeagentics serve` runs on one port (--workers), "
+        "all reaching one simulation host. More than one needs PostgreSQL (database_url) and "
+        "Redis (redis_url): frames reach the workers through Redis.",
+    )
+    ws_redis_prefix: str = Field(
+        "freeagentics:ws",
+        min_length=1,
+        max_length=100,
+        description="Prefix of the Redis channels and keys frames and topic interest travel "
+        "on; deployments sharing one Redis keep apart by using different prefixes.",
+    )
     ws_queue_size: int = Field(64, ge=1)
     ws_max_lag_frames: int = Field(256, ge=1)
     frame_rate_hz: float = Field(10.0, gt=0, le=1_000)
@@ -178,6 +195,12 @@ class Settings(BaseSettings):
         from freeagentics.storage import default_url
 
         return self.database_url or default_url(self.data_dir)
+
+    @property
+    def frames_through_redis(self) -> bool:
+        """Whether a host publishes its frames to Redis for several API workers (rather
+        than pushing them to one API process over its socket)."""
+        return self.workers > 1 and bool(self.redis_url)
 
     @property
     def development(self) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.scaleout import FORMULA, projected_tick, projection_constants
+from benchmarks.scaleout import FORMULA, PG_DEFAULT, projected_tick, projection_constants
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,3 +104,95 @@ def test_b8_shard_tick_and_projection_records(tmp_path, ray_cluster):
             projected_tick(r["constants"], 10_000_000, r["machines"])
         )
     assert "B8 (b)" in run.stdout and "B8 (d)" in run.stdout and FORMULA in run.stdout
+
+
+def test_the_lean_http_client_delimits_responses_split_anywhere():
+    import asyncio
+
+    from benchmarks._http_worker import Connection, Counters
+
+    class Transport:
+        def __init__(self):
+            self.written: list[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.written.append(data)
+
+        def close(self) -> None:
+            self.written.append(b"<closed>")
+
+    async def main():
+        counters = Counters()
+        conn = Connection(b"GET / HTTP/1.1\r\n\r\n", counters)
+        transport = Transport()
+        conn.connection_made(transport)
+        counters.counting = True
+        ok = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-FreeAgentics-Worker: 1\r\n\r\nhello"
+        bad = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 2\r\n\r\nno"
+        stream = ok + bad + ok
+        for i in range(0, len(stream), 7):  # pieces that cut heads, lengths and bodies
+            conn.data_received(stream[i : i + 7])
+        chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        conn.data_received(chunked)
+        return counters, transport
+
+    counters, transport = asyncio.run(main())
+    assert counters.requests == 2 and counters.by_worker == {"1": 2}
+    assert counters.errors == 2  # the 503, and a response without a length
+    assert transport.written[:4] == [b"GET / HTTP/1.1\r\n\r\n"] * 4  # one per whole response
+    assert transport.written[-1] == b"<closed>"
+
+
+def _services() -> tuple[str, str]:
+    """PostgreSQL and Redis for part a, or a skip (a failure where they are required)."""
+    import os
+
+    import redis
+    import sqlalchemy as sa
+
+    pg = os.environ.get("FREEAGENTICS_TEST_POSTGRES_URL", PG_DEFAULT)
+    url = os.environ.get("FREEAGENTICS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        engine = sa.create_engine(pg)
+        with engine.connect():
+            pass
+        engine.dispose()
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except (sa.exc.OperationalError, redis.RedisError) as exc:
+        if os.environ.get("FREEAGENTICS_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"part a needs PostgreSQL and Redis: {exc}")
+        pytest.skip(f"part a needs PostgreSQL and Redis: {exc}")
+    return pg, url
+
+
+@pytest.mark.slow
+def test_b8_api_workers_records(tmp_path):
+    pg, redis_url = _services()
+    out = tmp_path / "b8a.json"
+    run = bench(
+        *("--part", "a", "--quick", "--connections", 20, "--pingers", 4),
+        *("--loads", "rest-host", "websocket"),
+        *("--http-connections", 4, "--duration", 1.5, "--agents", 20),
+        *("--database-url", pg, "--redis-url", redis_url, "--json", out),
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    records = json.loads(out.read_text())
+    assert [(r["n"], r["load"]) for r in records] == [
+        (n, load) for n in (1, 2) for load in ("rest-host", "websocket")
+    ]
+    for r in records:
+        assert r["benchmark"] == "B8" and r["case"] == "api-workers" and r["errors"] == 0
+        assert r["server_cpu_percent"] > 0 and r["client_cpu_percent"] > 0
+        rate = r.get("messages_per_s") or r["requests_per_s"]
+        assert r["per_server_cpu_s"] == pytest.approx(rate / (r["server_cpu_percent"] / 100))
+        if r["load"] == "websocket":
+            assert r["messages_per_s"] > 0 and r["connected"] == 20 and r["pings"] > 0
+        else:
+            assert r["requests_per_s"] > 0 and r["latency_ms_p95"] >= r["latency_ms_p50"]
+            # one worker sends no worker header; two say which of them answered
+            assert set(r["by_worker"]) <= ({"-"} if r["n"] == 1 else {"0", "1"})
+        if r["n"] == 2:
+            key = "messages_per_s" if r["load"] == "websocket" else "requests_per_s"
+            one = next(o for o in records if (o["n"], o["load"]) == (1, r["load"]))
+            assert r["ratio_to_one_worker"] == pytest.approx(r[key] / one[key])
+    assert "B8 (a)" in run.stdout

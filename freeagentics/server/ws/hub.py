@@ -124,8 +124,8 @@ class Hub:
         max_subscriptions: topics one client may hold at once.
         max_feeds: simulations followed at once (each feed is one consumer thread), and
             topics brought from other processes at once.
-        relay: set by :func:`~freeagentics.server.ws.redis_fanout.attach` to share frames
-            with other processes.
+        relay: set by :class:`~freeagentics.server.ws.redis_fanout.RedisFanout` (or a
+            host relay) to share frames with other processes.
     """
 
     def __init__(
@@ -469,16 +469,6 @@ class Hub:
             payloads["json"] = frames.encode(frames.decode_msgpack(payload), "json")
         newest = set() if state.topic.kind == "coalitions" else {key}
         self._hand_to_loop(self._relayed, [(key, payloads, None)], newest)
-
-    def deliver_remote(self, key: str, payload: bytes) -> None:
-        """A MessagePack frame of ``key`` arrived from another process: relay it here."""
-        state = self._topics.get(key)
-        if state is None or not state.remote_source:
-            return
-        payloads: dict[str, Payload] = {"msgpack": payload}
-        if state.subscribers["json"]:
-            payloads["json"] = frames.encode(frames.decode_msgpack(payload), "json")
-        self.fanout(key, payloads)
 
     # ------------------------------------------------------------------ shutdown
     def close(self) -> None:

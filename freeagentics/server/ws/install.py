@@ -51,13 +51,16 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
             if sync is not None:
                 sync.start()
             fanout = relay = None
-            if host is not None:  # the host relays its frames; Redis serves inline services
-                hub.relay = relay = HostRelay(hub, host)
+            if host is not None:
                 hub.verify = source.verify
-            elif settings.redis_url:
+            if host is not None and not settings.frames_through_redis:
+                hub.relay = relay = HostRelay(hub, host)  # the host pushes its frames here
+            elif settings.redis_url:  # several workers, or inline services in several processes
                 from freeagentics.server.ws.redis_fanout import RedisFanout
 
-                fanout = await RedisFanout.start(hub, settings.redis_url)
+                fanout = await RedisFanout.start(
+                    hub, settings.redis_url, prefix=settings.ws_redis_prefix
+                )
             try:
                 # the server's WebSocket protocol reads the message limit from here
                 yield {

@@ -9,7 +9,12 @@ Interest travels the other way. A process whose client subscribes to a simulatio
 does not own records the topic in the sorted set ``{prefix}:want:{key}`` (member: its
 origin, score: time) and announces it on ``{prefix}:interest``; it refreshes both every
 ``refresh_s``. The owner produces the topic while a fresh entry (under ``ttl_s`` old)
-remains, so a process that dies without saying goodbye stops costing anything soon.
+remains, so a process that dies without saying goodbye stops costing anything soon. A
+process that starts (a simulation host restarted, say) takes up the fresh entries
+already there, rather than waiting for the next announcements.
+
+A simulation host serving several API workers only produces: it is started with
+``follow_frames=False`` and never receives the frames it publishes.
 """
 
 from __future__ import annotations
@@ -55,14 +60,19 @@ class RedisFanout:
         self._pubsub = client.pubsub()
 
     @classmethod
-    async def start(cls, hub: Hub, url: str, **options) -> RedisFanout:
-        """Connect to ``url``, attach to ``hub`` and start relaying."""
+    async def start(
+        cls, hub: Hub, url: str, *, follow_frames: bool = True, **options
+    ) -> RedisFanout:
+        """Connect to ``url``, attach to ``hub`` and start relaying (``follow_frames``:
+        also relay other processes' frames to this hub's clients)."""
         client = aioredis.from_url(url)
         await client.ping()  # fail at start-up, not on the first frame
         self = cls(hub, client, **options)
-        await self._pubsub.psubscribe(f"{self._frame_prefix}*")
+        if follow_frames:
+            await self._pubsub.psubscribe(f"{self._frame_prefix}*")
         await self._pubsub.subscribe(self._interest)
         hub.relay = self
+        await self._adopt()
         self._tasks = [
             asyncio.create_task(self._read()),
             asyncio.create_task(self._publish()),
@@ -113,6 +123,15 @@ class RedisFanout:
             pipe.publish(self._interest, self.origin + key.encode())
             await pipe.execute()
 
+    async def _adopt(self) -> None:
+        """Take up the topics other processes want now (fresh entries of their sets)."""
+        fresh = time.time() - self.ttl_s
+        async for name in self.redis.scan_iter(match=f"{self.prefix}:want:*", count=500):
+            key = name.decode()[len(self.prefix) + len(":want:") :]
+            if await self.redis.zcount(name, fresh, "+inf"):
+                with contextlib.suppress(Exception):  # a foreign key's garbage is skipped
+                    self.hub.add_remote_interest(Topic.from_key(key))
+
     async def _publish(self) -> None:
         while True:
             batch = [await self._outbox.get()]
@@ -133,7 +152,7 @@ class RedisFanout:
             channel = message["channel"].decode()
             try:
                 if message["type"] == "pmessage":
-                    self.hub.deliver_remote(channel[len(self._frame_prefix) :], data[n:])
+                    self.hub.relay_frame(channel[len(self._frame_prefix) :], data[n:])
                     self.relayed += 1
                 elif message["type"] == "message" and channel == self._interest:
                     self.hub.add_remote_interest(Topic.from_key(data[n:].decode()))
