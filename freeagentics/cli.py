@@ -322,6 +322,15 @@ def serve_command(
     migrate: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Migrate the database schema at start.")
     ] = True,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Run each simulation in a Ray actor on the cluster at ADDRESS ('auto', "
+            "HOST:PORT; default: $FREEAGENTICS_RAY_ADDRESS); needs PostgreSQL and Redis.",
+        ),
+    ] = None,
 ) -> None:
     """Start the HTTP/WebSocket server (settings from FREEAGENTICS_* variables)."""
     import uvicorn
@@ -330,13 +339,14 @@ def serve_command(
     from freeagentics.loadtest.fdlimit import raise_fd_limit
     from freeagentics.server.settings import Settings
 
-    try:
-        settings = Settings()
+    changes: dict = {"demo": demo, "auto_migrate": migrate}
+    changes.update({k: v for k, v in (("host", host), ("port", port)) if v is not None})
+    if ray is not None:
+        changes.update(ray_address=ray, simulation_host="ray")
+    try:  # the flags are validated with the environment, as one set of settings
+        settings = Settings(**changes)
     except ValidationError as exc:
         raise _fail(f"invalid server settings: {exc}") from None
-    changes = {"demo": demo, "auto_migrate": migrate}
-    changes.update({k: v for k, v in (("host", host), ("port", port)) if v is not None})
-    settings = settings.model_copy(update=changes)
     if settings.database_url is None:  # name the file, so nobody hunts for it
         settings = settings.model_copy(update={"database_url": settings.resolved_database_url()})
     simulation_host = None
@@ -357,7 +367,13 @@ def serve_command(
         err_console.print(f"[bold red]WARNING: {INSECURE_WARNING}[/]")
     console.print(
         f"FreeAgentics server on http://{settings.host}:{settings.port} (docs at /docs), "
-        f"database {_safe_url(settings.database_url)}",
+        f"database {_safe_url(settings.database_url)}"
+        + (
+            f", simulations on the Ray cluster at {settings.ray_address} "
+            f"(namespace {settings.ray_namespace})"
+            if settings.simulation_host == "ray"
+            else ""
+        ),
         soft_wrap=True,
     )
     raise_fd_limit()  # a connection is a descriptor: hold as many as the system allows

@@ -122,14 +122,25 @@ class HostRuntime:
                 logging.config.dictConfig(log_config(values.log_format))
                 self._logging = True
             metrics = ServerMetrics("host")
-            service = build_service(values, metrics)
+            service = self._build_service(values, metrics)
             made = self._make_hub(values, service)
             hub = asyncio.run_coroutine_threadsafe(made, self.loop).result()
-            restored = bring_up(service, values, restart=restart)
+            restored = self._bring_up(service, values, restart)
             self.service, self.hub, self.metrics = service, hub, metrics
             for key in self.server.interests() if self.server is not None else ():
                 self.interest(key, True)  # topics wanted before a close and this open
         return {"pid": os.getpid(), "restored": restored}
+
+    # the three steps of an open that another kind of host does its own way
+    def _build_service(self, settings: Settings, metrics: ServerMetrics) -> SimulationService:
+        return build_service(settings, metrics)
+
+    def _bring_up(self, service: SimulationService, settings: Settings, restart: bool) -> Any:
+        return bring_up(service, settings, restart=restart)
+
+    async def _relay(self, hub: Hub, settings: Settings) -> Any:
+        """The headless hub's relay (made on the hub's loop)."""
+        return _PushRelay(self.server)
 
     async def _make_hub(self, settings: Settings, service: SimulationService) -> Hub:
         hub = Hub(  # made on its loop, which it keeps
@@ -140,7 +151,7 @@ class HostRuntime:
             max_subscriptions=settings.max_subscriptions_per_connection,
             max_feeds=settings.max_feeds,
         )
-        hub.relay = _PushRelay(self.server)
+        hub.relay = await self._relay(hub, settings)
         return hub
 
     def close(self) -> None:
@@ -155,7 +166,11 @@ class HostRuntime:
 
 
 async def _close(hub: Hub) -> None:
+    relay = hub.relay
     hub.close()
+    closing = getattr(relay, "close", None)  # a relay with connections of its own
+    if closing is not None:
+        await closing()
 
 
 def main() -> None:

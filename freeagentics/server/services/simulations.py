@@ -188,6 +188,7 @@ class SimulationService:
             "world": [snap.layout.height, snap.layout.width],
             "error": managed.error,
             "ticks_lost": managed.ticks_lost,
+            "failovers": managed.failovers,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -219,8 +220,34 @@ class SimulationService:
             with self._lock:
                 self._reserved -= 1
 
+    def create_into(
+        self,
+        sim_id: int,
+        scenario: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        kinds: Sequence[KindDefinition | Mapping[str, Any]] = (),
+    ) -> int:
+        """As :meth:`create`, into the stored simulation ``sim_id`` that holds nothing yet
+        (a row made by the router of a deployment whose simulations each have a host of
+        their own); its configuration, seed and name are set. Returns ``sim_id``."""
+        if sim_id in self._sims:
+            raise ConflictError(f"simulation {sim_id} is already held here")
+        kinds = [KindDefinition.of(k, f"kinds[{i}]") for i, k in enumerate(kinds)]
+        with self._lock:
+            self._reserved += 1
+        try:
+            return self._create(scenario, name, kinds, row=sim_id)
+        finally:
+            with self._lock:
+                self._reserved -= 1
+
     def _create(
-        self, scenario: Mapping[str, Any] | None, name: str | None, kinds: Sequence[KindDefinition]
+        self,
+        scenario: Mapping[str, Any] | None,
+        name: str | None,
+        kinds: Sequence[KindDefinition],
+        row: int | None = None,
     ) -> int:
         _check_text(name, "name")
         _check_text(scenario, "scenario")
@@ -241,9 +268,13 @@ class SimulationService:
         _check_scale(config, limits)
         sim = Simulation(config, kinds=built)
         label = name or parsed.name
-        sim_id = self._write(
-            lambda c: simulation_store.create(c, config, name=label, status="created")
-        )
+        if row is None:
+            sim_id = self._write(
+                lambda c: simulation_store.create(c, config, name=label, status="created")
+            )
+        else:
+            sim_id = row
+            self._write(lambda c: simulation_store.assign(c, row, config, name=label))
         managed = self._hold(sim_id, label, sim)
         if self.checkpoint_policy.every_ticks:
             with managed.lock:  # restorable from the start, whatever its kinds
@@ -270,8 +301,9 @@ class SimulationService:
         settle_heap()  # the new objects are long-lived: keep full collections off them
         return managed
 
-    def recover(self) -> list[Restored]:
-        """Bring back the simulations the database says were alive (server start).
+    def recover(self, ids: Sequence[int] | None = None) -> list[Restored]:
+        """Bring back the simulations the database says were alive (server start), or
+        exactly those whose ids are in ``ids`` (whatever their status).
 
         Running ones run again, paused and created ones stay so; each reports
         ``ticks_lost``. Those that cannot be restored are marked ``failed``.
@@ -285,7 +317,12 @@ class SimulationService:
                 managed.launch()
             return managed
 
-        return recover(self, adopt, self._on_restored)
+        return recover(self, adopt, self._on_restored, ids=ids)
+
+    def mark_failover(self, sim_id: int, failovers: int) -> None:
+        """Simulation ``sim_id`` resumed here after its host died, for the ``failovers``-th
+        time (its summary says so)."""
+        self._managed(sim_id).failovers = failovers
 
     def get(self, sim_id: int) -> dict[str, Any]:
         """Summary of one simulation."""

@@ -51,7 +51,15 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
             if sync is not None:
                 sync.start()
             fanout = relay = None
-            if host is not None:  # the host relays its frames; Redis serves inline services
+            if settings.simulation_host == "ray":  # the actors publish through Redis
+                from freeagentics.server.failover import redis_prefix
+                from freeagentics.server.ws.redis_fanout import RedisFanout
+
+                assert settings.redis_url is not None  # the settings require it
+                prefix = f"{redis_prefix(settings.ray_namespace)}:ws"
+                fanout = await RedisFanout.start(hub, settings.redis_url, prefix=prefix)
+                hub.verify = source.verify
+            elif host is not None:  # the host relays its frames; Redis serves inline services
                 hub.relay = relay = HostRelay(hub, host)
                 hub.verify = source.verify
             elif settings.redis_url:

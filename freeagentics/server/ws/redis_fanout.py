@@ -10,6 +10,12 @@ does not own records the topic in the sorted set ``{prefix}:want:{key}`` (member
 origin, score: time) and announces it on ``{prefix}:interest``; it refreshes both every
 ``refresh_s``. The owner produces the topic while a fresh entry (under ``ttl_s`` old)
 remains, so a process that dies without saying goodbye stops costing anything soon.
+An owner that starts (or starts again, after its process died) takes up the topics
+already wanted (:meth:`RedisFanout.resume_interest`) instead of waiting for the next
+refresh.
+
+A process that owns simulations but serves no clients (a simulation host) starts with
+``relay=False``: it publishes and hears interest, and never receives other owners' frames.
 """
 
 from __future__ import annotations
@@ -55,12 +61,14 @@ class RedisFanout:
         self._pubsub = client.pubsub()
 
     @classmethod
-    async def start(cls, hub: Hub, url: str, **options) -> RedisFanout:
-        """Connect to ``url``, attach to ``hub`` and start relaying."""
+    async def start(cls, hub: Hub, url: str, *, relay: bool = True, **options) -> RedisFanout:
+        """Connect to ``url``, attach to ``hub`` and start relaying (``relay=False``:
+        publish this hub's frames and hear interest only)."""
         client = aioredis.from_url(url)
         await client.ping()  # fail at start-up, not on the first frame
         self = cls(hub, client, **options)
-        await self._pubsub.psubscribe(f"{self._frame_prefix}*")
+        if relay:
+            await self._pubsub.psubscribe(f"{self._frame_prefix}*")
         await self._pubsub.subscribe(self._interest)
         hub.relay = self
         self._tasks = [
@@ -112,6 +120,21 @@ class RedisFanout:
             pipe.expire(want, int(self.ttl_s * 4))
             pipe.publish(self._interest, self.origin + key.encode())
             await pipe.execute()
+
+    async def resume_interest(self) -> int:
+        """Produce every topic of this hub's simulations that some process wants now (a
+        fresh entry in its want set); returns how many were taken up."""
+        prefix = f"{self.prefix}:want:"
+        taken = 0
+        async for raw in self.redis.scan_iter(match=f"{prefix}*", count=500):
+            want = raw.decode()
+            if not await self.redis.zcount(want, time.time() - self.ttl_s, "+inf"):
+                continue
+            try:
+                taken += self.hub.add_remote_interest(Topic.from_key(want[len(prefix) :]))
+            except ValueError:  # not a topic key: someone else's garbage
+                continue
+        return taken
 
     async def _publish(self) -> None:
         while True:
