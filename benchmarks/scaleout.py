@@ -1,14 +1,19 @@
-"""B8 — scale-out (BENCHMARKS.md): sharded ticks and a projection to many machines.
+"""B8 — scale-out (BENCHMARKS.md): sharded ticks, failover and a projection to many machines.
 
 Usage, from the repository root::
 
-    python benchmarks/scaleout.py                      # parts b and d at 1 000 000 agents
+    python benchmarks/scaleout.py                      # parts b, c and d (1 000 000 agents)
     python benchmarks/scaleout.py --quick              # 100 000 agents, a few ticks
     python benchmarks/scaleout.py --part b --json reports/scaleout/b8.json
+    python benchmarks/scaleout.py --part c --json reports/scaleout/b8c.json
     python benchmarks/scaleout.py --part d --from reports/scaleout/b8.json
 
 Parts (``--part``, default every part this script has): (a) REST and WebSocket with 1
-and 2 API workers and (c) failover join :data:`PARTS` as they are written.
+and 2 API workers joins :data:`PARTS` as it is written.
+
+**(c) ``failover``** — seconds from killing a simulation's host (its actor's process,
+or its whole node) to the simulation stepping again on a live node, and the ticks lost;
+see :mod:`benchmarks._failover`.
 
 **(b) ``shard-tick``** — the tick of N agents (default 1 000 000) of the server's demo
 scenario with every agent an explorer (``demo_scenario(N)``: a world of 4 cells per
@@ -76,6 +81,8 @@ from benchmarks._common import (
     tick_stats,
     write_json,
 )
+from benchmarks._failover import add_arguments as add_failover_arguments
+from benchmarks._failover import run_failover
 
 FULL_N = 1_000_000
 QUICK_N = 100_000
@@ -412,9 +419,10 @@ def run_projection(args: argparse.Namespace, records: list[dict[str, Any]]) -> N
     print_table(f"B8 (d) — projected tick of {PROJECTION_N:,} agents ({FORMULA})", columns, rows)
 
 
-#: part -> runner(args, records); (a) api-workers and (c) failover join here
+#: part -> runner(args, records); (a) api-workers joins here
 PARTS: dict[str, Callable[[argparse.Namespace, list[dict[str, Any]]], None]] = {
     "b": run_shard_tick,
+    "c": run_failover,
     "d": run_projection,
 }
 
@@ -438,6 +446,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="write the records here")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per cell")
     parser.add_argument("--memory-budget-gb", type=float, default=12.0, help="per cell")
+    add_failover_arguments(parser)
     args = parser.parse_args(argv)
     if args.n is not None and args.n < 10:
         parser.error("--n must be >= 10")
@@ -447,6 +456,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.rounds = 1 if args.quick else 2
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
+    if args.failover_rounds is not None and args.failover_rounds < 1:
+        parser.error("--failover-rounds must be >= 1")
+    if args.failover_every < 2 or args.failover_agents < 1 or args.failover_rate <= 0:
+        parser.error("--failover-every must be >= 2, --failover-agents >= 1, --failover-rate > 0")
     return args
 
 

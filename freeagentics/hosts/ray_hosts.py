@@ -198,8 +198,10 @@ class RayHosts:
 
         try:
             handle = ray.get_actor(actor_name(sim_id), namespace=self.namespace)
-        except ValueError:
+        except ValueError:  # no actor of that name
             self._missing(sim_id)
+        except Exception as exc:  # the cluster itself does not answer
+            raise HostUnavailableError(f"the Ray cluster does not answer: {_cause(exc)}") from None
         with self._lock:
             self._handles[sim_id] = handle
             while len(self._handles) > MAX_HANDLES:
@@ -379,8 +381,12 @@ class RayHosts:
     def _ids(self) -> list[int]:
         import ray
 
+        try:
+            named = ray.util.list_named_actors(all_namespaces=True)
+        except Exception as exc:
+            raise HostUnavailableError(f"the Ray cluster does not answer: {_cause(exc)}") from None
         ids = []
-        for actor in ray.util.list_named_actors(all_namespaces=True):
+        for actor in named:
             name = actor.get("name", "")
             if actor.get("namespace") == self.namespace and name.startswith(ACTOR_PREFIX):
                 tail = name[len(ACTOR_PREFIX) :]
