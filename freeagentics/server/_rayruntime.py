@@ -122,7 +122,7 @@ class RayHostRuntime(HostRuntime):
         self.ledger = FailoverLedger(settings.redis_url, redis_prefix(settings.ray_namespace))
         if not restart:
             return []
-        restored = service.recover([self.sim_id])  # none: deleted meanwhile (calls: unknown id)
+        restored = service.recover_one(self.sim_id)  # none: deleted (calls: unknown id)
         for record in restored:
             if record.tick is None:
                 self.restore_error = record.error or "no checkpoint"

@@ -29,7 +29,7 @@ def test_a_ray_address_chooses_ray_which_needs_postgresql_and_redis():
     assert chosen.simulation_host == "ray"
     with pytest.raises(ValueError, match="simulations on Ray need PostgreSQL"):
         Settings(ray_address="auto", redis_url="redis://r")  # the default SQLite file
-    with pytest.raises(ValueError, match="need PostgreSQL.*not sqlite"):
+    with pytest.raises(ValueError, match=r"need PostgreSQL.*not sqlite"):
         Settings(ray_address="auto", database_url="sqlite:///x.db", redis_url="redis://r")
     with pytest.raises(ValueError, match="simulations on Ray need Redis"):
         Settings(ray_address="auto", database_url=PG)

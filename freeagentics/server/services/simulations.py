@@ -301,14 +301,21 @@ class SimulationService:
         settle_heap()  # the new objects are long-lived: keep full collections off them
         return managed
 
-    def recover(self, ids: Sequence[int] | None = None) -> list[Restored]:
-        """Bring back the simulations the database says were alive (server start), or
-        exactly those whose ids are in ``ids`` (whatever their status).
+    def recover(self) -> list[Restored]:
+        """Bring back the simulations the database says were alive (server start).
 
         Running ones run again, paused and created ones stay so; each reports
         ``ticks_lost``. Those that cannot be restored are marked ``failed``.
         """
+        return self._recover(None)
 
+    def recover_one(self, sim_id: int) -> list[Restored]:
+        """Bring back simulation ``sim_id`` from its latest checkpoint whatever its status
+        (a host of one simulation that starts again after its process died), as
+        :meth:`recover` does; empty when the database has no such simulation."""
+        return self._recover([sim_id])
+
+    def _recover(self, ids: Sequence[int] | None) -> list[Restored]:
         def adopt(sim_id: int, name: str, sim: Simulation, status: str, lost: int):
             managed = self._hold(sim_id, name, sim)
             managed.ticks_lost = lost
