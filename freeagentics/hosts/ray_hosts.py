@@ -429,13 +429,9 @@ class RayHosts:
         raise HostUnavailableError("gauges need a merge function (RayHosts(merge=...))")
 
     def _health(self) -> dict[str, Any]:
-        try:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
-            database = "ok"
-        except Exception as exc:  # the answer is the state of the database, not a failure
-            database = type(exc).__name__
-        return {"database": database, "simulations": len(self._ids())}
+        from freeagentics.storage import database_state
+
+        return {"database": database_state(self.engine), "simulations": len(self._ids())}
 
     def _recover(self) -> list[dict[str, Any]]:
         """Give every simulation that is alive in the database but has no actor an actor

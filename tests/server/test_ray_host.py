@@ -23,7 +23,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 import websockets
-from server.conftest import SMALL, serving
+from server.conftest import SMALL, serving, until
 
 from freeagentics.hosts.ray_hosts import ACTOR_PREFIX
 from freeagentics.loadtest.server import parse_metrics
@@ -33,6 +33,7 @@ from freeagentics.server.settings import Settings
 API = "/api/v1"
 EVERY = 10  # ticks between periodic checkpoints
 RATE = 50.0  # ticks per second of a running simulation
+POLL = 0.1  # seconds between two looks at a simulation (each one a call to its actor)
 PG_URL = os.environ.get(
     "FREEAGENTICS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -107,16 +108,6 @@ def deployment(ray_cluster, pg_schema_url, redis_url):
         while _actors(namespace) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not _actors(namespace), "detached actors outlived the test"
-
-
-def _until(check, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def _create(base: str, **body) -> dict:
@@ -246,7 +237,7 @@ def test_a_dead_node_s_simulation_resumes_on_the_other_node(deployment, ray_clus
     victim = next(sim for sim, node in placed.items() if node == "b")
     survivor = next(sim for sim, node in placed.items() if node == "a")
     url = f"{base}/simulations/{victim}"
-    _until(lambda: httpx.get(url).json()["tick"] >= 2 * EVERY + 3, what="ticks")
+    until(lambda: httpx.get(url).json()["tick"] >= 2 * EVERY + 3, what="ticks", interval=POLL)
     try:
         outcome = _kill_and_resume(url, lambda: ray_cluster.kill_node("b", wait=False))
         assert _node(ray_cluster, app, victim) == "a"
@@ -263,7 +254,7 @@ def test_a_killed_actor_process_resumes_with_its_frames(deployment):
     base, port, app = deployment
     sim = _create(base, name="killed", start=True)["id"]
     url = f"{base}/simulations/{sim}"
-    _until(lambda: httpx.get(url).json()["tick"] >= 2 * EVERY + 3, what="ticks")
+    until(lambda: httpx.get(url).json()["tick"] >= 2 * EVERY + 3, what="ticks", interval=POLL)
     pid = app.state.host.where(sim)["pid"]
     outcome = []
 
@@ -298,7 +289,8 @@ def _kill_and_resume(url: str, kill) -> tuple[int, int, float]:
     seen = httpx.get(url).json()["tick"]
     began, killed_at = time.monotonic(), time.time()
     kill()
-    _until(lambda: httpx.get(url, timeout=30).status_code == 503, 30, "the host to be missed")
+    missed = lambda: httpx.get(url, timeout=30).status_code == 503  # noqa: E731
+    until(missed, 30, "the host to be missed", interval=POLL)
     asked = time.monotonic()
     during = httpx.get(url, timeout=30)
     assert time.monotonic() - asked < 5.0  # not waiting for the restart
@@ -310,8 +302,8 @@ def _kill_and_resume(url: str, kill) -> tuple[int, int, float]:
         r = httpx.get(url, timeout=30)
         return r.json()["tick"] if r.status_code == 200 and r.json()["failovers"] else None
 
-    first = _until(resumed, 60, "the simulation to resume")
-    _until(lambda: httpx.get(url).json()["tick"] > first, 30, "a tick after resuming")
+    first = until(resumed, 60, "the simulation to resume", interval=POLL)
+    until(lambda: httpx.get(url).json()["tick"] > first, 30, "a tick after it", interval=POLL)
     elapsed = time.monotonic() - began
     assert first >= max(c["tick"] for c in checkpoints)  # not further back than seen saved
     return seen, first, elapsed, killed_at
