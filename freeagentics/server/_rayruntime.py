@@ -115,7 +115,7 @@ class RayHostRuntime(HostRuntime):
     async def _relay(self, hub: Hub, settings: Settings) -> Any:
         assert settings.redis_url is not None  # the settings require it in Ray mode
         prefix = f"{redis_prefix(settings.ray_namespace)}:ws"
-        return await RedisFanout.start(hub, settings.redis_url, relay=False, prefix=prefix)
+        return await RedisFanout.start(hub, settings.redis_url, follow_frames=False, prefix=prefix)
 
     def _bring_up(self, service: SimulationService, settings: Settings, restart: bool) -> Any:
         assert settings.redis_url is not None

@@ -15,7 +15,7 @@ already wanted (:meth:`RedisFanout.resume_interest`) instead of waiting for the 
 refresh.
 
 A process that owns simulations but serves no clients (a simulation host) starts with
-``relay=False``: it publishes and hears interest, and never receives other owners' frames.
+``follow_frames=False``: it publishes and hears interest, and never receives frames.
 """
 
 from __future__ import annotations
@@ -61,13 +61,15 @@ class RedisFanout:
         self._pubsub = client.pubsub()
 
     @classmethod
-    async def start(cls, hub: Hub, url: str, *, relay: bool = True, **options) -> RedisFanout:
-        """Connect to ``url``, attach to ``hub`` and start relaying (``relay=False``:
-        publish this hub's frames and hear interest only)."""
+    async def start(
+        cls, hub: Hub, url: str, *, follow_frames: bool = True, **options
+    ) -> RedisFanout:
+        """Connect to ``url``, attach to ``hub`` and start relaying (``follow_frames``:
+        also relay other processes' frames to this hub's clients)."""
         client = aioredis.from_url(url)
         await client.ping()  # fail at start-up, not on the first frame
         self = cls(hub, client, **options)
-        if relay:
+        if follow_frames:
             await self._pubsub.psubscribe(f"{self._frame_prefix}*")
         await self._pubsub.subscribe(self._interest)
         hub.relay = self
