@@ -1,21 +1,25 @@
-"""B8 — scale-out (BENCHMARKS.md): API workers, sharded ticks, a projection to many machines.
+"""B8 — scale-out (BENCHMARKS.md): API workers, sharded ticks, failover, a projection.
 
 Usage, from the repository root::
 
-    python benchmarks/scaleout.py                      # parts a, b and d (b at 1 000 000)
+    python benchmarks/scaleout.py                      # parts a, b, c and d (b at 1 000 000)
     python benchmarks/scaleout.py --quick              # 100 000 agents, a few ticks
     python benchmarks/scaleout.py --part a --json reports/scaleout/b8a.json
     python benchmarks/scaleout.py --part b --json reports/scaleout/b8.json
+    python benchmarks/scaleout.py --part c --json reports/scaleout/b8c.json
     python benchmarks/scaleout.py --part d --from reports/scaleout/b8.json
 
-Parts (``--part``, default every part this script has; (c) failover joins :data:`PARTS`
-as it is written):
+Parts (``--part``, default every part this script has):
 
 **(a) ``api-workers``** — REST requests/s and WebSocket msg/s with 1 and 2 API worker
 processes (``serve --workers n``, PostgreSQL and Redis: ``--database-url``,
 ``--redis-url``), lean clients; see :mod:`benchmarks._api_workers`. ``n`` = workers;
 the figures ``requests_per_s`` or ``messages_per_s``, latencies, and the CPU of server,
 clients and Redis while counting; ``ratio_to_one_worker`` within a round.
+
+**(c) ``failover``** — seconds from killing a simulation's host (its actor's process,
+or its whole node) to the simulation stepping again on a live node, and the ticks lost;
+see :mod:`benchmarks._failover`.
 
 **(b) ``shard-tick``** — the tick of N agents (default 1 000 000) of the server's demo
 scenario with every agent an explorer (``demo_scenario(N)``: a world of 4 cells per
@@ -85,6 +89,8 @@ from benchmarks._common import (
     tick_stats,
     write_json,
 )
+from benchmarks._failover import add_arguments as add_failover_arguments
+from benchmarks._failover import run_failover
 
 #: part (a)'s loads (:mod:`benchmarks._api_workers`)
 LOADS = ("rest-host", "rest-live", "websocket")
@@ -490,10 +496,11 @@ def _print_api_workers(records: list[dict[str, Any]]) -> None:
         print(f"  workers={r.get('n')} round {r.get('round')}: {r['error']}", flush=True)
 
 
-#: part -> runner(args, records); (c) failover joins here
+#: part -> runner(args, records)
 PARTS: dict[str, Callable[[argparse.Namespace, list[dict[str, Any]]], None]] = {
     "a": run_api_workers,
     "b": run_shard_tick,
+    "c": run_failover,
     "d": run_projection,
 }
 
@@ -534,6 +541,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--redis-url",
         default=os.environ.get("FREEAGENTICS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
     )
+    add_failover_arguments(parser)
     args = parser.parse_args(argv)
     if args.connections is None:
         args.connections = 500 if args.quick else 5000
@@ -549,6 +557,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.rounds = 1 if args.quick else 2
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
+    if args.failover_rounds is not None and args.failover_rounds < 1:
+        parser.error("--failover-rounds must be >= 1")
+    if args.failover_every < 2 or args.failover_agents < 1 or args.failover_rate <= 0:
+        parser.error("--failover-every must be >= 2, --failover-agents >= 1, --failover-rate > 0")
     return args
 
 

@@ -331,6 +331,15 @@ def serve_command(
             "$FREEAGENTICS_WORKERS, 1). More than one needs PostgreSQL and Redis.",
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Run each simulation in a Ray actor on the cluster at ADDRESS ('auto', "
+            "HOST:PORT; default: $FREEAGENTICS_RAY_ADDRESS); needs PostgreSQL and Redis.",
+        ),
+    ] = None,
 ) -> None:
     """Start the HTTP/WebSocket server (settings from FREEAGENTICS_* variables)."""
     from pydantic import ValidationError
@@ -338,16 +347,19 @@ def serve_command(
     from freeagentics.loadtest.fdlimit import raise_fd_limit
     from freeagentics.server.settings import Settings
 
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise _fail(f"invalid server settings: {exc}") from None
-    changes = {"demo": demo, "auto_migrate": migrate}
+    changes: dict = {"demo": demo, "auto_migrate": migrate}
     changes.update(
         {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
     )
-    settings = settings.model_copy(update=changes)
+    if ray is not None:
+        changes.update(ray_address=ray, simulation_host="ray")
+    try:  # the flags are validated with the environment, as one set of settings
+        settings = Settings(**changes)
+    except ValidationError as exc:
+        raise _fail(f"invalid server settings: {exc}") from None
     if settings.workers > 1:
+        if settings.simulation_host == "ray":
+            raise _fail("--workers > 1 with --ray is not supported: one API process per machine")
         _serve_workers(settings)
         return
     if settings.database_url is None:  # name the file, so nobody hunts for it
@@ -372,7 +384,13 @@ def serve_command(
         err_console.print(f"[bold red]WARNING: {INSECURE_WARNING}[/]")
     console.print(
         f"FreeAgentics server on http://{settings.host}:{settings.port} (docs at /docs), "
-        f"database {_safe_url(settings.database_url)}",
+        f"database {_safe_url(settings.database_url)}"
+        + (
+            f", simulations on the Ray cluster at {settings.ray_address} "
+            f"(namespace {settings.ray_namespace})"
+            if settings.simulation_host == "ray"
+            else ""
+        ),
         soft_wrap=True,
     )
     raise_fd_limit()  # a connection is a descriptor: hold as many as the system allows

@@ -2,7 +2,8 @@
 
 ``ray_cluster``: a real Ray cluster of two nodes on this machine, ``"a"`` (the head)
 and ``"b"``, each with one CPU and its own object store, started once per session when
-a test asks for it and connected as this process's Ray driver (see
+a test asks for it and connected as this process's Ray driver, its workers importing
+the simulation actors' machinery in advance (see
 :class:`freeagentics.hosts.ray_local.LocalCluster`: ``address``, ``on(name)`` to place
 an actor on a node, ``kill_node(name)`` and ``start_node(name)``). Without Ray
 installed its tests are skipped, unless ``FREEAGENTICS_REQUIRE_SERVICES=1``; with Ray
@@ -26,7 +27,9 @@ def ray_cluster():
         pytest.skip("ray is not installed (pip install '.[ray]')")
     from freeagentics.hosts.ray_local import LocalCluster
 
-    cluster = LocalCluster(("a", "b")).start()
+    # workers import the simulation host's machinery before they take work, as a
+    # deployment's nodes should (README): simulation actors then start in seconds
+    cluster = LocalCluster(("a", "b"), preload=("freeagentics.server._rayruntime",)).start()
     try:
         yield cluster
     finally:

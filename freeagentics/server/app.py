@@ -12,6 +12,10 @@
 * an API worker among several (:mod:`freeagentics.server.worker`): a proxy to the host
   its supervisor started, reached through an :class:`~freeagentics.hosts.AttachedHost`;
   the worker neither opens nor closes that host.
+* ``"ray"`` (``ray_address`` set): a :class:`~freeagentics.hosts.ServiceProxy` to
+  :class:`~freeagentics.hosts.ray_hosts.RayHosts` (at ``app.state.host``): each
+  simulation in a detached actor of its own on the cluster (:mod:`.rayhost`), frames
+  through Redis; the actors outlive the app, which leaves them running when it stops.
 
 Starting the app restores the simulations a previous run left alive and creates and
 starts the demo simulation (when ``demo``), in the host or here; stopping it stops every
@@ -30,16 +34,18 @@ from fastapi import FastAPI, WebSocket
 
 from freeagentics import __version__
 from freeagentics.hosts import AttachedHost, LocalHostProcess, ServiceProxy
+from freeagentics.hosts.ray_hosts import RayHosts
 from freeagentics.server import HOST_PROGRAM
 from freeagentics.server.api import api_router
 from freeagentics.server.debug import install_debug_delay
 from freeagentics.server.demo import DEMO_SCENARIO, demo_scenario
 from freeagentics.server.docs import install_docs
 from freeagentics.server.errors import install_exception_handlers
+from freeagentics.server.failover import FailoverLedger, redis_prefix
 from freeagentics.server.gate import install_gate
 from freeagentics.server.http_metrics import HttpMetricsMiddleware
 from freeagentics.server.logredact import install_log_redaction
-from freeagentics.server.metrics import HostCollector, ServerMetrics
+from freeagentics.server.metrics import FailoverCollector, HostCollector, ServerMetrics
 from freeagentics.server.metrics_route import metrics_router
 from freeagentics.server.middleware import install_middleware
 from freeagentics.server.services import ResourceLimits
@@ -70,13 +76,25 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     if settings.development:
         log.warning(INSECURE_WARNING)
-    host: LocalHostProcess | AttachedHost | None = app.state.host
+    host: LocalHostProcess | AttachedHost | RayHosts | None = app.state.host
     if isinstance(host, AttachedHost):  # the supervisor opened the host, and closes it
         await asyncio.to_thread(host.start)
         try:
             yield
         finally:
             await asyncio.to_thread(host.stop)
+        return
+    if isinstance(host, RayHosts):
+        from freeagentics.server.rayhost import bring_up_ray
+
+        if app.state.owns_host:
+            await asyncio.to_thread(host.start)
+        try:
+            await asyncio.to_thread(bring_up_ray, host, settings)
+            yield
+        finally:
+            if app.state.owns_host:
+                await asyncio.to_thread(host.stop)
         return
     if host is None:
         from freeagentics.server.runtime import bring_up
@@ -101,11 +119,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(host.stop if app.state.owns_host else host.close_host)
 
 
-def _host_metrics(host: LocalHostProcess | AttachedHost) -> Callable[[], list]:
+def _host_metrics(host: LocalHostProcess | AttachedHost | RayHosts) -> Callable[[], list]:
     def fetch() -> list:
         return host.call("host.metrics", (), {})
 
     return fetch
+
+
+def _ray_metrics(metrics: ServerMetrics, host: RayHosts, settings: Settings) -> None:
+    """The actors' metrics, merged, and the deployment's failovers (from Redis)."""
+    assert settings.redis_url is not None
+    ledger = FailoverLedger(settings.redis_url, redis_prefix(settings.ray_namespace))
+    metrics.registry.register(HostCollector(_host_metrics(host), lambda: ledger.totals()[0]))
+    metrics.registry.register(FailoverCollector(ledger.totals))
 
 
 class FreeAgenticsApp(FastAPI):
@@ -136,15 +162,16 @@ class FreeAgenticsApp(FastAPI):
 def create_app(
     settings: Settings | None = None,
     *,
-    host: LocalHostProcess | AttachedHost | None = None,
+    host: LocalHostProcess | AttachedHost | RayHosts | None = None,
     own_host: bool | None = None,
 ) -> FastAPI:
     """The FastAPI app for ``settings`` (default: read from the environment).
 
     ``host``: the host process to use (implies ``simulation_host="process"``; by default
-    a process app makes its own). The app starts and stops a host it owns (``own_host``,
-    default: only one it made); one it does not own is already started, and the app
-    opens it at start and closes it at shutdown (tests share one so). An
+    a process app makes its own), or the Ray hosts (``"ray"``; by default made from the
+    settings). The app starts and stops a host it owns (``own_host``, default: only one
+    it made); one it does not own is already started, and the app opens it at start and
+    closes it at shutdown (tests share one so). An
     :class:`~freeagentics.hosts.AttachedHost` is only connected at start and
     disconnected at shutdown.
     """
@@ -162,6 +189,10 @@ def create_app(
     app.state.owns_host = host is None if own_host is None else own_host
     if host is None and settings.simulation_host == "process":
         host = LocalHostProcess(HOST_PROGRAM, None, max_restarts=settings.host_max_restarts)
+    elif host is None and settings.simulation_host == "ray":
+        from freeagentics.server.rayhost import make_ray_hosts
+
+        host = make_ray_hosts(settings)
     app.state.host = host
     if host is None:
         # imported here: with a host process, this process never loads the simulations
@@ -169,6 +200,10 @@ def create_app(
 
         metrics = ServerMetrics()
         app.state.service = build_service(settings, metrics)
+    elif isinstance(host, RayHosts):
+        metrics = ServerMetrics("api")
+        _ray_metrics(metrics, host, settings)
+        app.state.service = ServiceProxy(host, limits=ResourceLimits.from_settings(settings))
     else:
         metrics = ServerMetrics("api")
         fetch = _host_metrics(host)

@@ -76,7 +76,6 @@ class HostRuntime:
         self.server: HostServer | None = None
         self.service: SimulationService | None = None
         self.hub: Hub | None = None
-        self.fanout: Any = None  # the hub's RedisFanout, with several API workers
         self.metrics: ServerMetrics | None = None
         self._lock = threading.Lock()  # open and close, one at a time
         self._logging = False
@@ -126,15 +125,33 @@ class HostRuntime:
                 logging.config.dictConfig(log_config(values.log_format))
                 self._logging = True
             metrics = ServerMetrics("host")
-            service = build_service(values, metrics)
+            service = self._build_service(values, metrics)
             made = self._make_hub(values, service)
             hub = asyncio.run_coroutine_threadsafe(made, self.loop).result()
-            restored = bring_up(service, values, restart=restart)
+            restored = self._bring_up(service, values, restart)
             self.service, self.hub, self.metrics = service, hub, metrics
-            self.fanout = hub.relay if values.frames_through_redis else None
             for key in self.server.interests() if self.server is not None else ():
                 self.interest(key, True)  # topics wanted before a close and this open
         return {"pid": os.getpid(), "restored": restored}
+
+    # the three steps of an open that another kind of host does its own way
+    def _build_service(self, settings: Settings, metrics: ServerMetrics) -> SimulationService:
+        return build_service(settings, metrics)
+
+    def _bring_up(self, service: SimulationService, settings: Settings, restart: bool) -> Any:
+        return bring_up(service, settings, restart=restart)
+
+    async def _relay(self, hub: Hub, settings: Settings) -> Any:
+        """The headless hub's relay (made on the hub's loop): Redis, which every API worker
+        follows, with several workers; else frames pushed to the one API process."""
+        if settings.frames_through_redis:
+            from freeagentics.server.ws.redis_fanout import RedisFanout
+
+            assert settings.redis_url is not None
+            return await RedisFanout.start(
+                hub, settings.redis_url, prefix=settings.ws_redis_prefix, follow_frames=False
+            )
+        return _PushRelay(self.server)
 
     async def _make_hub(self, settings: Settings, service: SimulationService) -> Hub:
         hub = Hub(  # made on its loop, which it keeps
@@ -145,32 +162,26 @@ class HostRuntime:
             max_subscriptions=settings.max_subscriptions_per_connection,
             max_feeds=settings.max_feeds,
         )
-        if settings.frames_through_redis:  # sets hub.relay
-            from freeagentics.server.ws.redis_fanout import RedisFanout
-
-            assert settings.redis_url is not None
-            await RedisFanout.start(
-                hub, settings.redis_url, prefix=settings.ws_redis_prefix, follow_frames=False
-            )
-        else:
-            hub.relay = _PushRelay(self.server)
+        hub.relay = await self._relay(hub, settings)
         return hub
 
     def close(self) -> None:
         with self._lock:
-            service, hub, fanout = self.service, self.hub, self.fanout
-            self.service = self.hub = self.fanout = None
+            service, hub = self.service, self.hub
+            self.service = self.hub = None
             if hub is not None:  # its feeds first: they hold the simulations' buses
-                asyncio.run_coroutine_threadsafe(_close(hub, fanout), self.loop).result()
+                asyncio.run_coroutine_threadsafe(_close(hub), self.loop).result()
             if service is not None:
                 service.close()
                 service.engine.dispose()
 
 
-async def _close(hub: Hub, fanout: Any) -> None:
-    if fanout is not None:
-        await fanout.close()
+async def _close(hub: Hub) -> None:
+    relay = hub.relay
     hub.close()
+    closing = getattr(relay, "close", None)  # a relay with connections of its own
+    if closing is not None:
+        await closing()
 
 
 def main() -> None:

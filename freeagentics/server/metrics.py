@@ -21,6 +21,14 @@ shows them beside its ``api`` part (HTTP, WebSocket) through :class:`HostCollect
 which asks the host for its families at scrape time. The names are the same either way;
 ``process_*`` then come once per process, labelled ``process="api"`` or ``"host"``, and
 ``freeagentics_host_up`` and ``freeagentics_host_restarts_total`` tell of the host.
+
+When each simulation runs in a Ray actor of its own, the API asks every actor for its
+families and merges them (:func:`merge_families`: samples of the same name and labels
+added, the latest write's duration the largest; ``process_*`` labelled
+``process="sim-ID"``, one per actor), and :class:`FailoverCollector` adds
+``freeagentics_simulation_failovers_total`` and
+``freeagentics_simulation_ticks_lost_total``, the deployment's failovers and the ticks
+they lost (kept in Redis: a count must outlive the processes that died).
 """
 
 from __future__ import annotations
@@ -40,7 +48,15 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["PARTS", "HostCollector", "ServerMetrics", "families"]
+__all__ = [
+    "PARTS",
+    "FailoverCollector",
+    "HostCollector",
+    "ServerMetrics",
+    "families",
+    "merge_families",
+    "merge_gauges",
+]
 
 #: which metrics a registry holds: all (one process), or the API's or the host's share
 PARTS = ("all", "api", "host")
@@ -260,9 +276,87 @@ def families(registry: CollectorRegistry) -> list[list[Any]]:
 
 def _relabelled(metric: Metric, process: str) -> Metric:
     out = Metric(metric.name, metric.documentation, metric.type)
-    for sample in metric.samples:
-        out.add_sample(sample.name, {**sample.labels, "process": process}, sample.value)
+    for sample in metric.samples:  # a sample that names its process keeps the name
+        out.add_sample(sample.name, {"process": process, **sample.labels}, sample.value)
     return out
+
+
+#: gauges whose merge over hosts is the largest value, not the sum
+_LARGEST = frozenset({"freeagentics_db_last_batch_write_seconds"})
+
+
+def merge_families(per_host: dict[int, list[list[Any]]]) -> list[list[Any]]:
+    """The :func:`families` of several simulations' hosts (``{sim_id: families}``) as one
+    host's: samples of equal name and labels added (the largest for :data:`_LARGEST`,
+    the earliest ``*_created``), ``process_*`` samples labelled ``process="sim-ID"``."""
+    merged: dict[str, list[Any]] = {}
+    values: dict[str, dict[tuple, list[Any]]] = {}
+    for sim_id, fams in sorted(per_host.items()):
+        for name, kind, text, samples in fams:
+            merged.setdefault(name, [name, kind, text, []])
+            held = values.setdefault(name, {})
+            for sample_name, labels, value in samples:
+                if name.startswith("process_"):
+                    labels = {**labels, "process": f"sim-{sim_id}"}
+                key = (sample_name, tuple(sorted(labels.items())))
+                if key not in held:
+                    held[key] = [sample_name, labels, value]
+                elif sample_name.endswith("_created"):  # when counting began: the first
+                    held[key][2] = min(held[key][2], value)
+                elif name in _LARGEST:
+                    held[key][2] = max(held[key][2], value)
+                else:
+                    held[key][2] += value
+    for name, family in merged.items():
+        family[3] = list(values[name].values())
+    return list(merged.values())
+
+
+def merge_gauges(per_host: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """``SimulationService.gauges()`` of several hosts as one's (agents and queues added,
+    the latest write's duration the largest, activity per simulation side by side)."""
+    kinds: dict[str, int] = {}
+    queues: dict[str, int] = {}
+    activity: dict[int, Any] = {}
+    last = 0.0
+    for gauges in per_host.values():
+        for kind, n in gauges["agents_by_kind"].items():
+            kinds[kind] = kinds.get(kind, 0) + n
+        for queue, depth in gauges["queues"].items():
+            queues[queue] = queues.get(queue, 0) + depth
+        activity.update(gauges.get("activity", {}))
+        last = max(last, gauges["last_write_seconds"])
+    return {
+        "agents_by_kind": kinds,
+        "queues": queues,
+        "last_write_seconds": last,
+        "activity": activity,
+    }
+
+
+class FailoverCollector(Collector):
+    """The deployment's failovers and the ticks they lost; ``read()`` returns the two
+    totals (and raises when they cannot be read: the counters are then left out)."""
+
+    def __init__(self, read: Callable[[], tuple[int, int]]):
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            failovers, ticks = self._read()
+        except Exception:
+            return
+        yield CounterMetricFamily(
+            "freeagentics_simulation_failovers",
+            "Times a simulation resumed from its latest checkpoint on another host after its "
+            "host (process or node) died.",
+            value=failovers,
+        )
+        yield CounterMetricFamily(
+            "freeagentics_simulation_ticks_lost",
+            "Ticks lost by those failovers (last stored tick minus the checkpoint's).",
+            value=ticks,
+        )
 
 
 class HostCollector(Collector):

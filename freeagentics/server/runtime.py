@@ -24,11 +24,16 @@ __all__ = ["DEMO_SCENARIO", "bring_up", "build_service", "demo_scenario"]
 log = logging.getLogger("freeagentics.server")
 
 
-def build_service(settings: Settings, metrics: ServerMetrics) -> SimulationService:
+def build_service(
+    settings: Settings, metrics: ServerMetrics, *, pool_size: int = 10, max_overflow: int = 20
+) -> SimulationService:
     """The service for ``settings``, its timings and restores counted in ``metrics``
-    (which must hold the ``host`` part); the database is migrated when ``auto_migrate``."""
+    (which must hold the ``host`` part); the database is migrated when ``auto_migrate``.
+    ``pool_size`` and ``max_overflow`` bound its database connections."""
     assert metrics.tick_seconds is not None and metrics.db_write_seconds is not None
-    engine = create_engine_for(settings.resolved_database_url())
+    engine = create_engine_for(
+        settings.resolved_database_url(), pool_size=pool_size, max_overflow=max_overflow
+    )
     if settings.auto_migrate:
         upgrade(engine)
     service = SimulationService(

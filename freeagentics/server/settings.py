@@ -90,16 +90,50 @@ class Settings(BaseSettings):
     checkpoint_max_bytes: int = Field(512 * 1024 * 1024, ge=1024)
     #: at start, restore the simulations the database says were created, running or paused
     restore_on_start: bool = True
-    simulation_host: Literal["process", "inline"] = Field(
+    simulation_host: Literal["process", "inline", "ray"] = Field(
         "process",
         description="Where simulations run: 'process', a host process the server starts and "
         "stops (the event loop and the requests never share an interpreter with a tick); "
-        "'inline', threads of the API process itself. (FREEAGENTICS_SIMULATION_HOST: "
+        "'inline', threads of the API process itself; 'ray', one Ray actor per simulation "
+        "on the cluster at ray_address (set by ray_address). (FREEAGENTICS_SIMULATION_HOST: "
         "FREEAGENTICS_HOST is the address the server listens on.)",
     )
     #: restarts of a host process that died, each restoring its simulations from their
     #: latest checkpoints; after that the API answers 503 until the server is restarted
     host_max_restarts: int = Field(1, ge=0, le=100)
+
+    # --- simulations on a Ray cluster (``serve --ray ADDRESS``) ---
+    ray_address: str | None = Field(
+        None,
+        min_length=1,
+        description="A Ray cluster's address ('auto', 'HOST:PORT' or 'ray://HOST:PORT'): each "
+        "simulation runs in a detached actor there, restarted from its latest checkpoint "
+        "when its process or node dies. Needs PostgreSQL (database_url) and Redis (redis_url).",
+    )
+    ray_namespace: str = Field(
+        "freeagentics",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+        description="The Ray namespace of this deployment's simulation actors (named "
+        "freeagentics-sim-ID in it); deployments sharing a cluster keep apart by it. It "
+        "also prefixes the deployment's Redis keys.",
+    )
+    ray_max_restarts: int = Field(
+        16,
+        ge=-1,
+        le=10_000,
+        description="Restarts of one simulation's actor after its process or node died "
+        "(-1: no limit); each resumes from the latest checkpoint.",
+    )
+    ray_actor_cpus: float = Field(
+        1.0, ge=0, le=1_024, description="CPUs Ray reserves for each simulation's actor."
+    )
+    ray_call_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="The longest an API call waits for a simulation's actor (a long step "
+        "included) before answering 503; an actor that is restarting answers 503 at once.",
+    )
 
     # --- abuse limits: tokens, failed logins, origins, WebSocket admission ---
     #: the longest life any token may have; longer ones are refused, even if validly signed
@@ -226,6 +260,33 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"token_ttl_seconds ({self.token_ttl_seconds}) is over "
                 f"token_max_ttl_seconds ({self.token_max_ttl_seconds})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _ray_needs_a_cluster_postgresql_and_redis(self) -> Settings:
+        if self.ray_address is not None and "simulation_host" not in self.model_fields_set:
+            self.simulation_host = "ray"  # the address alone chooses Ray
+        if self.simulation_host != "ray":
+            if self.ray_address is not None:
+                raise ValueError(
+                    f"ray_address is set but simulation_host is {self.simulation_host!r}; "
+                    "unset one of them"
+                )
+            return self
+        if self.ray_address is None:
+            raise ValueError("simulation_host 'ray' needs ray_address (serve --ray ADDRESS)")
+        url = self.database_url or ""
+        if not url.startswith("postgresql"):
+            raise ValueError(
+                "simulations on Ray need PostgreSQL: actors on other machines open the same "
+                "database; set FREEAGENTICS_DATABASE_URL=postgresql://... (not "
+                f"{url.split(':', 1)[0] or 'the default SQLite file'})"
+            )
+        if not self.redis_url:
+            raise ValueError(
+                "simulations on Ray need Redis: their actors publish frames to the API "
+                "processes through it; set FREEAGENTICS_REDIS_URL=redis://..."
             )
         return self
 

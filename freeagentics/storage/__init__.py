@@ -16,6 +16,7 @@ __all__ = [
     "StorageWriter",
     "create_engine_for",
     "current",
+    "database_state",
     "default_url",
     "head",
     "is_postgres",
@@ -30,6 +31,7 @@ __getattr__, __dir__ = lazy_names(
     {
         "StorageWriter": ".writer",
         "create_engine_for": ".engine",
+        "database_state": ".engine",
         "default_url": "._location",
         "is_postgres": ".engine",
         "current": ".migrate",

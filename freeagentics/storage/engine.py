@@ -24,7 +24,14 @@ from sqlalchemy.pool import StaticPool
 from freeagentics.errors import ConfigurationError
 from freeagentics.storage._location import DATA_DIR_ENV, DATABASE_URL_ENV, default_url
 
-__all__ = ["DATABASE_URL_ENV", "DATA_DIR_ENV", "create_engine_for", "default_url", "is_postgres"]
+__all__ = [
+    "DATABASE_URL_ENV",
+    "DATA_DIR_ENV",
+    "create_engine_for",
+    "database_state",
+    "default_url",
+    "is_postgres",
+]
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 
@@ -33,6 +40,17 @@ def is_postgres(engine_or_url: Engine | str | URL) -> bool:
     """Whether an engine or URL talks to PostgreSQL."""
     url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
     return url.get_backend_name() == "postgresql"
+
+
+def database_state(engine: Engine) -> str:
+    """``"ok"`` when the database answers a query, else the error's type name (a health
+    check: the answer is the database's state, never an exception)."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception as exc:
+        return type(exc).__name__
+    return "ok"
 
 
 def _normalise(url: str | URL) -> URL:

@@ -17,6 +17,7 @@ from freeagentics.storage.tables import SIMULATION_STATUSES, simulations
 
 __all__ = [
     "SimulationRecord",
+    "assign",
     "config_to_json",
     "create",
     "get",
@@ -86,6 +87,20 @@ def create(
         "status": status,
     }
     return int(conn.execute(simulations.insert().values(row)).inserted_primary_key[0])
+
+
+def assign(conn: Connection, simulation_id: int, config: Any, *, name: str | None) -> None:
+    """Give the stored simulation ``simulation_id`` its configuration, seed and name (a
+    row made before its simulation was built, by whoever routes it to a host)."""
+    values = {
+        "name": name,
+        "config": config_to_json(config),
+        "seed": getattr(config, "seed", None),
+        "updated_at": sa.func.now(),
+    }
+    stmt = simulations.update().where(simulations.c.id == simulation_id).values(values)
+    if conn.execute(stmt).rowcount == 0:
+        raise UnknownIdError(f"no simulation with id {simulation_id}")
 
 
 def _record(row) -> SimulationRecord:

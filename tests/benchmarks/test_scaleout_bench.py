@@ -69,13 +69,17 @@ def test_the_projection_alone_needs_part_b_records():
 def test_bad_arguments_are_refused():
     run = bench("--n", 5, timeout=60)
     assert run.returncode == 2 and "--n must be >= 10" in run.stderr
+    run = bench("--part", "c", "--failover-every", 1, timeout=60)
+    assert run.returncode == 2 and "--failover-every must be >= 2" in run.stderr
 
 
 @pytest.mark.slow
 def test_b8_shard_tick_and_projection_records(tmp_path, ray_cluster):
     out = tmp_path / "b8.json"
     run = bench(
-        "--quick", "--n", 3000, "--ticks", 2, "--address", ray_cluster.address, "--json", out
+        "--quick",
+        *("--part", "b", "d"),  # (c) kills nodes: it starts a cluster of its own
+        *("--n", 3000, "--ticks", 2, "--address", ray_cluster.address, "--json", out),
     )
     assert run.returncode == 0, run.stderr[-3000:]
     records = json.loads(out.read_text())

@@ -188,3 +188,18 @@ def test_frozen_world_shows_a_warning_banner(page, dev_server, screenshot):
             f"{dev_server.base}/api/v1/simulations/{sim_id}", method="DELETE"
         )
         urllib.request.urlopen(delete).close()
+
+
+def test_a_simulation_that_resumed_after_a_failover_says_so(page, dev_server, screenshot):
+    _open(page, dev_server)
+    assert page.locator("#restored").is_hidden()  # never restored
+
+    def resumed(route) -> None:  # the summary of a simulation whose host died twice
+        answer = route.fetch()
+        body = {**answer.json(), "failovers": 2, "ticks_lost": 7}
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/api/v1/simulations/*", resumed)
+    page.wait_for_selector("#restored:not(.hidden)", timeout=10_000)  # polled every second
+    assert page.locator("#restored").inner_text() == "failover ×2 · 7 ticks lost"
+    screenshot(page, "failover")

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from freeagentics.loadtest.thresholds import THRESHOLDS
-from freeagentics.server.metrics import ServerMetrics
+from freeagentics.server.metrics import FailoverCollector, ServerMetrics
 from freeagentics.simulation._activity import WARNINGS
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
@@ -128,6 +128,7 @@ def _exported_names() -> set[str]:
     metrics.http_errors.labels("GET", "/x", "500").inc()
     metrics.tick_seconds.observe(0.01)
     metrics.db_write_seconds.observe(0.01)
+    metrics.registry.register(FailoverCollector(lambda: (1, 3)))  # simulations on Ray
     return set(re.findall(r"^([a-z_]+)", metrics.render().decode(), re.M))
 
 

@@ -170,6 +170,18 @@ def limits_prefix(redis_url) -> Iterator[str]:
     client.close()
 
 
+def until(check, timeout: float = 60.0, what: str = "condition", interval: float = 0.02):
+    """``check()``'s first truthy value, asked every ``interval`` seconds; an assertion
+    error naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval)
+
+
 @contextlib.contextmanager
 def serving(app: FastAPI, ws: str = WS_PROTOCOL, log_level: str = "warning") -> Iterator[int]:
     """``app`` under a real uvicorn server on 127.0.0.1 (a thread of this process), with

@@ -19,6 +19,7 @@ import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 from server.conftest import SMALL, serving
+from server.conftest import until as _until
 
 from freeagentics.hosts import frame
 from freeagentics.loadtest.server import parse_metrics
@@ -47,16 +48,6 @@ def _settings(tmp_path, **overrides) -> Settings:
         **overrides,
     }
     return Settings(**values)
-
-
-def _until(check, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def _gone(pid: int) -> bool:

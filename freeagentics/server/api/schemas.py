@@ -151,7 +151,14 @@ class SimulationOut(BaseModel):
     world: list[int]
     error: str | None = None
     ticks_lost: int | None = Field(
-        None, description="Ticks lost when the simulation was restored at server start."
+        None,
+        description="Ticks lost when the simulation was last restored from its checkpoint "
+        "(at server start, or after its host died).",
+    )
+    failovers: int | None = Field(
+        None,
+        description="Times the simulation resumed from its checkpoint on another host after "
+        "its host (a Ray actor's process or node) died.",
     )
 
 

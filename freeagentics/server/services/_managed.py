@@ -60,6 +60,8 @@ class ManagedSimulation:
         self.error: str | None = None
         #: ticks lost when this simulation was restored at server start (else None)
         self.ticks_lost: int | None = None
+        #: times this simulation resumed elsewhere after its host died (Ray hosts; else None)
+        self.failovers: int | None = None
         self._sim = sim
         self._hook = writer.hook(sim)
         self._on_tick_seconds = on_tick_seconds

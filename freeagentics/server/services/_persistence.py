@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -97,23 +97,24 @@ def recover(
     service: SimulationService,
     adopt: Callable[[int, str, Simulation, str, int], ManagedSimulation],
     on_restored: Callable[[int], None] | None = None,
+    ids: Sequence[int] | None = None,
 ) -> list[Restored]:
-    """Bring back the simulations a previous server left alive (see the module docstring).
+    """Bring back the simulations a previous server left alive (see the module docstring),
+    or exactly those whose ids are in ``ids``, whatever their status (a host of its own
+    that started again brings back its simulation, completed or failed ones too: they
+    stay inspectable).
 
     ``adopt(id, name, sim, status, ticks_lost)`` hands a restored simulation to the
     service; ``on_restored(ticks_lost)`` is called for each (metrics).
     """
+    table = simulations_table
+    query = sa.select(table.c.id, table.c.name, table.c.status, table.c.tick)
+    if ids is None:
+        query = query.where(table.c.status.in_(LIVE_STATUSES))
+    else:
+        query = query.where(table.c.id.in_([int(i) for i in ids]))
     with service.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(
-                simulations_table.c.id,
-                simulations_table.c.name,
-                simulations_table.c.status,
-                simulations_table.c.tick,
-            )
-            .where(simulations_table.c.status.in_(LIVE_STATUSES))
-            .order_by(simulations_table.c.id)
-        ).all()
+        rows = conn.execute(query.order_by(table.c.id)).all()
     report = []
     for row in rows:
         name = row.name or f"simulation-{row.id}"

@@ -50,6 +50,7 @@ from freeagentics.server.services._snapshot import Snapshot
 from freeagentics.simulation import Simulation, Subscription, TickEvents
 from freeagentics.simulation.scenario import scenario_from_mapping
 from freeagentics.storage import checkpoints as checkpoint_store
+from freeagentics.storage import database_state
 from freeagentics.storage import simulations as simulation_store
 from freeagentics.storage.tables import simulations as simulations_table
 from freeagentics.storage.writer import StorageWriter
@@ -188,6 +189,7 @@ class SimulationService:
             "world": [snap.layout.height, snap.layout.width],
             "error": managed.error,
             "ticks_lost": managed.ticks_lost,
+            "failovers": managed.failovers,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -219,8 +221,34 @@ class SimulationService:
             with self._lock:
                 self._reserved -= 1
 
+    def create_into(
+        self,
+        sim_id: int,
+        scenario: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        kinds: Sequence[KindDefinition | Mapping[str, Any]] = (),
+    ) -> int:
+        """As :meth:`create`, into the stored simulation ``sim_id`` that holds nothing yet
+        (a row made by the router of a deployment whose simulations each have a host of
+        their own); its configuration, seed and name are set. Returns ``sim_id``."""
+        if sim_id in self._sims:
+            raise ConflictError(f"simulation {sim_id} is already held here")
+        kinds = [KindDefinition.of(k, f"kinds[{i}]") for i, k in enumerate(kinds)]
+        with self._lock:
+            self._reserved += 1
+        try:
+            return self._create(scenario, name, kinds, row=sim_id)
+        finally:
+            with self._lock:
+                self._reserved -= 1
+
     def _create(
-        self, scenario: Mapping[str, Any] | None, name: str | None, kinds: Sequence[KindDefinition]
+        self,
+        scenario: Mapping[str, Any] | None,
+        name: str | None,
+        kinds: Sequence[KindDefinition],
+        row: int | None = None,
     ) -> int:
         _check_text(name, "name")
         _check_text(scenario, "scenario")
@@ -241,9 +269,13 @@ class SimulationService:
         _check_scale(config, limits)
         sim = Simulation(config, kinds=built)
         label = name or parsed.name
-        sim_id = self._write(
-            lambda c: simulation_store.create(c, config, name=label, status="created")
-        )
+        if row is None:
+            sim_id = self._write(
+                lambda c: simulation_store.create(c, config, name=label, status="created")
+            )
+        else:
+            sim_id = row
+            self._write(lambda c: simulation_store.assign(c, row, config, name=label))
         managed = self._hold(sim_id, label, sim)
         if self.checkpoint_policy.every_ticks:
             with managed.lock:  # restorable from the start, whatever its kinds
@@ -276,7 +308,15 @@ class SimulationService:
         Running ones run again, paused and created ones stay so; each reports
         ``ticks_lost``. Those that cannot be restored are marked ``failed``.
         """
+        return self._recover(None)
 
+    def recover_one(self, sim_id: int) -> list[Restored]:
+        """Bring back simulation ``sim_id`` from its latest checkpoint whatever its status
+        (a host of one simulation that starts again after its process died), as
+        :meth:`recover` does; empty when the database has no such simulation."""
+        return self._recover([sim_id])
+
+    def _recover(self, ids: Sequence[int] | None) -> list[Restored]:
         def adopt(sim_id: int, name: str, sim: Simulation, status: str, lost: int):
             managed = self._hold(sim_id, name, sim)
             managed.ticks_lost = lost
@@ -285,7 +325,12 @@ class SimulationService:
                 managed.launch()
             return managed
 
-        return recover(self, adopt, self._on_restored)
+        return recover(self, adopt, self._on_restored, ids=ids)
+
+    def mark_failover(self, sim_id: int, failovers: int) -> None:
+        """Simulation ``sim_id`` resumed here after its host died, for the ``failovers``-th
+        time (its summary says so)."""
+        self._managed(sim_id).failovers = failovers
 
     def get(self, sim_id: int) -> dict[str, Any]:
         """Summary of one simulation."""
@@ -596,13 +641,7 @@ class SimulationService:
     def health(self) -> dict[str, Any]:
         """``database``: ``"ok"`` when the database answers a query, else the error's type
         name; ``simulations``: how many are held."""
-        try:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
-            database = "ok"
-        except Exception as exc:  # the answer is the state of the database, not a failure
-            database = type(exc).__name__
-        return {"database": database, "simulations": len(self.ids())}
+        return {"database": database_state(self.engine), "simulations": len(self.ids())}
 
     def gauges(self) -> dict[str, Any]:
         """Agents by kind, queue depths and last write latency across simulations, and

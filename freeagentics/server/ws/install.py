@@ -53,7 +53,14 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
             fanout = relay = None
             if host is not None:
                 hub.verify = source.verify
-            if host is not None and not settings.frames_through_redis:
+            if settings.simulation_host == "ray":  # the actors publish through Redis
+                from freeagentics.server.failover import redis_prefix
+                from freeagentics.server.ws.redis_fanout import RedisFanout
+
+                assert settings.redis_url is not None  # the settings require it
+                prefix = f"{redis_prefix(settings.ray_namespace)}:ws"
+                fanout = await RedisFanout.start(hub, settings.redis_url, prefix=prefix)
+            elif host is not None and not settings.frames_through_redis:
                 hub.relay = relay = HostRelay(hub, host)  # the host pushes its frames here
             elif settings.redis_url:  # several workers, or inline services in several processes
                 from freeagentics.server.ws.redis_fanout import RedisFanout

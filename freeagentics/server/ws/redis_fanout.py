@@ -9,12 +9,13 @@ Interest travels the other way. A process whose client subscribes to a simulatio
 does not own records the topic in the sorted set ``{prefix}:want:{key}`` (member: its
 origin, score: time) and announces it on ``{prefix}:interest``; it refreshes both every
 ``refresh_s``. The owner produces the topic while a fresh entry (under ``ttl_s`` old)
-remains, so a process that dies without saying goodbye stops costing anything soon. A
-process that starts (a simulation host restarted, say) takes up the fresh entries
-already there, rather than waiting for the next announcements.
+remains, so a process that dies without saying goodbye stops costing anything soon.
+An owner that starts (or starts again, after its process died) takes up the topics
+already wanted (:meth:`RedisFanout.resume_interest`) instead of waiting for the next
+refresh.
 
-A simulation host serving several API workers only produces: it is started with
-``follow_frames=False`` and never receives the frames it publishes.
+A process that owns simulations but serves no clients (a simulation host) starts with
+``follow_frames=False``: it publishes and hears interest, and never receives frames.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class RedisFanout:
             await self._pubsub.psubscribe(f"{self._frame_prefix}*")
         await self._pubsub.subscribe(self._interest)
         hub.relay = self
-        await self._adopt()
+        await self.resume_interest()
         self._tasks = [
             asyncio.create_task(self._read()),
             asyncio.create_task(self._publish()),
@@ -123,14 +124,20 @@ class RedisFanout:
             pipe.publish(self._interest, self.origin + key.encode())
             await pipe.execute()
 
-    async def _adopt(self) -> None:
-        """Take up the topics other processes want now (fresh entries of their sets)."""
-        fresh = time.time() - self.ttl_s
-        async for name in self.redis.scan_iter(match=f"{self.prefix}:want:*", count=500):
-            key = name.decode()[len(self.prefix) + len(":want:") :]
-            if await self.redis.zcount(name, fresh, "+inf"):
-                with contextlib.suppress(Exception):  # a foreign key's garbage is skipped
-                    self.hub.add_remote_interest(Topic.from_key(key))
+    async def resume_interest(self) -> int:
+        """Produce every topic of this hub's simulations that some process wants now (a
+        fresh entry in its want set); returns how many were taken up."""
+        prefix = f"{self.prefix}:want:"
+        taken = 0
+        async for raw in self.redis.scan_iter(match=f"{prefix}*", count=500):
+            want = raw.decode()
+            if not await self.redis.zcount(want, time.time() - self.ttl_s, "+inf"):
+                continue
+            try:
+                taken += self.hub.add_remote_interest(Topic.from_key(want[len(prefix) :]))
+            except ValueError:  # not a topic key: someone else's garbage
+                continue
+        return taken
 
     async def _publish(self) -> None:
         while True:

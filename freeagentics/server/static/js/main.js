@@ -156,6 +156,7 @@ async function refreshSim() {
   state.sim = sim;
   $("status").textContent = state.turboRunning ? `running ×${state.turbo}` : sim.status;
   $("status").dataset.status = state.turboRunning ? "running" : sim.status;
+  showRestored(sim);
   const running = sim.status === "running" || state.turboRunning;
   $("run").textContent = running ? "Pause" : "Start";
   $("step").disabled = running || state.me.role === "viewer";
@@ -166,6 +167,19 @@ async function refreshSim() {
     sel.replaceChildren(...kinds.map((k) => Object.assign(document.createElement("option"), { value: k, textContent: k })));
   }
   if (!state.tick) setTick(sim.tick);
+}
+
+/** After a restore from a checkpoint (the server restarted, or the simulation's host
+ * died and it resumed elsewhere): how often, and the ticks the last one lost. */
+function showRestored(sim) {
+  const badge = $("restored");
+  const restored = sim.ticks_lost !== null && sim.ticks_lost !== undefined;
+  badge.classList.toggle("hidden", !restored);
+  if (!restored) return;
+  const lost = `${sim.ticks_lost} tick${sim.ticks_lost === 1 ? "" : "s"} lost`;
+  badge.textContent = sim.failovers
+    ? `failover ×${sim.failovers} · ${lost}`
+    : `restored · ${lost}`;
 }
 
 async function refreshLayout() {

@@ -1,0 +1,125 @@
+"""Simulations on Ray: the actor that hosts one simulation, and the API's side of them.
+
+``freeagentics serve --ray ADDRESS`` (or ``FREEAGENTICS_RAY_ADDRESS``) runs every
+simulation in a :class:`SimulationActor` on that cluster, one actor per simulation, made
+and found by :class:`~freeagentics.hosts.ray_hosts.RayHosts` (named, detached,
+restarted by Ray on a live node when its process or node dies). The API processes keep
+no simulation: routes and services are the same, and the API's hub gets the
+simulations' frames through Redis.
+
+An actor runs a :class:`~freeagentics.server.services.SimulationService` that holds
+exactly its simulation, on the deployment's PostgreSQL (pools of a few connections),
+and a headless hub that encodes each wanted topic's frames once and publishes them
+through Redis (:class:`~freeagentics.server.ws.redis_fanout.RedisFanout` without
+relaying: it never receives other simulations' frames). Ray has no public pub/sub;
+frames through actor calls would need an actor in every API process and pass through
+the object store, while Redis pub/sub is already how API processes share frames.
+
+* made for a new simulation, it waits for ``create_into``, which builds the simulation
+  into the row the API made;
+* made to restore (``restore=True``: the API found the simulation alive in the
+  database with no actor), or started again by Ray after its process or node died, it
+  restores the simulation from its latest checkpoint (``recover``: ticks lost counted;
+  a running simulation runs on) before it answers anything; a restart by Ray is a
+  failover, counted in Redis (:class:`~freeagentics.server.failover.FailoverLedger`)
+  and in the simulation's summary (``failovers``, ``ticks_lost``); then it takes up
+  the topics API processes want, so frames resume without waiting for a refresh.
+
+This module is light (the actor's machinery is imported when an actor starts): the API
+process names the actor class without loading the simulations.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from freeagentics.errors import ConflictError
+from freeagentics.hosts import HostUnavailableError, error_to_wire
+from freeagentics.hosts.ray_hosts import RayHosts
+from freeagentics.server.demo import demo_scenario
+from freeagentics.server.metrics import merge_families, merge_gauges
+from freeagentics.server.settings import Settings
+
+__all__ = ["ACTOR_CLASS", "SimulationActor", "bring_up_ray", "make_ray_hosts"]
+
+#: the actor class, as :class:`~freeagentics.hosts.ray_hosts.RayHosts` takes it
+ACTOR_CLASS = "freeagentics.server.rayhost:SimulationActor"
+
+
+class SimulationActor:
+    """One simulation's host (decorated by ``ray.remote`` where it is made).
+
+    Args:
+        sim_id: the simulation's id (its row in the database).
+        settings: the server's settings as plain data (``Settings.model_dump(mode="json")``).
+        restore: restore the simulation from its latest checkpoint now.
+    """
+
+    def __init__(self, sim_id: int, settings: Mapping[str, Any], restore: bool = False):
+        import ray
+
+        self.started_at = time.time()
+        from freeagentics.server._rayruntime import RayHostRuntime
+
+        failover = ray.get_runtime_context().was_current_actor_reconstructed
+        self.runtime = RayHostRuntime(sim_id, failover=failover)
+        self.runtime.open(settings, restart=restore or failover)
+        self.opened_at = time.time()
+
+    def call(self, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[bool, Any]:
+        """``(True, value)``, or ``(False, error map)`` (see ``error_to_wire``)."""
+        try:
+            return True, self.runtime.call(method, args, kwargs)
+        except Exception as exc:  # every failure is the caller's answer
+            return False, error_to_wire(exc)
+
+    def where(self) -> dict[str, Any]:
+        """The process and Ray node hosting the simulation now, and when (``time.time()``)
+        this process began to open the host and had opened it (restored, when it did)."""
+        import ray
+
+        return {
+            "pid": os.getpid(),
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "started_at": self.started_at,
+            "opened_at": self.opened_at,
+        }
+
+
+def make_ray_hosts(settings: Settings) -> RayHosts:
+    """The transport to this deployment's simulation actors (started by the app)."""
+    assert settings.ray_address is not None and settings.database_url is not None
+    config = settings.model_dump(mode="json")
+    config["api_keys"] = {}  # the actors need the secret (checkpoints' key), not the keys
+    return RayHosts(
+        ACTOR_CLASS,
+        config,
+        address=settings.ray_address,
+        namespace=settings.ray_namespace,
+        database_url=settings.database_url,
+        max_simulations=settings.max_simulations,
+        max_restarts=settings.ray_max_restarts,
+        actor_cpus=settings.ray_actor_cpus,
+        call_timeout_s=settings.ray_call_timeout_seconds,
+        merge={"gauges": merge_gauges, "host.metrics": merge_families},
+        migrate=settings.auto_migrate,
+    )
+
+
+def bring_up_ray(hosts: RayHosts, settings: Settings) -> list[dict[str, Any]]:
+    """At an API process's start: give the simulations the database has alive but Ray
+    has no actor for (the cluster was restarted) actors that restore them (when
+    ``restore_on_start``), and make and start the demo unless one is alive (when
+    ``demo``). Returns the simulations given actors."""
+    restored = hosts.call("recover", (), {}) if settings.restore_on_start else []
+    if settings.demo:
+        sim_id = hosts.create(demo_scenario(settings.demo_agents), name="demo", unless_named=True)
+        try:
+            if hosts.call("get", (sim_id,), {})["status"] == "created":
+                hosts.call("start", (sim_id,), {})
+        except (HostUnavailableError, ConflictError):  # being restored, or another started it
+            pass
+    return restored
