@@ -456,11 +456,7 @@ def _print_api_workers(records: list[dict[str, Any]]) -> None:
     for (load, n), done in sorted(cells.items()):
         rate = med(done, "messages_per_s" if load == "websocket" else "requests_per_s")
         tail = med(done, "latency_ms_p99" if load == "websocket" else "latency_ms_p95")
-        split = "; ".join(
-            "/".join(f"{w}:{c}" for w, c in sorted(r["by_worker"].items()))
-            for r in done
-            if r.get("by_worker")
-        )
+        cpu = ("server", "client", "redis", "other")
         rows.append(
             [
                 load,
@@ -470,22 +466,14 @@ def _print_api_workers(records: list[dict[str, Any]]) -> None:
                 fmt_number(med(done, "per_server_cpu_s")),
                 "-" if tail is None else f"{tail:.1f} ms",
                 *(
-                    f"{v:.0f} %" if (v := med(done, k)) is not None else "-"
-                    for k in (
-                        "server_cpu_percent",
-                        "client_cpu_percent",
-                        "redis_cpu_percent",
-                        "other_cpu_percent",
-                        "machine_cpu_percent",
-                    )
+                    f"{v:.0f} %" if (v := med(done, f"{k}_cpu_percent")) is not None else "-"
+                    for k in cpu
                 ),
                 str(sum(r.get("errors", 0) for r in done)),
-                split[:40] or "-",
             ]
         )
     columns = ["load", "workers", "rate /s", "÷ 1 worker", "per server cpu-s", "p95 (ws: rtt p99)"]
-    columns += ["server cpu", "clients cpu", "redis cpu", "other cpu", "machine cpu"]
-    columns += ["errors", "by worker"]
+    columns += ["server cpu", "clients cpu", "redis cpu", "rest of machine", "errors"]
     print_table(
         "B8 (a) — API workers: REST requests/s, WebSocket msg/s (medians over rounds; "
         "cpu in % of one core)",
