@@ -208,12 +208,13 @@ class _Window:
     def percents(self) -> dict[str, float]:
         (t0, before, m0), (t1, after, m1) = self.marks[0], self.marks[-1]
         span = max(t1 - t0, 1e-9)
-        out = {}
+        out: dict[str, float] = {}
         for name in ("server", "client", "redis"):
             now = after[name]
             used = sum(now[pid] - s for pid, s in before[name].items() if pid in now)
             out[f"{name}_cpu_percent"] = 100 * used / span
         out["machine_cpu_percent"] = 100 * (m1 - m0) / span
+        out["client_processes"] = len(set(before["client"]) & set(after["client"]))
         out["other_cpu_percent"] = out["machine_cpu_percent"] - sum(
             out[f"{name}_cpu_percent"] for name in ("server", "client", "redis")
         )

@@ -53,14 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--failover-agents", type=int, default=1000)
     group.add_argument("--failover-every", type=int, default=20, help="checkpoint interval")
     group.add_argument("--failover-rate", type=float, default=20.0, help="ticks per second")
-    group.add_argument(
-        "--database-url",
-        default=os.environ.get("FREEAGENTICS_TEST_POSTGRES_URL", DEFAULT_PG),
-        help="PostgreSQL for (c) (a schema of its own is made and dropped)",
-    )
-    group.add_argument(
-        "--redis-url", default=os.environ.get("FREEAGENTICS_TEST_REDIS_URL", DEFAULT_REDIS)
-    )
+    # --database-url (a schema of its own is made and dropped) and --redis-url: the
+    # services group of benchmarks/scaleout.py, shared with (a)
 
 
 def _until(check, timeout: float, what: str, interval: float = 0.05):

@@ -89,12 +89,11 @@ from benchmarks._common import (
     tick_stats,
     write_json,
 )
+from benchmarks._failover import DEFAULT_PG, DEFAULT_REDIS, run_failover
 from benchmarks._failover import add_arguments as add_failover_arguments
-from benchmarks._failover import run_failover
 
 #: part (a)'s loads (:mod:`benchmarks._api_workers`)
 LOADS = ("rest-host", "rest-live", "websocket")
-PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 FULL_N = 1_000_000
 QUICK_N = 100_000
 PROJECTION_N = 10_000_000
@@ -520,14 +519,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a.add_argument("--pingers", type=int, default=50, help="WebSockets that ping")
     a.add_argument("--duration", type=float, default=None, help="seconds per load (10; 4 quick)")
     a.add_argument("--agents", type=int, default=100, help="agents of the stepping simulation")
-    a.add_argument(
+    services = parser.add_argument_group("services of parts a and c")
+    services.add_argument(
         "--database-url",
-        default=os.environ.get("FREEAGENTICS_TEST_POSTGRES_URL", PG_DEFAULT),
-        help="a PostgreSQL server whose user may create databases (one per cell, dropped)",
+        default=os.environ.get("FREEAGENTICS_TEST_POSTGRES_URL", DEFAULT_PG),
+        help="PostgreSQL whose user may create databases and schemas (made and dropped)",
     )
-    a.add_argument(
-        "--redis-url",
-        default=os.environ.get("FREEAGENTICS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+    services.add_argument(
+        "--redis-url", default=os.environ.get("FREEAGENTICS_TEST_REDIS_URL", DEFAULT_REDIS)
     )
     add_failover_arguments(parser)
     args = parser.parse_args(argv)

@@ -164,23 +164,28 @@ def served(tmp_path_factory, pg_database, redis_url) -> Iterator[Served]:
         yield server
 
 
+def _on(served: Served, worker: str, method: str, path: str, **kwargs) -> httpx.Response:
+    """``method path`` answered by ``worker``: sent at once on a connection that worker
+    accepted (a keep-alive connection left idle would be closed, and its replacement
+    could land on the other worker)."""
+    with contextlib.closing(served.client_on(worker)) as client:
+        response = client.request(method, path, **kwargs)
+    assert response.headers[WORKER_HEADER] == worker
+    return response
+
+
 def test_any_worker_answers_any_rest_call_for_any_simulation(served):
-    a, b = served.client_on("0"), served.client_on("1")
-    with contextlib.closing(a), contextlib.closing(b):
-        created = a.post("/simulations", json={"name": "shared", "scenario": SMALL})
-        assert created.status_code == 201 and created.headers[WORKER_HEADER] == "0"
-        sim = created.json()["id"]
-        stepped = b.post(f"/simulations/{sim}/step", json={"n": 5})
-        assert stepped.status_code == 200, stepped.text
-        assert stepped.headers[WORKER_HEADER] == "1" and stepped.json()["tick"] == 5
-        assert a.get(f"/simulations/{sim}").json()["tick"] == 5
-        agents = b.get(f"/simulations/{sim}/agents")
-        assert agents.status_code == 200 and agents.json()["total"] == 8
-        listed = {s["id"] for s in a.get("/simulations").json()}
-        assert sim in listed
-        assert b.delete(f"/simulations/{sim}").status_code == 204
-        gone = a.get(f"/simulations/{sim}")
-        assert gone.status_code == 404 and gone.headers[WORKER_HEADER] == "0"
+    created = _on(served, "0", "POST", "/simulations", json={"name": "shared", "scenario": SMALL})
+    assert created.status_code == 201
+    sim = created.json()["id"]
+    stepped = _on(served, "1", "POST", f"/simulations/{sim}/step", json={"n": 5})
+    assert stepped.status_code == 200 and stepped.json()["tick"] == 5, stepped.text
+    assert _on(served, "0", "GET", f"/simulations/{sim}").json()["tick"] == 5
+    agents = _on(served, "1", "GET", f"/simulations/{sim}/agents")
+    assert agents.status_code == 200 and agents.json()["total"] == 8
+    assert sim in {s["id"] for s in _on(served, "0", "GET", "/simulations").json()}
+    assert _on(served, "1", "DELETE", f"/simulations/{sim}").status_code == 204
+    assert _on(served, "0", "GET", f"/simulations/{sim}").status_code == 404
 
 
 async def _socket_on(served: Served, worker: str):
