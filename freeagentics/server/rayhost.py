@@ -20,7 +20,7 @@ the object store, while Redis pub/sub is already how API processes share frames.
 * made to restore (``restore=True``: the API found the simulation alive in the
   database with no actor), or started again by Ray after its process or node died, it
   restores the simulation from its latest checkpoint (``recover``: ticks lost counted;
-  a running simulation runs on) before it answers anything; a restart by Ray is a
+  a running simulation runs on), answering 503 until it has; a restart by Ray is a
   failover, counted in Redis (:class:`~freeagentics.server.failover.FailoverLedger`)
   and in the simulation's summary (``failovers``, ``ticks_lost``); then it takes up
   the topics API processes want, so frames resume without waiting for a refresh.
@@ -31,7 +31,9 @@ process names the actor class without loading the simulations.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -45,12 +47,20 @@ from freeagentics.server.settings import Settings
 
 __all__ = ["ACTOR_CLASS", "SimulationActor", "bring_up_ray", "make_ray_hosts"]
 
+log = logging.getLogger("freeagentics.server.host")
+
 #: the actor class, as :class:`~freeagentics.hosts.ray_hosts.RayHosts` takes it
 ACTOR_CLASS = "freeagentics.server.rayhost:SimulationActor"
 
 
 class SimulationActor:
     """One simulation's host (decorated by ``ray.remote`` where it is made).
+
+    A new simulation's host opens before the actor is up (a failure is the creation's).
+    A host that restores (made to, or started again by Ray) is up at once and restores
+    on a thread of its own, answering 503 (``HostUnavailableError``) until it is done,
+    so that no call waits for a restore; if the restore fails, the process exits and
+    Ray starts it again (up to ``max_restarts``).
 
     Args:
         sim_id: the simulation's id (its row in the database).
@@ -61,16 +71,42 @@ class SimulationActor:
     def __init__(self, sim_id: int, settings: Mapping[str, Any], restore: bool = False):
         import ray
 
-        self.started_at = time.time()
+        self.sim_id = sim_id
+        self.started_at, self.opened_at = time.time(), None
         from freeagentics.server._rayruntime import RayHostRuntime
 
         failover = ray.get_runtime_context().was_current_actor_reconstructed
         self.runtime = RayHostRuntime(sim_id, failover=failover)
-        self.runtime.open(settings, restart=restore or failover)
+        self._open = threading.Event()
+        if restore or failover:
+            opening = threading.Thread(
+                target=self._restore, args=(settings,), daemon=True, name="host-restore"
+            )
+            opening.start()
+        else:
+            self.runtime.open(settings)
+            self._opened()
+
+    def _opened(self) -> None:
         self.opened_at = time.time()
+        self._open.set()
+
+    def _restore(self, settings: Mapping[str, Any]) -> None:
+        try:
+            self.runtime.open(settings, restart=True)
+        except BaseException:
+            log.exception("simulation %d could not be restored; its host exits", self.sim_id)
+            os._exit(1)  # Ray starts it again, up to max_restarts
+        self._opened()
 
     def call(self, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[bool, Any]:
         """``(True, value)``, or ``(False, error map)`` (see ``error_to_wire``)."""
+        if not self._open.is_set():
+            busy = HostUnavailableError(
+                f"simulation {self.sim_id}'s host is restoring it from its latest "
+                "checkpoint; try again in a few seconds"
+            )
+            return False, error_to_wire(busy)
         try:
             return True, self.runtime.call(method, args, kwargs)
         except Exception as exc:  # every failure is the caller's answer
@@ -78,7 +114,8 @@ class SimulationActor:
 
     def where(self) -> dict[str, Any]:
         """The process and Ray node hosting the simulation now, and when (``time.time()``)
-        this process began to open the host and had opened it (restored, when it did)."""
+        this process began to open the host and had opened it (restored, when it did;
+        None until then)."""
         import ray
 
         return {

@@ -228,6 +228,38 @@ def test_a_refused_creation_leaves_no_actor_and_no_row(deployment, pg_schema_url
     engine.dispose()
 
 
+def test_a_live_simulation_without_an_actor_is_a_503_until_a_start_restores_it(deployment):
+    import ray
+
+    base, _, app = deployment
+    hosts, namespace = app.state.host, app.state.settings.ray_namespace
+    sim = _create(base, name="orphan")["id"]
+    url = f"{base}/simulations/{sim}"
+    httpx.post(f"{url}/step", json={"n": EVERY + 2}, timeout=60).raise_for_status()
+    # its actor gone for good (as after more deaths than max_restarts, or a new cluster)
+    ray.kill(ray.get_actor(f"{ACTOR_PREFIX}{sim}", namespace=namespace), no_restart=True)
+    until(lambda: f"{ACTOR_PREFIX}{sim}" not in _actors(namespace), 30, "the actor to go")
+    orphan = httpx.get(url)
+    assert orphan.status_code == 503 and "has no host" in orphan.json()["detail"]
+    # what an API process does when it starts: an actor for every live simulation without
+    assert [r["id"] for r in hosts.call("recover", (), {})] == [sim]
+
+    def restored() -> dict | None:
+        answer = httpx.get(url, timeout=60)  # 503 while it restores, once its process is up
+        assert answer.status_code in (200, 503), answer.text
+        return answer.json() if answer.status_code == 200 else None
+
+    back = until(restored, 60, "the restored simulation", interval=POLL)
+    assert back["tick"] == EVERY and back["status"] == "created"  # its periodic checkpoint
+    assert 0 <= back["ticks_lost"] <= 2 and back["failovers"] is None  # no failover
+    assert hosts.call("recover", (), {}) == []  # it has an actor now
+    # the server's own simulations (the demo) are made once, however many processes start
+    demo = hosts.create(SMALL, name="demo", unless_named=True)
+    assert hosts.create(SMALL, name="demo", unless_named=True) == demo
+    for sim_id in (sim, demo):
+        assert httpx.delete(f"{base}/simulations/{sim_id}", timeout=60).status_code == 204
+
+
 @pytest.mark.slow
 def test_a_dead_node_s_simulation_resumes_on_the_other_node(deployment, ray_cluster):
     base, _, app = deployment
