@@ -7,6 +7,7 @@ in the source.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Literal
 
@@ -276,6 +277,10 @@ class Settings(BaseSettings):
             return self
         if self.ray_address is None:
             raise ValueError("simulation_host 'ray' needs ray_address (serve --ray ADDRESS)")
+        if importlib.util.find_spec("ray") is None:
+            raise ValueError(
+                "simulations on Ray need the 'ray' extra: pip install 'freeagentics[ray]'"
+            )
         url = self.database_url or ""
         if not url.startswith("postgresql"):
             raise ValueError(

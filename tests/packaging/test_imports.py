@@ -21,6 +21,9 @@ OPTIONAL = {
     "freeagentics/worlds/pettingzoo.py": "pettingzoo",
     "freeagentics/hosts/ray_local.py": "ray",
     "freeagentics/hosts/shards.py": "ray",
+    # lazily, once the settings have refused simulation_host "ray" without the extra
+    "freeagentics/hosts/ray_hosts.py": "ray",
+    "freeagentics/server/rayhost.py": "ray",
 }
 
 

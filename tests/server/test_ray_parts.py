@@ -3,6 +3,7 @@ failover ledger in Redis, and the merging of the actors' metrics and gauges."""
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 
 import pytest
@@ -39,6 +40,17 @@ def test_a_ray_address_chooses_ray_which_needs_postgresql_and_redis():
         Settings(simulation_host="inline", ray_address="auto")
     with pytest.raises(ValueError, match="ray_namespace"):
         Settings(ray_address="auto", database_url=PG, redis_url="redis://r", ray_namespace="a b")
+
+
+def test_ray_without_its_extra_is_refused_naming_the_extra(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a)
+    )
+    with pytest.raises(
+        ValueError, match=r"need the 'ray' extra: pip install 'freeagentics\[ray\]'"
+    ):
+        Settings(ray_address="auto", database_url=PG, redis_url="redis://r:6379/0")
 
 
 def test_serve_with_ray_on_sqlite_stops_at_once_and_says_why(monkeypatch, tmp_path):
