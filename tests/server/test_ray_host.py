@@ -351,7 +351,8 @@ def _check_failover(app, sim, base, outcome, *, failovers, total=1) -> None:
     at = app.state.host.where(sim)
     timeline = (
         f"the new process began {at['started_at'] - killed_at:.1f} s after the death and "
-        f"had restored the simulation {at['opened_at'] - killed_at:.1f} s after it"
+        f"had restored the simulation {at['opened_at'] - killed_at:.1f} s after it; the "
+        f"machine's load average is {os.getloadavg()[0]:.1f}"
     )
     assert elapsed < 10.0, f"stepping again {elapsed:.1f} s after the death; {timeline}"
     metrics = parse_metrics(httpx.get(f"{base[: -len(API)]}/metrics").text)
