@@ -228,6 +228,7 @@ def test_a_refused_creation_leaves_no_actor_and_no_row(deployment, pg_schema_url
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_live_simulation_without_an_actor_is_a_503_until_a_start_restores_it(deployment):
     import ray
 
