@@ -37,9 +37,9 @@ named query (a function cannot cross a process); ``health`` is new (readiness as
 whoever holds the database); results are plain data (checkpoint times as ISO text,
 ``recover``'s records as maps when they cross).
 
-Beside them, :mod:`.shards` splits one simulation's rows across Ray actors and
-:mod:`.ray_local` starts a local Ray cluster (both need the ``ray`` extra and are not
-imported here).
+Beside them, on Ray (the ``ray`` extra; not imported here): :mod:`.ray_hosts` is the
+transport to one actor per simulation (``serve --ray``), :mod:`.shards` splits one
+simulation's rows across actors, and :mod:`.ray_local` starts a local cluster.
 """
 
 from freeagentics.hosts._attached import AttachedHost
