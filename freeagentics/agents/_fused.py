@@ -14,7 +14,13 @@ import numpy as np
 
 from freeagentics.agents._general import general_actions
 from freeagentics.agents._state import CohortState, StepResult
-from freeagentics.inference._kernels import KERNELS, KernelSet, scoring_terms, sparse_transitions
+from freeagentics.inference._kernels import (
+    KERNELS,
+    KernelSet,
+    column_transitions,
+    scoring_terms,
+    sparse_transitions,
+)
 from freeagentics.inference._learner_kernels import LEARN, LEARNER_KERNELS, POLICIES, POSTERIOR
 from freeagentics.inference._prefix_plan import PrefixPlan, PrefixTree
 
@@ -22,11 +28,11 @@ __all__ = ["FusedEngine", "FusedLearningEngine"]
 
 
 class _FusedBase:
-    """What both fused engines share: sparse B, observation offsets, the action kernel."""
+    """What both fused engines share: B by columns, observation offsets, the action kernel."""
 
     def __init__(self, cohort: CohortState, kernels: KernelSet):
         m = cohort.model
-        self._transitions = sparse_transitions(cohort.B[0], cohort.dtype)
+        self._columns = column_transitions(cohort.B[0], cohort.dtype)
         self._obs_offsets = np.cumsum([0, *m.num_obs]).astype(np.int64)
         self._spare: np.ndarray | None = None
         self._gamma = np.empty(0, cohort.dtype)
@@ -82,7 +88,7 @@ class FusedEngine(_FusedBase):
             cohort.qs[0],
             cohort.actions[:, 0],
             cohort.D[0],
-            self._transitions,
+            *self._columns,
             self._A_rows,
             obs + self._obs_offsets[:-1],
             qs,
@@ -126,6 +132,7 @@ class FusedLearningEngine(_FusedBase):
         super().__init__(cohort, KernelSet({**KERNELS, **LEARNER_KERNELS}))
         self._tree = PrefixTree(cohort.model.policies)
         self._steps = np.ascontiguousarray(self._tree.steps.T)  # (T, P)
+        self._transitions = sparse_transitions(cohort.B[0], cohort.dtype)
         self._per_prefix = np.empty((0, self._tree.size), cohort.dtype)
 
     # ------------------------------------------------------------------ stages
@@ -174,6 +181,7 @@ class FusedLearningEngine(_FusedBase):
             cohort.qs[0],
             cohort.actions[:, 0],
             cohort.D[0],
+            *self._columns,
             self._transitions,
             tuple(cohort.pA),
             obs if obs is not None else np.zeros((n, cohort.model.num_modalities), np.int64),

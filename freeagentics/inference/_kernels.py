@@ -17,6 +17,7 @@ from freeagentics.inference._fastmath import EPS, exp_shifted_into, plogp_into
 __all__ = [
     "KERNELS",
     "KernelSet",
+    "column_transitions",
     "for_size",
     "register_table",
     "scoring_terms",
@@ -27,12 +28,38 @@ __all__ = [
 PARALLEL_THRESHOLD = 4096
 
 
+def column_transitions(B: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``B[:, :, u]`` by columns, padded to the densest column ("ELL" layout), for
+    :func:`predict_prior`: one prediction per agent scatters each state to where it
+    moves (measured faster there than the gathers of :func:`sparse_transitions`).
+
+    Args:
+        B: ``(S, S, U)``.
+
+    Returns:
+        ``rows`` ``(U, width, S)`` int64 and ``values`` ``(U, width, S)``: state ``j``
+        moves to ``rows[u, k, j]`` with probability ``values[u, k, j]`` (padding has
+        probability 0).
+    """
+    num_states, _, num_controls = B.shape
+    width = max(1, int((B != 0).sum(axis=0).max()))
+    rows = np.zeros((num_controls, width, num_states), dtype=np.int64)
+    values = np.zeros((num_controls, width, num_states), dtype=dtype)
+    for u in range(num_controls):
+        for j in range(num_states):
+            nonzero = np.flatnonzero(B[:, j, u])
+            rows[u, : nonzero.size, j] = nonzero
+            values[u, : nonzero.size, j] = B[nonzero, j, u]
+    return rows, values
+
+
 def sparse_transitions(B: np.ndarray, dtype) -> tuple[np.ndarray, ...]:
     """``B[:, :, u]`` by rows: one gathered source per state, the rest listed apart.
 
-    Moves on a grid reach most states from one state (a wall state also from itself),
-    so the prediction of the next state is one gather per state — a fixed-length
-    loop the compiler vectorises — plus a short list of further sources.
+    For :func:`predict_into`, a policy tree's many predictions per agent. Moves on a
+    grid reach most states from one state (a wall state also from itself), so a
+    prediction is one gather per state — a fixed-length loop the compiler vectorises
+    — plus a short list of further sources.
 
     Args:
         B: ``(S, S, U)``.
@@ -69,7 +96,7 @@ def sparse_transitions(B: np.ndarray, dtype) -> tuple[np.ndarray, ...]:
 
 
 def _single_factor_posterior(
-    qs_prev, actions, D, transitions, A_rows, obs_rows, qs_out, free_energy_out
+    qs_prev, actions, D, next_rows, next_values, A_rows, obs_rows, qs_out, free_energy_out
 ):  # pragma: no cover - compiled
     """Posterior over states after one observation, for every agent.
 
@@ -81,7 +108,7 @@ def _single_factor_posterior(
         qs_prev: ``(N, S)`` beliefs at the previous step.
         actions: ``(N,)`` control taken since, or -1 to use the prior ``D`` instead.
         D: ``(S,)``.
-        transitions: :func:`sparse_transitions` of B.
+        next_rows, next_values: :func:`column_transitions` of B.
         A_rows: ``(sum_m O_m, S)`` the A matrices of all modalities stacked by outcome.
         obs_rows: ``(N, M)`` row of ``A_rows`` observed per modality (offset + outcome).
         qs_out: ``(N, S)`` posterior (written).
@@ -91,17 +118,14 @@ def _single_factor_posterior(
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
         lik = np.empty(n_states, dtype=qs_out.dtype)
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
-            _posterior_of(
-                n, qs_prev, actions, D, transitions, A_rows, obs_rows, qs_out, free_energy_out, lik
-            )
+            predict_prior(qs_out[n], qs_prev[n], actions[n], D, next_rows, next_values)
+            _condition_of(n, A_rows, obs_rows, qs_out, free_energy_out, lik)
 
 
 @numba.njit(inline="always")
-def _posterior_of(
-    n, qs_prev, actions, D, transitions, A_rows, obs_rows, qs_out, free_energy_out, lik
-):  # pragma: no cover - compiled
-    """Agent ``n``'s row of :func:`_single_factor_posterior`; ``lik`` ``(S,)`` scratch."""
-    predict_prior(qs_out[n], qs_prev[n], actions[n], D, transitions)
+def _condition_of(n, A_rows, obs_rows, qs_out, free_energy_out, lik):  # pragma: no cover
+    """Agent ``n``'s prior in ``qs_out[n]`` conditioned on its observations;
+    ``lik`` ``(S,)`` scratch."""
     lik[:] = A_rows[obs_rows[n, 0]]
     for m in range(1, obs_rows.shape[1]):
         other = A_rows[obs_rows[n, m]]
@@ -123,12 +147,18 @@ def predict_into(row, previous, action, transitions):  # pragma: no cover - comp
 
 
 @numba.njit(inline="always")
-def predict_prior(row, previous, action, D, transitions):  # pragma: no cover - compiled
-    """``row = B[:, :, action] @ previous`` (sparse B), or ``D`` when ``action < 0``."""
+def predict_prior(row, previous, action, D, next_rows, next_values):  # pragma: no cover
+    """``row = B[:, :, action] @ previous`` (:func:`column_transitions`), or ``D`` when
+    ``action < 0``."""
     if action < 0:
         row[:] = D
         return
-    predict_into(row, previous, action, transitions)
+    row[:] = 0.0
+    for k in range(next_rows.shape[1]):
+        targets = next_rows[action, k]
+        weights = next_values[action, k]
+        for j in range(row.shape[0]):
+            row[targets[j]] += weights[j] * previous[j]
 
 
 @numba.njit(inline="always")

@@ -96,6 +96,8 @@ def _learner_step(
     qs_prev,
     actions,
     D,
+    next_rows,
+    next_values,
     transitions,
     pA,
     obs,
@@ -128,7 +130,9 @@ def _learner_step(
         stages: bit set of POSTERIOR, LEARN, POLICIES.
         qs_prev: ``(N, S)`` beliefs before ``obs`` (read by POSTERIOR only).
         actions: ``(N,)`` control since ``qs_prev`` (-1: prior ``D``); D: ``(S,)``.
-        transitions: sparse shared ``B`` (:func:`sparse_transitions`).
+        next_rows, next_values: shared ``B`` by columns (:func:`column_transitions`),
+            for the prior; transitions: by rows (:func:`sparse_transitions`), for the
+            policy tree.
         pA: per modality ``(N, O_m, S)`` concentrations (a tuple).
         obs: ``(N, M)`` outcome per modality; lr: learning rate in ``qs``' dtype.
         obs_offsets: ``(M + 1,)``.
@@ -158,7 +162,7 @@ def _learner_step(
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
             belief = qs[n]
             if posterior:
-                predict_prior(belief, qs_prev[n], actions[n], D, transitions)
+                predict_prior(belief, qs_prev[n], actions[n], D, next_rows, next_values)
                 for m in range(n_modalities):
                     _inverse_column_sums(pA[m][n], inverse[m])
                     row = pA[m][n, obs[n, m]]
