@@ -66,16 +66,23 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     cohort = Cohort(model, n, case.config(), rng)
     process = GenerativeProcess(model, n, rng)
 
+    cpu_times: list[float] = []
+
     def tick() -> float:
         obs = process.observe()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         actions = cohort.step(obs)
         elapsed = time.perf_counter() - start
+        cpu_times.append(time.process_time() - cpu)
         process.advance(actions)
         return elapsed
 
+    result = timed_cell(tick, spec, rss_base)
     return {
-        **timed_cell(tick, spec, rss_base),
+        **result,
+        # CPU seconds of the timed ticks (all threads): the work, whatever share of the
+        # machine the process got
+        "cpu_tick_times": cpu_times[spec["warmup"] :],
         "dtype": case.config().dtype,
         "numba_threading_layer": _threading_layer(),
     }

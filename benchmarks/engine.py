@@ -36,7 +36,9 @@ Peers, on the same model arrays (written by freeagentics' builders to a temporar
 
 The "vs freeagentics" column is freeagentics' agent-steps/s divided by the row's.
 Each record also carries the 1-minute load average read when its cell ended
-(``load_average_1min``): on a shared machine, what else ran while it was measured.
+(``load_average_1min``): on a shared machine, what else ran while it was measured;
+freeagentics' records also the median CPU time of a timed tick, all threads
+(``cpu_s_median``): the work done, whatever share of the machine the process got.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np
 import psutil
 
 from benchmarks._common import (
@@ -258,6 +261,8 @@ def make_record(
             rss_base_mb=rss_base / 1e6,
             ticks=len(times),
         )
+        if result.get("cpu_tick_times"):
+            record["cpu_s_median"] = float(np.median(result["cpu_tick_times"]))
     else:
         record["skipped"] = result.get("skipped") or f"error: {result.get('error', 'no result')}"
     record.update(machine)
@@ -460,8 +465,9 @@ def _progress(record: dict[str, Any]) -> None:
         f"{fmt_seconds(record['tick_s_median'])} per tick, "
         f"{fmt_number(record['agent_steps_per_s'])} agent-steps/s"
     )
-    load = record.get("load_average_1min")
-    where = "" if load is None else f" (load average {load:.1f})"
+    load, cpu = record.get("load_average_1min"), record.get("cpu_s_median")
+    where = "" if cpu is None else f", {fmt_seconds(cpu)} of CPU"
+    where += "" if load is None else f" (load average {load:.1f})"
     print(
         f"  {record['case']:<12} {record['impl']:<28} N={record['n']:<7,} {what}{where}",
         flush=True,
