@@ -152,6 +152,7 @@ def run_clients(
     ]
     rss_before = server.rss()
     peak_rss = [rss_before]
+    cpu: dict[str, float] = {}  # CPU seconds over the counted window
 
     def go_when_ready() -> None:
         deadline = time.monotonic() + ramp_timeout
@@ -161,9 +162,17 @@ def run_clients(
             time.sleep(0.05)
         time.sleep(1.0)  # let the last subscriptions settle
         peak_rss[0] = server.rss()
+        start = time.time() + 0.5
         staged = Path(sync.name) / "go.tmp"
-        staged.write_text(str(time.time() + 0.5))
+        staged.write_text(str(start))
         staged.rename(staged.with_name("go"))  # whole: a worker never reads it half-written
+        clients = [p for p in psutil.Process().children() if _is_client_worker(p)]
+        time.sleep(max(0.0, start - time.time()))
+        server_before, clients_before = _cpu_s([server.ps]), _cpu_s(clients)
+        cpu["load_1m"] = psutil.getloadavg()[0]
+        time.sleep(duration)
+        cpu["server"] = _cpu_s([server.ps]) - server_before
+        cpu["clients"] = _cpu_s(clients) - clients_before
 
     starter = threading.Thread(target=go_when_ready, daemon=True)
     starter.start()
@@ -186,7 +195,14 @@ def run_clients(
         raise RuntimeError(f"client workers failed: {failed}")
     latencies = np.array([x for r in results for x in r["latencies"]]) * 1e3
     connected = sum(r["connected"] for r in results)
+    messages = sum(r["messages"] for r in results)
     return {
+        # CPU per delivered frame: how much of the machine each frame costs, which other
+        # work on the machine moves far less than it moves messages_per_s
+        "cpu_percent": 100 * cpu["server"] / duration if cpu else None,
+        "cpu_us_per_message": 1e6 * cpu["server"] / messages if cpu and messages else None,
+        "clients_cpu_percent": 100 * cpu["clients"] / duration if cpu else None,
+        "load_average_1m": cpu.get("load_1m"),
         "connected": connected,
         "messages_per_s": sum(r["messages"] / r["elapsed_s"] for r in results),
         "frame_bytes": sum(r["message_bytes"] for r in results)
@@ -220,6 +236,10 @@ def plain_cases(
             "frame_bytes": got["frame_bytes"],
             "bytes_per_connection": got["bytes_per_connection"],
             "rss_mb": got["rss_mb"],
+            "cpu_percent": got["cpu_percent"],
+            "cpu_us_per_message": got["cpu_us_per_message"],
+            "clients_cpu_percent": got["clients_cpu_percent"],
+            "load_average_1m": got["load_average_1m"],
         },
         {
             **common,
@@ -260,6 +280,11 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
                 cells[0]["share_of_ceiling"] = got["messages_per_s"] / max(
                     bare_got["messages_per_s"], 1e-9
                 )
+                if got["cpu_us_per_message"] and bare_got["cpu_us_per_message"]:
+                    # above 1: each frame costs the server more CPU than the bare one
+                    cells[0]["cpu_per_message_vs_ceiling"] = (
+                        got["cpu_us_per_message"] / bare_got["cpu_us_per_message"]
+                    )
     with fresh(Server(args.agents, args.ws)) as server:
         got = run_clients(
             server, args.slow_n, duration=args.duration, pingers=args.pingers, slow=True
@@ -281,6 +306,22 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
         record["latency_ms_p99_without_slow_client"] = plain_at_slow_n["latency_ms_p99"]
     records.append(record)
     return records
+
+
+def _is_client_worker(process: psutil.Process) -> bool:
+    with contextlib.suppress(psutil.Error):
+        return "benchmarks._ws_worker" in process.cmdline()
+    return False
+
+
+def _cpu_s(processes: list[psutil.Process]) -> float:
+    """User and system CPU seconds the processes (all their threads) have used."""
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 @contextlib.contextmanager
@@ -306,6 +347,11 @@ def print_results(records: list[dict[str, Any]]) -> None:
                 f"{r['connected']} held; {r['delivered_fraction']:.0%} of 10 Hz × n; "
                 f"{r['frame_bytes']:.0f} B frames; ramp {r['ramp_s']:.1f} s"
             )
+            if r.get("cpu_us_per_message") is not None:
+                note += (
+                    f"; server CPU {r['cpu_percent']:.0f} %, {r['cpu_us_per_message']:.1f} µs/msg; "
+                    f"clients {r['clients_cpu_percent']:.0f} %; load {r['load_average_1m']:.1f}"
+                )
             if "share_of_ceiling" in r:
                 note += f"; {r['share_of_ceiling']:.0%} of the ceiling"
         elif r["case"] == "slow-client" and "messages_per_s_without_slow_client" in r:
@@ -339,13 +385,17 @@ def print_results(records: list[dict[str, Any]]) -> None:
         "note",
     ]
     print_table("B4 websocket", columns, rows)
-    shares: dict[int, list[float]] = {}
-    for r in records:
-        if "share_of_ceiling" in r:
-            shares.setdefault(r["n"], []).append(r["share_of_ceiling"])
-    for n, values in shares.items():
-        listed = ", ".join(f"{v:.0%}" for v in values)
-        print(f"n={n}: median share of the ceiling {np.median(values):.0%} ({listed})")
+    for key, what in (
+        ("share_of_ceiling", "messages/s as a share of the ceiling's"),
+        ("cpu_per_message_vs_ceiling", "server CPU per message over the ceiling's"),
+    ):
+        by_n: dict[int, list[float]] = {}
+        for r in records:
+            if key in r:
+                by_n.setdefault(r["n"], []).append(r[key])
+        for n, values in by_n.items():
+            listed = ", ".join(f"{v:.2f}" for v in values)
+            print(f"n={n}: {what}: median {np.median(values):.2f} ({listed})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ REQUIRED = ("benchmark", "case", "impl", "n", "errors", "cpu_count")
 IMPLS = ("freeagentics", "bare-uvloop-ceiling")
 CEILING_CASES = {"broadcast", "round-trip"}
 FIGURES = {
-    "broadcast": ("messages_per_s", "bytes_per_connection"),
+    "broadcast": ("messages_per_s", "bytes_per_connection", "cpu_percent", "cpu_us_per_message"),
     "round-trip": ("latency_ms_avg", "latency_ms_p99"),
     "slow-client": ("messages_per_s", "latency_ms_p99"),
 }
@@ -74,3 +74,6 @@ def test_frames_were_delivered_and_pings_answered(records: list[dict]) -> None:
     )
     share = ours["broadcast"]["messages_per_s"] / ceiling["broadcast"]["messages_per_s"]
     assert ours["broadcast"]["share_of_ceiling"] == pytest.approx(share)
+    for by_case in (ours, ceiling):  # the servers did work while the frames were counted
+        assert by_case["broadcast"]["cpu_us_per_message"] > 0
+        assert by_case["broadcast"]["clients_cpu_percent"] > 0

@@ -154,8 +154,6 @@ class Hub:
         self._feeds: dict[str, _Feed] = {}
         #: messages sent and dropped per kind, by every client this hub has had
         self.tally = Tally()
-        # per-client totals of clients already gone, so the totals are monotonic
-        self.sent_closed = self.dropped_closed = 0
         self.frames_published = 0
         #: frames replaced by a newer frame of their topic before the loop could send them
         self.frames_superseded = 0
@@ -192,12 +190,10 @@ class Hub:
         code = client.close_code if client.close_code is not None else 1000
         self.close_codes[code] = self.close_codes.get(code, 0) + 1
         client.kick(1000, "bye")  # empties its queues
-        self.sent_closed += client.sent
-        self.dropped_closed += client.dropped
 
     @property
     def sent_total(self) -> int:
-        return self.sent_closed + sum(c.sent for c in self.clients)
+        return sum(self.tally.sent.values())
 
     def sent_by_topic(self) -> dict[str, int]:
         """Messages sent per topic kind (and ``reply``), clients gone included."""
@@ -209,7 +205,7 @@ class Hub:
 
     @property
     def dropped_total(self) -> int:
-        return self.dropped_closed + sum(c.dropped for c in self.clients)
+        return sum(self.tally.dropped.values())
 
     @property
     def queue_depth(self) -> int:

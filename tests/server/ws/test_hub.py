@@ -294,15 +294,16 @@ def test_direct_writes_skip_the_queue_and_never_overtake_what_is_queued(service,
         await settle()
         hub.disconnect(client)  # no writer runs: one is started to send the close
         await settle()
-        return socket, direct, client
+        return hub, socket, direct, client
 
-    socket, direct, client = asyncio.run(main())
+    hub, socket, direct, client = asyncio.run(main())
     (op, text), *frames = [unframe(w) for w in direct.wires]
     assert (op, text) == (Opcode.TEXT, b"ack")
     assert [op for op, _ in frames] == [Opcode.BINARY, Opcode.BINARY]
     assert [decode_msgpack(p)["tick"] for _, p in frames] == [1, 4]
     assert [decode_msgpack(p)["tick"] for p in socket.sent] == [2, 3]
     assert client.sent == 5 and client.sent_direct == 3
+    assert hub.sent_by_topic() == {"reply": 1, "world": 4} and hub.sent_total == 5
     assert socket.closed == (1000, "bye") and client.writer.done()
 
 
