@@ -9,9 +9,13 @@ worker is connected they count frames for ``--duration`` seconds while some
 connections ping with their own ids (true round trip through the server's queue).
 Records per N:
 
-* ``broadcast``: frames delivered per second (counted by the clients) and server RSS
+* ``broadcast``: frames delivered per second (counted by the clients), server RSS
   growth per connection (``bytes_per_connection``, psutil on the server process:
-  RSS with N connections minus RSS of the same server, warmed up, before any);
+  RSS with N connections minus RSS of the same server, warmed up, before any), and
+  over the counted seconds the server's CPU (``cpu_percent``, all its threads) and CPU
+  per delivered frame (``cpu_us_per_message``), the simulation host's CPU
+  (``host_cpu_percent``, the server's child processes), the clients' CPU and the load
+  average;
 * ``round-trip``: ping → pong latency avg / p99 over the pinging connections;
 * ``slow-client`` (one N): the same with one extra connection that subscribes and
   never reads; the others' figures are compared with the plain run, and the server's
@@ -21,10 +25,11 @@ With ``--ceiling`` the same clients then run the ``broadcast`` and ``round-trip`
 against :mod:`benchmarks._ws_ceiling_server` (impl ``bare-uvloop-ceiling``), a bare
 broadcaster of frames of the size FreeAgentics just sent: what this machine delivers to
 these clients at all, so FreeAgentics' figure reads as a share of it from the same run
-(``share_of_ceiling`` on its ``broadcast`` record). The two alternate per N, each pair
-back to back; ``--rounds K`` repeats the pair K times (records carry ``round``) and
-prints the median share, since on a shared two-core machine other work moves both
-figures between minutes.
+(``share_of_ceiling`` on its ``broadcast`` record), and its server CPU per frame as a
+multiple of the bare one's (``cpu_per_message_vs_ceiling``). The two alternate per N,
+each pair back to back; ``--rounds K`` repeats the pair K times (records carry
+``round``) and prints the medians, since on a shared two-core machine other work moves
+messages per second between minutes (CPU per frame far less).
 
 Usage::
 
@@ -167,12 +172,13 @@ def run_clients(
         staged.write_text(str(start))
         staged.rename(staged.with_name("go"))  # whole: a worker never reads it half-written
         clients = [p for p in psutil.Process().children() if _is_client_worker(p)]
+        host = server.ps.children(recursive=True)  # the simulation host process, if any
         time.sleep(max(0.0, start - time.time()))
-        server_before, clients_before = _cpu_s([server.ps]), _cpu_s(clients)
+        before = {"server": _cpu_s([server.ps]), "host": _cpu_s(host), "clients": _cpu_s(clients)}
         cpu["load_1m"] = psutil.getloadavg()[0]
         time.sleep(duration)
-        cpu["server"] = _cpu_s([server.ps]) - server_before
-        cpu["clients"] = _cpu_s(clients) - clients_before
+        after = {"server": _cpu_s([server.ps]), "host": _cpu_s(host), "clients": _cpu_s(clients)}
+        cpu.update({k: after[k] - before[k] for k in before})
 
     starter = threading.Thread(target=go_when_ready, daemon=True)
     starter.start()
@@ -202,6 +208,7 @@ def run_clients(
         "cpu_percent": 100 * cpu["server"] / duration if cpu else None,
         "cpu_us_per_message": 1e6 * cpu["server"] / messages if cpu and messages else None,
         "clients_cpu_percent": 100 * cpu["clients"] / duration if cpu else None,
+        "host_cpu_percent": 100 * cpu["host"] / duration if cpu else None,
         "load_average_1m": cpu.get("load_1m"),
         "connected": connected,
         "messages_per_s": sum(r["messages"] / r["elapsed_s"] for r in results),
@@ -239,6 +246,7 @@ def plain_cases(
             "cpu_percent": got["cpu_percent"],
             "cpu_us_per_message": got["cpu_us_per_message"],
             "clients_cpu_percent": got["clients_cpu_percent"],
+            "host_cpu_percent": got["host_cpu_percent"],
             "load_average_1m": got["load_average_1m"],
         },
         {
@@ -350,6 +358,7 @@ def print_results(records: list[dict[str, Any]]) -> None:
             if r.get("cpu_us_per_message") is not None:
                 note += (
                     f"; server CPU {r['cpu_percent']:.0f} %, {r['cpu_us_per_message']:.1f} µs/msg; "
+                    f"simulation host {r['host_cpu_percent']:.0f} %; "
                     f"clients {r['clients_cpu_percent']:.0f} %; load {r['load_average_1m']:.1f}"
                 )
             if "share_of_ceiling" in r:
