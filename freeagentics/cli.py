@@ -370,7 +370,10 @@ def serve_command(
         from freeagentics.server import HOST_PROGRAM
 
         simulation_host = LocalHostProcess(
-            HOST_PROGRAM, None, max_restarts=settings.host_max_restarts
+            HOST_PROGRAM,
+            None,
+            max_restarts=settings.host_max_restarts,
+            call_timeout_s=settings.host_call_timeout_seconds,
         )
         simulation_host.spawn()  # it imports the simulations while this process imports the app
 

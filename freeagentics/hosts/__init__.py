@@ -48,6 +48,7 @@ from freeagentics.hosts._client import SocketTransport
 from freeagentics.hosts._codec import WireError, decode, encode, frame, read_message
 from freeagentics.hosts._errors import (
     HostError,
+    HostTimeoutError,
     HostUnavailableError,
     error_from_wire,
     error_to_wire,
@@ -63,6 +64,7 @@ __all__ = [
     "HostError",
     "HostHandler",
     "HostServer",
+    "HostTimeoutError",
     "HostUnavailableError",
     "LocalHostProcess",
     "ServiceProxy",

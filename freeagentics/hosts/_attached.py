@@ -8,7 +8,9 @@ whenever that changes: a restarted host listens on a new port with a new token, 
 host that stays down has no port and a reason.
 
 It is a :class:`~freeagentics.hosts.Transport`: calls go to the current connection and
-raise :class:`~freeagentics.hosts.HostUnavailableError` at once while there is none.
+raise :class:`~freeagentics.hosts.HostUnavailableError` at once while there is none,
+and :class:`~freeagentics.hosts.HostTimeoutError` when the host does not answer within
+``call_timeout_s``.
 One keeper thread (re)connects: after :meth:`point`, and after a connection breaks
 while the host is still said to listen there (every :data:`RETRY_S` until it answers
 or is pointed elsewhere).
@@ -20,7 +22,12 @@ import logging
 import threading
 from collections.abc import Callable
 
-from freeagentics.hosts._client import FrameHandler, LinkedTransport, SocketTransport
+from freeagentics.hosts._client import (
+    DEFAULT_CALL_TIMEOUT_S,
+    FrameHandler,
+    LinkedTransport,
+    SocketTransport,
+)
 from freeagentics.hosts._errors import HostUnavailableError
 
 __all__ = ["RETRY_S", "AttachedHost"]
@@ -39,8 +46,10 @@ class AttachedHost(LinkedTransport):
     :meth:`why` says why) or ``stopped``.
     """
 
-    def __init__(self, *, connect_timeout_s: float = 10.0):
-        self.connect_timeout_s = connect_timeout_s
+    def __init__(
+        self, *, connect_timeout_s: float = 10.0, call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S
+    ):
+        self.connect_timeout_s, self.call_timeout_s = connect_timeout_s, call_timeout_s
         #: called with ``(key, payload)`` for every frame the host pushes
         self.on_frame: FrameHandler | None = None
         #: called after every (re)connection (on the keeper thread)
@@ -150,6 +159,7 @@ class AttachedHost(LinkedTransport):
                     on_frame=self._frame,
                     on_lost=self._lost,
                     connect_timeout_s=self.connect_timeout_s,
+                    call_timeout_s=self.call_timeout_s,
                 )
             except (HostUnavailableError, OSError) as exc:
                 log.warning("simulation host at port %d not reached: %s", target[0], exc)

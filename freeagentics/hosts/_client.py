@@ -2,10 +2,13 @@
 
 Calls from any number of threads share the connection: each gets a request id, its
 message joins the outbox (written in order by one writer thread), and the caller waits
-for the answer with that id, so a long ``step`` holds up only its own caller. Frames the
-host pushes go to ``on_frame`` on the reader thread. When the connection ends, every
-waiting call raises :class:`~freeagentics.hosts.HostUnavailableError` and ``on_lost``
-is called once. The message protocol is described in :mod:`._server`.
+for the answer with that id, so a long ``step`` holds up only its own caller. No caller
+waits longer than the call's deadline (``call_timeout_s``): past it the call's entry is
+removed and :class:`~freeagentics.hosts.HostTimeoutError` raised; the host may still run
+the call, and its late answer is dropped (counted in ``late_replies``). Frames the host
+pushes go to ``on_frame`` on the reader thread. When the connection ends, every waiting
+call raises :class:`~freeagentics.hosts.HostUnavailableError` and ``on_lost`` is called
+once. The message protocol is described in :mod:`._server`.
 """
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from freeagentics.hosts._codec import WireError, frame, read_message
-from freeagentics.hosts._errors import HostUnavailableError, error_from_wire
+from freeagentics.hosts._errors import HostTimeoutError, HostUnavailableError, error_from_wire
 
-__all__ = ["LinkedTransport", "SocketTransport"]
+__all__ = ["DEFAULT_CALL_TIMEOUT_S", "LinkedTransport", "SocketTransport"]
 
 log = logging.getLogger("freeagentics.hosts")
 
 FrameHandler = Callable[[str, bytes], None]
+
+#: the longest a call waits for its answer unless its transport is told otherwise
+DEFAULT_CALL_TIMEOUT_S = 30.0
 
 
 class _Waiter:
@@ -47,6 +53,8 @@ class SocketTransport:
         max_message_bytes: largest message accepted from the host.
         max_outbox: messages waiting to be written; past it calls raise
             :class:`HostUnavailableError` and notices are dropped.
+        connect_timeout_s: the longest the connection and its handshake may take.
+        call_timeout_s: a call's deadline unless it is given one (:meth:`call`).
     """
 
     def __init__(
@@ -59,8 +67,12 @@ class SocketTransport:
         max_message_bytes: int = 1 << 30,
         max_outbox: int = 65_536,
         connect_timeout_s: float = 10.0,
+        call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
     ):
         self.port = port
+        self.call_timeout_s = call_timeout_s
+        #: answers that came after their caller had stopped waiting (dropped)
+        self.late_replies = 0
         self.on_frame, self.on_lost = on_frame, on_lost
         self.max_message_bytes, self.max_outbox = max_message_bytes, max_outbox
         self._ids = itertools.count(1)
@@ -82,8 +94,18 @@ class SocketTransport:
         threading.Thread(target=self._write_loop, daemon=True, name="host-client-writer").start()
 
     # ------------------------------------------------------------------ calls
-    def call(self, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        """Run ``method`` on the host and return its result (see :class:`Transport`)."""
+    def call(
+        self,
+        method: str,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Any:
+        """Run ``method`` on the host and return its result (see :class:`Transport`);
+        :class:`HostTimeoutError` when no answer came within ``timeout_s`` (default
+        :attr:`call_timeout_s`)."""
+        deadline = self.call_timeout_s if timeout_s is None else timeout_s
         call_id = next(self._ids)
         data = frame(
             {
@@ -103,7 +125,13 @@ class SocketTransport:
             self._pending[call_id] = waiter
             self._outbox.append(data)
             self._cond.notify()
-        waiter.done.wait()
+        if not waiter.done.wait(deadline):
+            with self._cond:
+                # answered (or lost) in the meantime when the entry is gone already; the
+                # reader sets ``reply`` under this lock as it removes the entry
+                timed_out = self._pending.pop(call_id, None) is not None
+            if timed_out:
+                raise HostTimeoutError(method, deadline)
         reply = waiter.reply
         if reply is None:
             raise HostUnavailableError("the simulation host went away during the call")
@@ -120,6 +148,12 @@ class SocketTransport:
             self._outbox.append(frame({"op": op, "key": key}))
             self._cond.notify()
         return True
+
+    @property
+    def in_flight(self) -> int:
+        """Calls waiting for their answer now."""
+        with self._cond:
+            return len(self._pending)
 
     # ------------------------------------------------------------------ threads
     def _write_loop(self) -> None:
@@ -145,8 +179,11 @@ class SocketTransport:
                 if op == "result":
                     with self._cond:
                         waiter = self._pending.pop(message.get("id"), None)
+                        if waiter is None:  # its caller stopped waiting: dropped
+                            self.late_replies += 1
+                        else:
+                            waiter.reply = message
                     if waiter is not None:
-                        waiter.reply = message
                         waiter.done.set()
                 elif op == "frame" and self.on_frame is not None:
                     key, payload = message.get("key"), message.get("payload")
@@ -188,19 +225,28 @@ class LinkedTransport:
     """A transport that outlives its connections (a host restarted, one reconnected):
     calls go to the current :class:`SocketTransport`, ``_link``, and raise
     :class:`~freeagentics.hosts.HostUnavailableError` at once, saying :meth:`why`, while
-    there is none."""
+    there is none. A call's deadline is :attr:`call_timeout_s` unless it is given one."""
 
     _link: SocketTransport | None = None
+    call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S
 
     def why(self) -> str:
         """Why calls fail now, in words for an HTTP 503."""
         raise NotImplementedError
 
-    def call(self, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+    def call(
+        self,
+        method: str,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Any:
         link = self._link
         if link is None:
             raise HostUnavailableError(self.why())
-        return link.call(method, args, kwargs)
+        deadline = self.call_timeout_s if timeout_s is None else timeout_s
+        return link.call(method, args, kwargs, timeout_s=deadline)
 
     def notify(self, op: str, key: str) -> bool:
         """Send a ``want``/``unwant`` notice (dropped while the host is not connected)."""

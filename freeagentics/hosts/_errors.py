@@ -7,10 +7,12 @@ REST and WebSocket layers map them as they always did. Over a transport they tra
 ``{"type", "message", ...attributes}`` (:func:`error_to_wire`) and are raised again on
 the caller's side (:func:`error_from_wire`); a type not in the table travels as its
 nearest known base class, and an exception that is not a FreeAgentics error (a bug)
-arrives as :class:`HostError`. Two errors belong to the seam itself::
+arrives as :class:`HostError`. Three errors belong to the seam itself::
 
     RuntimeError
     ├── HostUnavailableError   the host does not answer (starting, restarting, or gone)
+    │   └── HostTimeoutError   one call did not answer within its deadline (it may still
+    │                          complete on the host); ``method`` and ``timeout_s`` name it
     └── HostError              the host failed unexpectedly; the message names the exception
 """
 
@@ -20,11 +22,41 @@ from typing import Any
 
 from freeagentics import errors as fa
 
-__all__ = ["HostError", "HostUnavailableError", "error_from_wire", "error_to_wire"]
+__all__ = [
+    "HostError",
+    "HostTimeoutError",
+    "HostUnavailableError",
+    "error_from_wire",
+    "error_to_wire",
+]
 
 
 class HostUnavailableError(RuntimeError):
     """The simulation host does not answer: it is starting, restarting, or gone."""
+
+
+class HostTimeoutError(HostUnavailableError):
+    """A call to the host that did not answer within its deadline.
+
+    The caller stopped waiting; the host may still be running the call and may still
+    complete it (a ``step`` goes on ticking), so a retry is not always harmless. Being a
+    :class:`HostUnavailableError`, it is handled wherever an unavailable host is, unless
+    a handler tells the two apart (HTTP 504 ``host_timeout`` rather than 503).
+
+    Args:
+        method: the host method called.
+        timeout_s: the deadline it missed, in seconds.
+        message: the words for the caller (default: names the method and the deadline,
+            and says the call may still complete).
+    """
+
+    def __init__(self, method: str, timeout_s: float, message: str | None = None):
+        self.method, self.timeout_s = method, float(timeout_s)
+        super().__init__(
+            message
+            or f"the simulation host did not answer {method} within {timeout_s:g} s; "
+            "the call may still complete on the host"
+        )
 
 
 class HostError(RuntimeError):
@@ -54,6 +86,13 @@ _PLAIN = (
 
 def error_to_wire(exc: BaseException) -> dict[str, Any]:
     """``exc`` as a map: its type's name (or nearest known base), message and attributes."""
+    if isinstance(exc, HostTimeoutError):  # a host that waited on another
+        return {
+            "type": "HostTimeoutError",
+            "message": str(exc),
+            "method": exc.method,
+            "timeout_s": exc.timeout_s,
+        }
     if isinstance(exc, HostUnavailableError):  # a host that is itself not ready
         return {"type": "HostUnavailableError", "message": str(exc)}
     scenario = _scenario_error()
@@ -89,6 +128,10 @@ def error_from_wire(doc: Any) -> Exception:
             return _scenario_error()(problems, where=_text(doc, "where"))
     by_name: dict[str, type[Exception]] = {cls.__name__: cls for cls in _PLAIN}
     by_name["HostUnavailableError"] = HostUnavailableError
+    if kind == "HostTimeoutError":
+        timeout = doc.get("timeout_s")
+        seconds = float(timeout) if isinstance(timeout, int | float) else 0.0
+        return HostTimeoutError(_text(doc, "method") or "?", seconds, message or None)
     if kind == "LimitError":
         return fa.LimitError(message, limit=_text(doc, "limit") or "unknown")
     if kind == "SpecError":

@@ -7,7 +7,9 @@ stdin, reads the port it listens on from its stdout, connects a
 restart=...)`` on it; the host is up when that call returns. It is itself a
 :class:`~freeagentics.hosts.Transport` that outlives restarts: calls go to the current
 connection, and raise :class:`~freeagentics.hosts.HostUnavailableError` at once while
-there is none.
+there is none. Every call has a deadline (``call_timeout_s``; ``host.open`` and
+``host.close``, which restore or store every simulation, ``open_timeout_s``), past which
+it raises :class:`~freeagentics.hosts.HostTimeoutError`.
 
 When the child exits (or its connection breaks, and the child is killed for it) without
 :meth:`stop` having been called, the host is restarted ``max_restarts`` times (``open``
@@ -31,7 +33,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from freeagentics.hosts._client import FrameHandler, LinkedTransport, SocketTransport
+from freeagentics.hosts._client import (
+    DEFAULT_CALL_TIMEOUT_S,
+    FrameHandler,
+    LinkedTransport,
+    SocketTransport,
+)
 from freeagentics.hosts._errors import HostUnavailableError
 
 __all__ = ["LocalHostProcess", "child_environment"]
@@ -41,6 +48,8 @@ log = logging.getLogger("freeagentics.hosts")
 #: the folder holding the ``freeagentics`` package, first on the child's import path so
 #: that the child runs the same code as this process
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+#: the default deadline of opening and closing a host (every simulation at once)
+OPEN_TIMEOUT_S = 600.0
 
 
 def child_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -62,6 +71,11 @@ class LocalHostProcess(LinkedTransport):
         max_restarts: restarts after unexpected exits before the host stays down.
         start_timeout_s: longest wait for the child to listen.
         env: the child's environment (default: this process's).
+        call_timeout_s: the deadline of every call but opening and closing the host.
+        open_timeout_s: the deadline of ``host.open`` (which restores the simulations
+            a previous run left alive from their checkpoints) and ``host.close`` (which
+            stops them and flushes their storage): longer than a request's, as they
+            handle every simulation at once.
     """
 
     def __init__(
@@ -72,8 +86,11 @@ class LocalHostProcess(LinkedTransport):
         max_restarts: int = 1,
         start_timeout_s: float = 120.0,
         env: Mapping[str, str] | None = None,
+        call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
+        open_timeout_s: float = OPEN_TIMEOUT_S,
     ):
         self.module = module
+        self.call_timeout_s, self.open_timeout_s = call_timeout_s, open_timeout_s
         self.config = None if config is None else dict(config)
         self.max_restarts, self.start_timeout_s = max_restarts, start_timeout_s
         self.env = child_environment(env)
@@ -155,11 +172,20 @@ class LocalHostProcess(LinkedTransport):
         try:
             port = self._read_port(proc)
             link = SocketTransport(
-                port, token, on_frame=self._frame, on_lost=lambda: self._link_lost(proc)
+                port,
+                token,
+                on_frame=self._frame,
+                on_lost=lambda: self._link_lost(proc),
+                call_timeout_s=self.call_timeout_s,
             )
             opened = None
             if self.config is not None:
-                opened = link.call("host.open", [self.config], {"restart": restart})
+                opened = link.call(
+                    "host.open",
+                    [self.config],
+                    {"restart": restart},
+                    timeout_s=self.open_timeout_s,
+                )
         except BaseException:
             self._kill(proc)
             raise
@@ -181,12 +207,14 @@ class LocalHostProcess(LinkedTransport):
         """Open the running host again with ``config`` (after :meth:`close_host`); later
         restarts use it too. Returns what ``host.open`` returned."""
         self.config = dict(config)
-        self.opened = self.call("host.open", [self.config], {"restart": False})
+        self.opened = self.call(
+            "host.open", [self.config], {"restart": False}, timeout_s=self.open_timeout_s
+        )
         return self.opened
 
     def close_host(self) -> None:
         """Close the host's simulations in order (``host.close``); the child stays up."""
-        self.call("host.close", [], {})
+        self.call("host.close", [], {}, timeout_s=self.open_timeout_s)
 
     def _read_port(self, proc: subprocess.Popen) -> int:
         assert proc.stdout is not None
@@ -263,7 +291,7 @@ class LocalHostProcess(LinkedTransport):
             self.state = "stopped"
         if link is not None:
             try:
-                link.call("host.close", [], {})
+                link.call("host.close", [], {}, timeout_s=self.open_timeout_s)
             except Exception:
                 log.exception("simulation host did not close in order")
             link.close()

@@ -51,10 +51,22 @@ HOST_METHODS = (
 class Transport(Protocol):
     """Carries one call to a host and brings back its result.
 
-    ``call`` blocks until the host answers; it returns the method's result as plain
-    data, raises the service's own exception when the method raised one, and
-    :class:`~freeagentics.hosts.HostUnavailableError` when the host cannot be reached.
-    Calls from several threads at once run concurrently on the host.
+    ``call`` blocks until the host answers, and never longer than the transport's
+    deadline for the call; it returns the method's result as plain data, raises the
+    service's own exception when the method raised one,
+    :class:`~freeagentics.hosts.HostUnavailableError` when the host cannot be reached,
+    and :class:`~freeagentics.hosts.HostTimeoutError` (a kind of the former) when it did
+    not answer within the deadline (the call may still complete there). Calls from
+    several threads at once run concurrently on the host.
+
+    Every call, ``step`` of ``n`` ticks included, has the same deadline (the server's
+    ``host_call_timeout_seconds``) rather than one that grows with ``n``: the deadline
+    is what bounds how long one request holds a thread of the API, and one growing with
+    the request would let a single ``step`` of ``max_step_ticks`` hold it for that many
+    tick allowances; nor can the API know a tick's cost, which spans orders of magnitude
+    with the population and the model. A step that outlives the deadline is not lost:
+    it runs on in the host (its ticks show in the simulation's summary) while its caller
+    is told so; deployments whose long steps are routine raise the deadline.
     """
 
     def call(self, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any: ...

@@ -29,10 +29,13 @@ Routing (:meth:`RayHosts.call`, one ``(method, args, kwargs)`` as for any
   database says is alive but that has no actor (the cluster was restarted) an actor
   that restores it from its latest checkpoint.
 
-Every call blocks until the actor answers: the API makes them on worker threads. The
-failures of the seam (:mod:`._errors`): an actor that is restarting, or does not answer
-within ``call_timeout_s`` (the call is then cancelled), raises
-:class:`~freeagentics.hosts.HostUnavailableError`; an id with no actor and no row,
+Every call blocks until the actor answers, or its deadline (``call_timeout_s``, or the
+``timeout_s`` it is given) passes: the API makes them on worker threads. The failures
+of the seam (:mod:`._errors`): an actor that is restarting raises
+:class:`~freeagentics.hosts.HostUnavailableError`; one that does not answer within the
+deadline, :class:`~freeagentics.hosts.HostTimeoutError` naming the method (the call is
+cancelled if it has not begun; one that has may still complete, except a ``create``,
+whose actor and row are then removed); an id with no actor and no row,
 :class:`~freeagentics.errors.UnknownIdError`. The actors' own exceptions travel as
 :func:`~freeagentics.hosts.error_to_wire` maps, never pickled.
 """
@@ -48,7 +51,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from freeagentics.errors import ConflictError, FreeAgenticsError, UnknownIdError
-from freeagentics.hosts._errors import HostUnavailableError, error_from_wire
+from freeagentics.hosts._client import DEFAULT_CALL_TIMEOUT_S
+from freeagentics.hosts._errors import HostTimeoutError, HostUnavailableError, error_from_wire
 
 __all__ = ["ACTOR_PREFIX", "RayHosts", "actor_name"]
 
@@ -58,7 +62,7 @@ ACTOR_PREFIX = "freeagentics-sim-"
 #: statuses of simulations that are alive (restored when they have no actor)
 LIVE_STATUSES = ("created", "running", "paused")
 #: the methods answered here rather than by one simulation's actor
-_DEPLOYMENT_METHODS = ("create", "list", "ids", "gauges", "health", "recover", "close")
+_DEPLOYMENT_METHODS = ("list", "ids", "gauges", "health", "recover", "close")
 #: actor handles kept (a handle is a few hundred bytes; more ids are looked up again)
 MAX_HANDLES = 4096
 
@@ -84,7 +88,7 @@ class RayHosts:
         max_simulations: simulations the deployment holds at once.
         max_restarts: Ray restarts of an actor whose process or node died (-1: no limit).
         actor_cpus: CPUs Ray reserves for each actor.
-        call_timeout_s: the longest a call waits for an actor.
+        call_timeout_s: a call's deadline unless it is given one (``timeout_s``).
         fanout_timeout_s: the longest ``list``, ``gauges`` and ``host.metrics`` wait.
         max_concurrency: calls one actor runs at once (on threads of its own).
         merge: for fan-out methods, ``method -> f({sim_id: answer}) -> answer``.
@@ -102,7 +106,7 @@ class RayHosts:
         max_simulations: int = 32,
         max_restarts: int = 16,
         actor_cpus: float = 1.0,
-        call_timeout_s: float = 300.0,
+        call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
         fanout_timeout_s: float = 10.0,
         max_concurrency: int = 32,
         merge: Mapping[str, Callable[[dict[int, Any]], Any]] | None = None,
@@ -162,27 +166,42 @@ class RayHosts:
         return "the simulations' Ray cluster is not connected" if self.state != "up" else ""
 
     # ------------------------------------------------------------------ Transport
-    def call(self, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+    def call(
+        self,
+        method: str,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Any:
         if self.state != "up":
             raise HostUnavailableError(self.why())
+        deadline = self.call_timeout_s if timeout_s is None else timeout_s
         if method in self.merge:
             return self.merge[method](self.fan_out(method, args, kwargs))
+        if method == "create":
+            return self.create(*args, **kwargs, timeout_s=deadline)
         if method in _DEPLOYMENT_METHODS:
             return getattr(self, f"_{method}")(*args, **kwargs)
         if not args:
             raise UnknownIdError(f"{method} needs a simulation id")
         sim_id = args[0]
         if method == "delete":
-            return self._delete(sim_id)
-        return self._route(sim_id, method, args, kwargs)
+            return self._delete(sim_id, deadline)
+        return self._route(sim_id, method, args, kwargs, deadline)
 
     # ------------------------------------------------------------------ one simulation
     def _route(
-        self, sim_id: Any, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]
+        self,
+        sim_id: Any,
+        method: str,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        timeout_s: float,
     ) -> Any:
         handle = self._handle(sim_id)
         ref = handle.call.remote(method, list(args), dict(kwargs))
-        return self._answer(sim_id, ref, self.call_timeout_s)
+        return self._answer(sim_id, method, ref, timeout_s)
 
     def _handle(self, sim_id: Any) -> Any:
         """Simulation ``sim_id``'s actor (UnknownIdError, or HostUnavailableError when the
@@ -229,17 +248,24 @@ class RayHosts:
             )
         raise UnknownIdError(f"simulation {sim_id} is {record.status} and held by no host any more")
 
-    def _answer(self, sim_id: int, ref: Any, timeout: float) -> Any:
-        """The value of an actor's answer ``ref``, or the exception it stands for."""
+    def _answer(self, sim_id: int, method: str, ref: Any, timeout: float) -> Any:
+        """The value of an actor's answer ``ref`` to ``method``, or the exception it
+        stands for (:class:`HostTimeoutError` after ``timeout`` seconds)."""
         import ray
         from ray import exceptions as rx
 
         try:
             ok, value = ray.get(ref, timeout=timeout)
         except rx.GetTimeoutError:
-            ray.cancel(ref)
-            raise HostUnavailableError(
-                f"simulation {sim_id}'s host did not answer within {timeout:g} s"
+            try:  # not begun: it never runs; begun: a threaded actor's call runs on
+                ray.cancel(ref)
+            except Exception as exc:
+                log.info("%s of simulation %d not cancelled: %s", method, sim_id, exc)
+            raise HostTimeoutError(
+                method,
+                timeout,
+                f"simulation {sim_id}'s host did not answer {method} within {timeout:g} s; "
+                "the call may still complete on the host",
             ) from None
         except rx.ActorUnavailableError:
             raise HostUnavailableError(
@@ -300,11 +326,6 @@ class RayHosts:
                 {"key": f"freeagentics-hosts:{self.namespace}"},
             )
 
-    def _create(
-        self, scenario: Mapping[str, Any] | None = None, *, name: str | None = None, kinds=()
-    ) -> int:
-        return self.create(scenario, name=name, kinds=kinds)
-
     def create(
         self,
         scenario: Mapping[str, Any] | None = None,
@@ -312,11 +333,13 @@ class RayHosts:
         name: str | None = None,
         kinds: Sequence[Any] = (),
         unless_named: bool = False,
+        timeout_s: float | None = None,
     ) -> int:
         """Make a simulation (see the module docstring); returns its id. ``unless_named``
         (for the server's own simulations, such as the demo): when a live simulation
         already has ``name``, return its id instead (decided under the lock, so that API
-        processes starting together make one)."""
+        processes starting together make one). A creation that misses its deadline
+        (``timeout_s``, default ``call_timeout_s``) is undone: its actor and row go."""
         import sqlalchemy as sa
 
         from freeagentics.storage import simulations as simulation_store
@@ -342,11 +365,20 @@ class RayHosts:
             label = name if unless_named else None
             sim_id = simulation_store.create(conn, {}, name=label, status="created")
             handle = self._spawn(sim_id, restore=False)
+        deadline = self.call_timeout_s if timeout_s is None else timeout_s
         try:
             ref = handle.call.remote(
                 "create_into", [sim_id, scenario], {"name": name, "kinds": kinds}
             )
-            return self._answer(sim_id, ref, self.call_timeout_s)
+            return self._answer(sim_id, "create", ref, deadline)
+        except HostTimeoutError:
+            self._discard(sim_id, handle)
+            raise HostTimeoutError(
+                "create",
+                deadline,
+                f"simulation {sim_id}'s host did not answer create within {deadline:g} s; "
+                "the simulation was removed",
+            ) from None
         except BaseException:
             self._discard(sim_id, handle)
             raise
@@ -362,7 +394,7 @@ class RayHosts:
         with self.engine.begin() as conn:
             conn.execute(simulations.delete().where(simulations.c.id == sim_id))
 
-    def _delete(self, sim_id: Any) -> None:
+    def _delete(self, sim_id: Any, timeout_s: float) -> None:
         try:
             handle = self._handle(sim_id)
         except HostUnavailableError:  # alive in the database, no actor: the row goes alone
@@ -372,7 +404,7 @@ class RayHosts:
                 conn.execute(simulations.delete().where(simulations.c.id == sim_id))
             return
         try:
-            self._answer(sim_id, handle.call.remote("delete", [sim_id], {}), self.call_timeout_s)
+            self._answer(sim_id, "delete", handle.call.remote("delete", [sim_id], {}), timeout_s)
         except UnknownIdError:  # an actor whose row went: it holds nothing, and goes too
             self._kill(sim_id, handle)
             raise
@@ -412,7 +444,8 @@ class RayHosts:
         answers = {}
         for sim_id, ref in asked.items():
             try:
-                answers[sim_id] = self._answer(sim_id, ref, max(0.0, deadline - time.monotonic()))
+                left = max(0.0, deadline - time.monotonic())
+                answers[sim_id] = self._answer(sim_id, method, ref, left)
             except (FreeAgenticsError, HostUnavailableError) as exc:
                 log.info("simulation %d left out of %s: %s", sim_id, method, exc)
         return answers

@@ -188,7 +188,12 @@ def create_app(
     app.state.settings = settings
     app.state.owns_host = host is None if own_host is None else own_host
     if host is None and settings.simulation_host == "process":
-        host = LocalHostProcess(HOST_PROGRAM, None, max_restarts=settings.host_max_restarts)
+        host = LocalHostProcess(
+            HOST_PROGRAM,
+            None,
+            max_restarts=settings.host_max_restarts,
+            call_timeout_s=settings.host_call_timeout_seconds,
+        )
     elif host is None and settings.simulation_host == "ray":
         from freeagentics.server.rayhost import make_ray_hosts
 

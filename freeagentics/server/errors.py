@@ -3,7 +3,10 @@
 Bad input is always a 4xx: unknown ids 404, invalid models/specs/options 422 (a resource
 limit exceeded: 422 ``limit_exceeded`` with the setting's name in ``errors[0].limit``), malformed
 JSON 400, conflicts with the current state 409, authentication 401/403. A simulation host
-that does not answer (restarting, or gone) is a 503 ``host_unavailable`` saying which.
+that does not answer (restarting, or gone) is a 503 ``host_unavailable`` saying which; a
+call to it that missed its deadline (``host_call_timeout_seconds``) is a 504
+``host_timeout`` naming the method and the deadline (``errors[0]``), and saying that the
+call may still complete on the host.
 Only a genuine bug is a 500, and its body gives nothing away.
 """
 
@@ -28,7 +31,7 @@ from freeagentics.errors import (
     SpecError,
     UnknownIdError,
 )
-from freeagentics.hosts import HostUnavailableError
+from freeagentics.hosts import HostTimeoutError, HostUnavailableError
 from freeagentics.server.auth import AuthError
 from freeagentics.simulation.scenario import ScenarioError, scenario_problems
 
@@ -139,6 +142,12 @@ def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, str(exc), "host_unavailable", headers={"Retry-After": "5"})
 
 
+def _timeout(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HostTimeoutError)
+    problem = [{"method": exc.method, "timeout_s": exc.timeout_s, "msg": str(exc)}]
+    return error_response(504, str(exc), "host_timeout", problem)
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal server error", "internal_error")
@@ -151,4 +160,5 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FreeAgenticsError, _domain)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(HostUnavailableError, _unavailable)
+    app.add_exception_handler(HostTimeoutError, _timeout)  # the nearest class's handler wins
     app.add_exception_handler(Exception, _unexpected)

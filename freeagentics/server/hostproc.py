@@ -32,11 +32,13 @@ import logging
 import logging.config
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from freeagentics.errors import ConfigurationError, ConflictError
 from freeagentics.hosts import HOST_METHODS, HostServer, HostUnavailableError, serve_child
+from freeagentics.server.debug import STALL_VARIABLE, host_stalls
 from freeagentics.server.logs import log_config
 from freeagentics.server.metrics import ServerMetrics, families
 from freeagentics.server.runtime import bring_up, build_service
@@ -81,12 +83,20 @@ class HostRuntime:
         self._logging = False
         self.loop = asyncio.new_event_loop()  # the hub's
         threading.Thread(target=self.loop.run_forever, daemon=True, name="host-hub").start()
+        #: seconds to sleep before calls of some methods (a debugging hook, see
+        #: :mod:`freeagentics.server.debug`; empty unless its variable is set)
+        self.stalls = host_stalls()
+        if self.stalls:
+            log.warning("%s is set: calls of %s stall", STALL_VARIABLE, sorted(self.stalls))
 
     def attach(self, server: HostServer) -> None:
         self.server = server
 
     # ------------------------------------------------------------------ calls
     def call(self, method: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        stall = self.stalls.get(method)
+        if stall:
+            time.sleep(stall)
         if method in HOST_METHODS:
             service = self.service
             if service is None:

@@ -140,7 +140,7 @@ def make_ray_hosts(settings: Settings) -> RayHosts:
         max_simulations=settings.max_simulations,
         max_restarts=settings.ray_max_restarts,
         actor_cpus=settings.ray_actor_cpus,
-        call_timeout_s=settings.ray_call_timeout_seconds,
+        call_timeout_s=settings.ray_call_timeout_seconds or settings.host_call_timeout_seconds,
         merge={"gauges": merge_gauges, "host.metrics": merge_families},
         migrate=settings.auto_migrate,
     )

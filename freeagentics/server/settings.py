@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     #: restarts of a host process that died, each restoring its simulations from their
     #: latest checkpoints; after that the API answers 503 until the server is restarted
     host_max_restarts: int = Field(1, ge=0, le=100)
+    host_call_timeout_seconds: float = Field(
+        30.0,
+        ge=0.1,
+        le=3_600,
+        description="The longest a request (REST or WebSocket command) waits for the "
+        "simulation host to answer one call, a step of many ticks included, before it "
+        "is answered 504 host_timeout (the call may still complete on the host). It "
+        "bounds how long a host that hangs can hold a thread of the API.",
+    )
 
     # --- simulations on a Ray cluster (``serve --ray ADDRESS``) ---
     ray_address: str | None = Field(
@@ -128,12 +137,13 @@ class Settings(BaseSettings):
     ray_actor_cpus: float = Field(
         1.0, ge=0, le=1_024, description="CPUs Ray reserves for each simulation's actor."
     )
-    ray_call_timeout_seconds: float = Field(
-        300.0,
-        gt=0,
+    ray_call_timeout_seconds: float | None = Field(
+        None,
+        ge=0.1,
         le=86_400,
         description="The longest an API call waits for a simulation's actor (a long step "
-        "included) before answering 503; an actor that is restarting answers 503 at once.",
+        "included) before answering 504 host_timeout; unset: host_call_timeout_seconds. "
+        "An actor that is restarting answers 503 at once.",
     )
 
     # --- abuse limits: tokens, failed logins, origins, WebSocket admission ---
@@ -159,6 +169,21 @@ class Settings(BaseSettings):
     #: client messages per second per connection (sustained), and the burst allowed above it
     ws_messages_per_second: float = Field(50.0, gt=0)
     ws_message_burst: int = Field(100, ge=1)
+    ws_command_threads: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="Threads of the API process that run WebSocket commands (their "
+        "own: commands never queue behind other work, nor it behind them).",
+    )
+    ws_max_commands_in_flight: int = Field(
+        32,
+        ge=1,
+        le=10_000,
+        description="WebSocket commands one API process holds at once, running or waiting "
+        "for one of ws_command_threads; one more is answered at once with a busy ack "
+        "(retry_after in it), not queued.",
+    )
     # With redis_url set, the budgets above (but the per-connection message rate) are kept
     # in Redis: every process using the same Redis and prefix spends the same budgets.
     shared_limits_prefix: str = Field(

@@ -134,6 +134,7 @@ class Supervisor:
             HOST_PROGRAM,
             settings.model_dump(mode="json"),
             max_restarts=settings.host_max_restarts,
+            call_timeout_s=settings.host_call_timeout_seconds,
         )
         self.workers: list[subprocess.Popen | None] = [None] * self.count
         #: when workers died lately (at most one more than tolerated is kept)

@@ -90,7 +90,7 @@ def main() -> None:
     from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
     settings = Settings.model_validate(values)
-    host = AttachedHost()
+    host = AttachedHost(call_timeout_s=settings.host_call_timeout_seconds)
     if start.get("host"):
         point(host, start["host"])
     app = create_app(settings, host=host, own_host=True)

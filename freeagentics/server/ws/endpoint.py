@@ -18,6 +18,12 @@ Malformed messages, and messages over the connection's rate (``ws_messages_per_s
 sustained, ``ws_message_burst`` at once), are answered with an ``error`` frame naming the
 problem (code ``rate_limited`` for the latter, which are not read); only
 :data:`MAX_STRIKES` of them in a row close the connection (1008, policy violation).
+
+Commands run on the process's :class:`~freeagentics.server.ws.command_pool.CommandPool`
+(``app.state.commands``). A command past :data:`MAX_COMMANDS_IN_FLIGHT` of its
+connection, or past the pool's ``ws_max_commands_in_flight`` for the whole process, is
+answered at once with a ``busy`` ack carrying ``retry_after`` (seconds), never queued;
+the connection, its subscriptions and its other messages are served as before.
 """
 
 from __future__ import annotations
@@ -42,7 +48,13 @@ from freeagentics.server.ws.client import (
     CLOSE_UNAUTHORIZED,
     Client,
 )
-from freeagentics.server.ws.commands import CommandError, run_command
+from freeagentics.server.ws.command_pool import BUSY_RETRY_AFTER_S, CommandPool
+from freeagentics.server.ws.commands import (
+    CommandError,
+    command_result,
+    host_error,
+    submit_command,
+)
 from freeagentics.server.ws.frames import Payload, Topic
 from freeagentics.server.ws.hub import Hub
 from freeagentics.server.ws.protocol import (
@@ -131,6 +143,8 @@ class _Session:
                 doc["result"] = result
         else:
             doc["code"], doc["error"] = error.code, error.message
+            if error.retry_after is not None:
+                doc["retry_after"] = error.retry_after
         self.reply(binary, doc)
 
     # ------------------------------------------------------------------ socket plumbing
@@ -320,7 +334,7 @@ class _Session:
         except LimitError as exc:
             self.ack(binary, message.id, error=CommandError("limit_exceeded", str(exc)))
         except HostUnavailableError as exc:
-            self.ack(binary, message.id, error=CommandError("unavailable", str(exc)))
+            self.ack(binary, message.id, error=host_error(exc))
         except CommandError as exc:
             self.ack(binary, message.id, error=exc)
         else:
@@ -334,18 +348,40 @@ class _Session:
             self.ack(binary, message.id, error=CommandError("forbidden", exc.message))
             return
         if self.in_flight >= MAX_COMMANDS_IN_FLIGHT:
-            error = CommandError("busy", f"{self.in_flight} commands still running; wait for acks")
+            error = CommandError(
+                "busy",
+                f"{self.in_flight} commands of this connection still running; wait for acks",
+                retry_after=BUSY_RETRY_AFTER_S,
+            )
+            self.ack(binary, message.id, error=error)
+            return
+        app_state = self.websocket.app.state
+        pool: CommandPool = app_state.commands
+        try:
+            pending = submit_command(
+                pool, app_state.service, message.action, message.sim_id, message.args
+            )
+        except RuntimeError:  # the pool is shut down: the server is stopping
+            error = CommandError("unavailable", "the server is stopping")
+            self.ack(binary, message.id, error=error)
+            return
+        if pending is None:
+            error = CommandError(
+                "busy",
+                f"the server is running {pool.max_in_flight} commands, its limit "
+                f"ws_max_commands_in_flight; try again in {BUSY_RETRY_AFTER_S:g} s",
+                retry_after=BUSY_RETRY_AFTER_S,
+            )
             self.ack(binary, message.id, error=error)
             return
         self.in_flight += 1
-        task = asyncio.create_task(self.run(binary, message))
+        task = asyncio.create_task(self.run(binary, message, pending))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def run(self, binary: bool, message: CommandMessage) -> None:
-        service = self.websocket.app.state.service
+    async def run(self, binary: bool, message: CommandMessage, pending: Any) -> None:
         try:
-            result = await run_command(service, message.action, message.sim_id, message.args)
+            result = await command_result(pending)
         except CommandError as exc:
             self.ack(binary, message.id, error=exc)
         else:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from freeagentics.server.ws.command_pool import CommandPool
 from freeagentics.server.ws.endpoint import settings_of, websocket_endpoint
 from freeagentics.server.ws.host_relay import HostRelay
 from freeagentics.server.ws.hub import Hub
@@ -22,7 +23,8 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
     """Add the WebSocket route, and the hub to the app's lifespan (call before it starts).
 
     The hub is made after the app's own lifespan has set ``app.state.service``, and is
-    closed (clients kicked, tick subscriptions and Redis released) before it ends.
+    closed (clients kicked, tick subscriptions and Redis released) before it ends; so is
+    the pool of threads that runs WebSocket commands (``app.state.commands``).
     """
     app.add_api_websocket_route(path, websocket_endpoint)
     direct = getattr(app, "direct_websockets", None)
@@ -46,6 +48,8 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
                 max_feeds=settings.max_feeds,
             )
             app.state.hub = hub
+            commands = CommandPool(settings.ws_command_threads, settings.ws_max_commands_in_flight)
+            app.state.commands = commands
             server_metrics = getattr(app.state, "metrics", None)
             sync = MetricsSync(hub, server_metrics) if server_metrics is not None else None
             if sync is not None:
@@ -81,6 +85,7 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
                 if relay is not None:
                     relay.close()
                 hub.close()
+                commands.close()
                 if sync is not None:
                     await sync.stop()
 

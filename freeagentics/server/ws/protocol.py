@@ -23,14 +23,19 @@ Server → client (besides frames, see :mod:`freeagentics.server.ws.frames`)::
 
     {"type": "ack", "id": 5, "ok": true, "result": ...}
     {"type": "ack", "id": 5, "ok": false, "code": "forbidden", "error": "..."}
+    {"type": "ack", "id": 5, "ok": false, "code": "busy", "error": "...", "retry_after": 1.0}
     {"type": "pong", "id": 6, "t": 1712345678.123}        server clock, seconds
     {"type": "error", "id": null, "code": "bad_json", "error": "..."}
 
 Error codes: ``bad_json``, ``bad_msgpack``, ``invalid_message`` (failed validation;
 the message says which field), ``too_large``, ``unauthorized``, ``forbidden``,
 ``unknown_id``, ``bad_argument``, ``conflict`` (the simulation's state does not allow
-it), ``busy`` (too many commands of this client still running), ``unavailable`` (the
-simulation host is restarting or gone), ``failed``.
+it), ``busy`` (too many commands of this connection, or of the whole server
+(``ws_max_commands_in_flight``), still running: the command was not run; ``retry_after``
+says how many seconds to wait before sending it again), ``unavailable`` (the simulation
+host is restarting or gone), ``host_timeout`` (the host did not answer within
+``host_call_timeout_seconds``; the message names the method and the deadline, and the
+command may still complete on the host), ``failed``.
 """
 
 from __future__ import annotations
