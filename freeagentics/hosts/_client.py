@@ -248,6 +248,12 @@ class LinkedTransport:
         deadline = self.call_timeout_s if timeout_s is None else timeout_s
         return link.call(method, args, kwargs, timeout_s=deadline)
 
+    @property
+    def in_flight(self) -> int:
+        """Calls waiting for their answer now (none without a connection)."""
+        link = self._link
+        return 0 if link is None else link.in_flight
+
     def notify(self, op: str, key: str) -> bool:
         """Send a ``want``/``unwant`` notice (dropped while the host is not connected)."""
         link = self._link

@@ -17,6 +17,7 @@ from freeagentics.errors import (
 )
 from freeagentics.hosts import (
     HostError,
+    HostTimeoutError,
     HostUnavailableError,
     decode,
     encode,
@@ -59,6 +60,14 @@ def test_attributes_travel_with_their_errors():
     assert isinstance(scenario, ScenarioError)
     assert scenario.problems == ["world.height: expected an integer", "agents.x: unknown"]
     assert str(scenario).startswith("2 problems: world.height")
+
+
+def test_a_timed_out_call_crosses_with_its_method_and_deadline():
+    back = _cross(HostTimeoutError("step", 2.5))
+    assert type(back) is HostTimeoutError and isinstance(back, HostUnavailableError)
+    assert (back.method, back.timeout_s) == ("step", 2.5)
+    assert str(back) == str(HostTimeoutError("step", 2.5))
+    assert "step within 2.5 s" in str(back) and "may still complete" in str(back)
 
 
 def test_unlisted_errors_cross_as_their_nearest_known_base():

@@ -16,6 +16,7 @@ from freeagentics.errors import UnknownIdError
 from freeagentics.hosts import (
     HostError,
     HostServer,
+    HostTimeoutError,
     HostUnavailableError,
     SocketTransport,
     frame,
@@ -270,6 +271,8 @@ def test_calls_waiting_when_the_host_goes_fail_with_host_unavailable():
     server.close()
     thread.join(10)
     assert len(errors) == 1 and lost.wait(5)
+    assert not isinstance(errors[0], HostTimeoutError)  # gone, not late
+    assert link.in_flight == 0
     with pytest.raises(HostUnavailableError):
         link.call("echo", [], {})
     handler.release.set()
