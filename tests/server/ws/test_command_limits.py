@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from server.conftest import until as _until
 from server.ws.conftest import FakeService
 
+from freeagentics.hosts import HostTimeoutError, HostUnavailableError
 from freeagentics.server.settings import Settings
 from freeagentics.server.ws import install_websockets
 from freeagentics.server.ws.command_pool import BUSY_RETRY_AFTER_S, CommandPool
@@ -181,3 +182,54 @@ def test_a_client_that_leaves_frees_its_waiting_commands_slots():
 def test_the_pool_settings_are_bounded(field):
     with pytest.raises(ValueError, match=field):
         Settings(**{field: 0})
+
+
+class LateHost(FakeService):
+    """A fake service behind a host that misses its deadlines (steps, lookups) or is
+    gone (starts)."""
+
+    def step(self, sim_id, n):
+        raise HostTimeoutError("step", 2.0)
+
+    def get(self, sim_id):  # what the hub asks before following a host's topic
+        raise HostTimeoutError("get", 2.0)
+
+    def start(self, sim_id):
+        raise HostUnavailableError("the simulation host is restarting")
+
+
+class _HostStub:
+    """Enough of a host process for the hub's relay: notices go nowhere."""
+
+    on_frame = on_connected = None
+
+    def notify(self, op, key):
+        return True
+
+
+def test_a_late_host_is_a_host_timeout_ack_and_a_gone_one_unavailable():
+    app = _app(LateHost())
+    app.state.host = _HostStub()  # the hub asks the host whether a topic's simulation exists
+    with TestClient(app) as client, client.websocket_connect("/ws") as ws:
+        ws.send_json(_step("late"))
+        late = ws.receive_json()
+        ws.send_json({"type": "subscribe", "id": "sub", "topic": "world", "sim_id": 1})
+        unverified = ws.receive_json()
+        ws.send_json({"type": "command", "id": "gone", "action": "start", "sim_id": 1})
+        gone = ws.receive_json()
+    assert (late["id"], late["code"]) == ("late", "host_timeout")
+    assert "did not answer step within 2 s" in late["error"]
+    assert (unverified["id"], unverified["code"]) == ("sub", "host_timeout")
+    assert "get within 2 s" in unverified["error"]
+    assert (gone["id"], gone["code"]) == ("gone", "unavailable")
+
+
+def test_a_command_after_the_pool_closed_is_refused_not_lost():
+    app = _app(FakeService())
+    with TestClient(app) as client, client.websocket_connect("/ws") as ws:
+        app.state.commands.close()  # as the server does while it stops
+        ws.send_json(_step("late"))
+        ack = ws.receive_json()
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json()["type"] == "pong"
+    assert (ack["id"], ack["code"]) == ("late", "unavailable") and "stopping" in ack["error"]
