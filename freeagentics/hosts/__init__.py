@@ -12,7 +12,8 @@ The local host process (the embedded default) is made of:
   random token, restarts it once if it dies, stops it in order; it is the proxy's
   transport, and relays pushed frames to ``on_frame``;
 * :class:`SocketTransport` — one multiplexed connection (request ids, so concurrent
-  calls never queue behind a long one) to a :class:`HostServer`;
+  calls never queue behind a long one) to a :class:`HostServer`; each call waits no
+  longer than its deadline, then raises :class:`HostTimeoutError`;
 * :class:`HostServer` — the child's listener on 127.0.0.1: token handshake, calls on
   worker threads, frames pushed per topic to the connections that want it;
 * :func:`serve_child` — how the child program serves its handler for its parent;

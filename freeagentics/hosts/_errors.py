@@ -58,6 +58,9 @@ class HostTimeoutError(HostUnavailableError):
             "the call may still complete on the host"
         )
 
+    def __reduce__(self) -> tuple:  # its arguments are not its message alone
+        return type(self), (self.method, self.timeout_s, str(self))
+
 
 class HostError(RuntimeError):
     """The host failed in a way that is not a FreeAgentics error (a bug on its side)."""

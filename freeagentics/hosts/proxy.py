@@ -14,7 +14,9 @@ class ServiceProxy:
     """A :class:`~freeagentics.hosts.SimulationHost` whose simulations live elsewhere.
 
     Each method sends ``(name, args, kwargs)`` through ``transport`` and returns what
-    the service there returned (tuples as tuples), or raises what it raised.
+    the service there returned (tuples as tuples), or raises what it raised; the
+    transport's deadline bounds every call (:class:`~freeagentics.hosts.HostTimeoutError`
+    past it, ``step`` included: see :class:`~freeagentics.hosts.Transport`).
 
     Args:
         transport: carries the calls (a socket to a host process, Ray actors, ...).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from freeagentics.errors import (
@@ -68,6 +70,8 @@ def test_a_timed_out_call_crosses_with_its_method_and_deadline():
     assert (back.method, back.timeout_s) == ("step", 2.5)
     assert str(back) == str(HostTimeoutError("step", 2.5))
     assert "step within 2.5 s" in str(back) and "may still complete" in str(back)
+    copied = copy.copy(back)  # as exception machinery copies them, arguments intact
+    assert (copied.method, copied.timeout_s, str(copied)) == ("step", 2.5, str(back))
 
 
 def test_unlisted_errors_cross_as_their_nearest_known_base():
