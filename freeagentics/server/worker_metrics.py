@@ -106,7 +106,8 @@ TTL_PERIODS = 3
 #: a totals entry lives this long after its worker's last write (a successor takes it
 #: over within seconds; this only bounds what a server that died leaves in Redis)
 TOTALS_TTL_S = 24 * 3600
-#: the largest entry read or written (one worker's registry is some 100 kB)
+#: the largest entry read or written (a worker that served 60 routes with several error
+#: codes each publishes some 350 kB)
 MAX_ENTRY_BYTES = 4 * 1024 * 1024
 #: seconds one Redis call may take
 REDIS_TIMEOUT_S = 1.0
@@ -188,6 +189,10 @@ def _labelled_own(live: Families, totals: Families, index: int) -> Families:
     total = FamilySum()
     total.add(live + totals, lambda name: _worker_labels(name, index, alone=True))
     return total.families()
+
+
+def _size_fault(size: int) -> str:
+    return f"{size} bytes, more than the limit" if size > 0 else "not a string"
 
 
 class WorkerMetricsStore:
@@ -272,6 +277,7 @@ class WorkerFigures:
         self._base: Families | None = None
         self._lock = threading.Lock()
         self._down_until = 0.0
+        self._fault: str | None = None  # why the latest publish failed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -293,6 +299,7 @@ class WorkerFigures:
             return None
         if isinstance(raw, int):
             self.rejected.labels("oversized" if raw > 0 else "malformed").inc()
+            log.warning("worker %d's metrics entry left out: %s", index, _size_fault(raw))
             return None
         try:
             return decode_entry(raw, index, totals=totals)
@@ -309,29 +316,32 @@ class WorkerFigures:
                 return (*self.own(), False)
             try:
                 if self._base is None:
-                    self._base = (
-                        self.decoded(self.store.read_totals(self.index), self.index, totals=True)
-                        or []
-                    )
+                    raw = self.store.read_totals(self.index)
+                    self._base = self.decoded(raw, self.index, totals=True) or []
                 live, totals = self.own()
                 entries = encode_entry(self.index, live), encode_entry(self.index, totals)
                 if max(map(len, entries)) > self.store.max_entry_bytes:
-                    self.publish_failures.inc()
-                    log.warning(
-                        "worker %d's metrics are larger than %d bytes: not published",
-                        self.index,
-                        self.store.max_entry_bytes,
-                    )
+                    self._failed("oversized", f"larger than {self.store.max_entry_bytes} bytes")
                 else:
                     self.store.put(self.index, *entries, self.ttl_s)
+                    self._failed(None)
             except UNREACHABLE as exc:
-                self.publish_failures.inc()
-                if time.monotonic() >= self._down_until:
-                    log.warning("worker %d's metrics not published: Redis: %s", self.index, exc)
+                self._failed("unreachable", f"Redis: {exc}")
                 self._down_until = time.monotonic() + self.period_s
                 return (*self.own(), False)
             self._down_until = 0.0
             return live, totals, True
+
+    def _failed(self, fault: str | None, why: str = "") -> None:
+        """Count a failed publish (``fault``; None: it succeeded), logging each change."""
+        if fault is not None:
+            self.publish_failures.inc()
+        if fault != self._fault:
+            if fault is None:
+                log.warning("worker %d publishes its metrics again", self.index)
+            else:
+                log.warning("worker %d's metrics not published: %s", self.index, why)
+            self._fault = fault
 
     def start(self) -> None:
         """Publish now, then every period from a thread of its own."""
@@ -340,7 +350,10 @@ class WorkerFigures:
 
     def _run(self) -> None:
         while True:
-            self.publish()
+            try:
+                self.publish()
+            except Exception:  # a fault of this code: the thread carries on
+                log.exception("worker %d's metrics not published", self.index)
             if self._stop.wait(self.period_s):
                 return
 

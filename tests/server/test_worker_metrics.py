@@ -1,5 +1,6 @@
-"""Every API worker's ``/metrics`` shows the whole server (:mod:`freeagentics.server.worker_metrics`):
-the merge rules, and the publish / read / expire cycle on the test Redis."""
+"""Every API worker's ``/metrics`` shows the whole server
+(:mod:`freeagentics.server.worker_metrics`): the merge rules, and the publish / read /
+expire cycle on the test Redis."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def _text(merged: list) -> dict[str, float]:
 
 def test_counters_histograms_and_connection_gauges_add_up_other_gauges_stay_per_worker():
     one, two = ServerMetrics("api"), ServerMetrics("api")
-    for metrics, n, connections, up in ((one, 3, 5, 1), (two, 4, 7, 0)):
+    for metrics, n, connections in ((one, 3, 5), (two, 4, 7)):
         for _ in range(n):
             metrics.http_seconds.labels(*ROUTE).observe(0.005)
             metrics.http_errors.labels(*ROUTE, "404").inc()

@@ -1,7 +1,7 @@
 """``freeagentics serve --workers 2`` for real, on PostgreSQL and Redis: any worker answers
-any call for any simulation, frames leave the host once per topic and reach both workers'
-sockets, a killed worker is replaced, SIGTERM stops workers then host, and nothing
-outlives a killed supervisor.
+any call for any simulation, either worker's ``/metrics`` counts what both served, frames
+leave the host once per topic and reach both workers' sockets, a killed worker is
+replaced, SIGTERM stops workers then host, and nothing outlives a killed supervisor.
 
 Skipped when PostgreSQL or Redis is unreachable, unless ``FREEAGENTICS_REQUIRE_SERVICES=1``.
 """
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 import websockets
 from server.conftest import SMALL
 
-from freeagentics.loadtest.server import free_port
+from freeagentics.loadtest.server import free_port, parse_metrics
 from freeagentics.server import HOST_PROGRAM, WORKER_PROGRAM
 from freeagentics.server.worker import GRACE_S, WORKER_HEADER
 
@@ -186,6 +186,52 @@ def test_any_worker_answers_any_rest_call_for_any_simulation(served):
     assert sim in {s["id"] for s in _on(served, "0", "GET", "/simulations").json()}
     assert _on(served, "1", "DELETE", f"/simulations/{sim}").status_code == 204
     assert _on(served, "0", "GET", f"/simulations/{sim}").status_code == 404
+
+
+def _scrape(served: Served, worker: str) -> dict[str, float]:
+    """``/metrics`` as ``worker`` answers it."""
+    with contextlib.closing(served.client_on(worker)) as client:
+        response = client.get(f"{served.base}/metrics")
+    assert response.status_code == 200 and response.headers[WORKER_HEADER] == worker
+    return parse_metrics(response.text)
+
+
+def test_one_scrape_of_either_worker_counts_what_both_served(served):
+    me = f'freeagentics_http_request_duration_seconds_count{{method="GET",route="{API}/auth/me"}}'
+    served_by = {"0": 3, "1": 4}
+    for worker, n in served_by.items():
+        with contextlib.closing(served.client_on(worker)) as client:
+            for _ in range(n):  # at once, on the connection that worker accepted
+                response = client.get("/auth/me")
+                assert response.status_code == 200 and response.headers[WORKER_HEADER] == worker
+
+    async def main():
+        sockets = [await _socket_on(served, "0"), await _socket_on(served, "1")]
+        try:
+            for worker in ("0", "1"):  # the other worker's figures are at most a period old
+                deadline = time.monotonic() + 30
+                while True:
+                    scraped = await asyncio.to_thread(_scrape, served, worker)
+                    if scraped.get(me) == 7 and scraped["freeagentics_websocket_connections"] == 2:
+                        break
+                    assert time.monotonic() < deadline, {
+                        k: v for k, v in scraped.items() if "auth" in k or "websocket" in k
+                    }
+                    await asyncio.sleep(0.2)
+                assert scraped["freeagentics_metrics_workers_reporting"] == 2
+                assert scraped["freeagentics_metrics_shared_up"] == 1
+                assert scraped["freeagentics_host_up"] == 1
+                processes = {
+                    k.split('process="')[1].split('"')[0]
+                    for k in scraped
+                    if k.startswith("process_start_time_seconds")
+                }
+                assert processes == {"api-0", "api-1", "host"}
+        finally:
+            for ws in sockets:
+                await ws.close()
+
+    asyncio.run(main())
 
 
 async def _socket_on(served: Served, worker: str):
