@@ -4,14 +4,13 @@ expire cycle on the test Redis."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import msgpack
 import pytest
 import redis
 from prometheus_client import generate_latest
-from server.conftest import until
+from server.conftest import processes, until
 
 from freeagentics.loadtest.server import parse_metrics
 from freeagentics.server.metric_families import checked
@@ -37,15 +36,9 @@ BUCKET = (
 
 
 @pytest.fixture
-def prefix(redis_url) -> Iterator[str]:
-    """A key prefix of this test's own; its keys are deleted afterwards."""
-    prefix = f"fa-test-wmetrics-{uuid.uuid4().hex[:10]}"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+def prefix(limits_prefix) -> str:
+    """A key prefix of this test's own (its keys deleted afterwards)."""
+    return limits_prefix
 
 
 def _host() -> HostCollector:
@@ -186,12 +179,7 @@ def test_a_scrape_of_either_worker_shows_both_and_the_host_once(workers):
         assert scraped["freeagentics_metrics_shared_up"] == 1
         assert scraped["freeagentics_tick_duration_seconds_count"] == 1  # the host's, once
         assert scraped["freeagentics_host_restarts_total"] == 1
-        processes = {
-            k.split('process="')[1].split('"')[0]
-            for k in scraped
-            if k.startswith("process_resident")
-        }
-        assert processes == {"api-0", "api-1", "host"}
+        assert processes(scraped) == {"api-0", "api-1", "host"}
 
 
 def test_sums_never_fall_whichever_worker_answers(workers):

@@ -28,7 +28,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 import websockets
-from server.conftest import SMALL
+from server.conftest import SMALL, processes
 
 from freeagentics.loadtest.server import free_port, parse_metrics
 from freeagentics.server import HOST_PROGRAM, WORKER_PROGRAM
@@ -221,12 +221,7 @@ def test_one_scrape_of_either_worker_counts_what_both_served(served):
                 assert scraped["freeagentics_metrics_workers_reporting"] == 2
                 assert scraped["freeagentics_metrics_shared_up"] == 1
                 assert scraped["freeagentics_host_up"] == 1
-                processes = {
-                    k.split('process="')[1].split('"')[0]
-                    for k in scraped
-                    if k.startswith("process_start_time_seconds")
-                }
-                assert processes == {"api-0", "api-1", "host"}
+                assert processes(scraped) == {"api-0", "api-1", "host"}
         finally:
             for ws in sockets:
                 await ws.close()
