@@ -10,7 +10,7 @@ MessagePack ``{"worker": k, "families": [...]}``, see
 
 * ``<prefix>:metrics:<k>``, its *live* figures: gauges and ``process_*``, with a TTL of
   :data:`TTL_PERIODS` publishing periods, so the figures of a worker that stops
-  publishing (dead, or stuck) leave every scrape within that time;
+  publishing (dead, or hung) leave every scrape within that time;
 * ``<prefix>:metrics:<k>:totals``, its counters and histograms added to the totals of
   the processes that were worker ``k`` before it in this run (read once, before its
   first write), kept :data:`TOTALS_TTL_S` after the last write.
@@ -49,7 +49,9 @@ worker counted after its last publish (at most one period) is never counted: a l
 increment, never a decrease. Two scrapes in a row see every sum grow whichever workers
 answer them, because the answering worker publishes before it reads and every entry
 only grows. A restart of the whole server starts the sums from zero again, the reset
-``rate()`` is made for.
+``rate()`` is made for. Only a loss of Redis's data while the server runs (a restart
+without persistence), or a totals entry left out as malformed, makes a sum fall; ``rate()``
+then reads one false reset.
 
 **Redis unreachable.** ``/metrics`` still answers, at once: the answering worker's own
 figures (counters with its predecessors' totals when it could read them), every family
