@@ -50,6 +50,7 @@ from freeagentics.server.metrics_route import metrics_router
 from freeagentics.server.middleware import install_middleware
 from freeagentics.server.services import ResourceLimits
 from freeagentics.server.settings import Settings
+from freeagentics.server.worker_metrics import WorkerFigures, worker_metrics
 
 __all__ = [
     "DEMO_SCENARIO",
@@ -78,10 +79,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.warning(INSECURE_WARNING)
     host: LocalHostProcess | AttachedHost | RayHosts | None = app.state.host
     if isinstance(host, AttachedHost):  # the supervisor opened the host, and closes it
+        figures: WorkerFigures | None = app.state.worker_figures
         await asyncio.to_thread(host.start)
+        if figures is not None:
+            figures.start()
         try:
             yield
         finally:
+            if figures is not None:
+                await asyncio.to_thread(figures.stop)
             await asyncio.to_thread(host.stop)
         return
     if isinstance(host, RayHosts):
@@ -134,6 +140,14 @@ def _ray_metrics(metrics: ServerMetrics, host: RayHosts, settings: Settings) -> 
     metrics.registry.register(FailoverCollector(ledger.totals))
 
 
+def _worker_metrics(app: FastAPI, metrics: ServerMetrics, host: AttachedHost, index: int) -> None:
+    """``/metrics`` of API worker ``index`` among several: the whole server's figures
+    (:mod:`.worker_metrics`), its own published to Redis by ``app.state.worker_figures``."""
+    fetch = HostCollector(_host_metrics(host), lambda: host.restarts, own_process=None)
+    figures, metrics.view = worker_metrics(metrics.registry, index, app.state.settings, fetch)
+    app.state.worker_figures = figures
+
+
 class FreeAgenticsApp(FastAPI):
     """FastAPI, with WebSocket endpoints reached without the middleware stack.
 
@@ -164,6 +178,7 @@ def create_app(
     *,
     host: LocalHostProcess | AttachedHost | RayHosts | None = None,
     own_host: bool | None = None,
+    worker: int | None = None,
 ) -> FastAPI:
     """The FastAPI app for ``settings`` (default: read from the environment).
 
@@ -173,7 +188,9 @@ def create_app(
     it made); one it does not own is already started, and the app opens it at start and
     closes it at shutdown (tests share one so). An
     :class:`~freeagentics.hosts.AttachedHost` is only connected at start and
-    disconnected at shutdown.
+    disconnected at shutdown. ``worker``: this app is API worker number ``worker`` of
+    ``serve --workers N`` (with such a host); with several workers sharing Redis its
+    ``/metrics`` shows every worker's figures.
     """
     settings = settings or Settings()
     app = FreeAgenticsApp(
@@ -199,6 +216,7 @@ def create_app(
 
         host = make_ray_hosts(settings)
     app.state.host = host
+    app.state.worker_figures = None
     if host is None:
         # imported here: with a host process, this process never loads the simulations
         from freeagentics.server.runtime import build_service
@@ -211,8 +229,12 @@ def create_app(
         app.state.service = ServiceProxy(host, limits=ResourceLimits.from_settings(settings))
     else:
         metrics = ServerMetrics("api")
-        fetch = _host_metrics(host)
-        metrics.registry.register(HostCollector(fetch, lambda: host.restarts))
+        if worker is not None and settings.frames_through_redis:
+            assert isinstance(host, AttachedHost)
+            _worker_metrics(app, metrics, host, worker)
+        else:
+            fetch = _host_metrics(host)
+            metrics.registry.register(HostCollector(fetch, lambda: host.restarts))
         app.state.service = ServiceProxy(host, limits=ResourceLimits.from_settings(settings))
     app.state.metrics = metrics
     install_exception_handlers(app)

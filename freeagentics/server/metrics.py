@@ -48,6 +48,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from freeagentics.server.metric_families import FamilySum, to_metrics
+
 __all__ = [
     "PARTS",
     "FailoverCollector",
@@ -142,6 +144,9 @@ class ServerMetrics:
             raise ValueError(f"part must be one of {PARTS}, got {part!r}")
         self.part = part
         self.registry = CollectorRegistry(auto_describe=True)
+        #: what :meth:`render` shows when not the registry (an API worker among several:
+        #: the whole server's figures, :mod:`.worker_metrics`)
+        self.view: Collector | None = None
         r = self.registry
         if part != "api":  # the API's share shows them with the host's: HostCollector
             ProcessCollector(registry=r)  # process_resident_memory_bytes and friends
@@ -262,11 +267,11 @@ class ServerMetrics:
 
     def render(self) -> bytes:
         """The text exposition format."""
-        return generate_latest(self.registry)
+        return generate_latest(self.view if self.view is not None else self.registry)
 
 
-def families(registry: CollectorRegistry) -> list[list[Any]]:
-    """Every family of ``registry`` as plain data for the API process:
+def families(registry: CollectorRegistry | Collector) -> list[list[Any]]:
+    """Every family of ``registry`` (or of one collector) as plain data for another process:
     ``[[name, type, help, [[sample name, labels, value], ...]], ...]``."""
     return [
         [m.name, m.type, m.documentation, [[s.name, dict(s.labels), s.value] for s in m.samples]]
@@ -289,27 +294,11 @@ def merge_families(per_host: dict[int, list[list[Any]]]) -> list[list[Any]]:
     """The :func:`families` of several simulations' hosts (``{sim_id: families}``) as one
     host's: samples of equal name and labels added (the largest for :data:`_LARGEST`,
     the earliest ``*_created``), ``process_*`` samples labelled ``process="sim-ID"``."""
-    merged: dict[str, list[Any]] = {}
-    values: dict[str, dict[tuple, list[Any]]] = {}
+    total = FamilySum(largest=_LARGEST)
     for sim_id, fams in sorted(per_host.items()):
-        for name, kind, text, samples in fams:
-            merged.setdefault(name, [name, kind, text, []])
-            held = values.setdefault(name, {})
-            for sample_name, labels, value in samples:
-                if name.startswith("process_"):
-                    labels = {**labels, "process": f"sim-{sim_id}"}
-                key = (sample_name, tuple(sorted(labels.items())))
-                if key not in held:
-                    held[key] = [sample_name, labels, value]
-                elif sample_name.endswith("_created"):  # when counting began: the first
-                    held[key][2] = min(held[key][2], value)
-                elif name in _LARGEST:
-                    held[key][2] = max(held[key][2], value)
-                else:
-                    held[key][2] += value
-    for name, family in merged.items():
-        family[3] = list(values[name].values())
-    return list(merged.values())
+        process = {"process": f"sim-{sim_id}"}
+        total.add(fams, lambda name, p=process: p if name.startswith("process_") else None)
+    return total.families()
 
 
 def merge_gauges(per_host: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -367,11 +356,20 @@ class HostCollector(Collector):
             does not answer: its families are then left out and ``freeagentics_host_up``
             is 0).
         restarts: how many times the host was restarted.
+        own_process: the ``process`` label of this process's ``process_*`` figures;
+            None leaves them out (an API worker among several shows them with the
+            other workers').
     """
 
-    def __init__(self, fetch: Callable[[], list[list[Any]]], restarts: Callable[[], int]):
+    def __init__(
+        self,
+        fetch: Callable[[], list[list[Any]]],
+        restarts: Callable[[], int],
+        own_process: str | None = "api",
+    ):
         self._fetch, self._restarts = fetch, restarts
-        self._own = ProcessCollector(registry=None)
+        self._own = ProcessCollector(registry=None) if own_process is not None else None
+        self._own_process = own_process
 
     def collect(self) -> Iterator[Metric]:
         try:
@@ -386,15 +384,14 @@ class HostCollector(Collector):
             "Times the simulation host was restarted after it died.",
             value=self._restarts(),
         )
-        merged = {m.name: _relabelled(m, "api") for m in self._own.collect()}
-        for name, kind, text, samples in fetched:
-            metric = Metric(name, text, kind)
-            for sample_name, labels, value in samples:
-                metric.add_sample(sample_name, labels, value)
-            if name in merged:  # the same process_* family: one family, two processes
-                merged[name].samples.extend(_relabelled(metric, "host").samples)
-            elif name.startswith("process_"):
-                merged[name] = _relabelled(metric, "host")
+        merged: dict[str, Metric] = {}
+        if self._own is not None and self._own_process is not None:
+            merged = {m.name: _relabelled(m, self._own_process) for m in self._own.collect()}
+        for metric in to_metrics(fetched):
+            if metric.name in merged:  # the same process_* family: one family, two processes
+                merged[metric.name].samples.extend(_relabelled(metric, "host").samples)
+            elif metric.name.startswith("process_"):
+                merged[metric.name] = _relabelled(metric, "host")
             else:
                 yield metric
         yield from merged.values()

@@ -1,7 +1,8 @@
 """``GET /metrics``: the app's metrics (:mod:`freeagentics.server.metrics`) for Prometheus.
 
 A plain ``def`` route: FastAPI runs it on a worker thread, so a scrape that asks the
-simulation host for its figures never holds up the event loop.
+simulation host for its figures, or Redis for the other API workers'
+(:mod:`.worker_metrics`), never holds up the event loop.
 """
 
 from __future__ import annotations

@@ -71,8 +71,17 @@ class Settings(BaseSettings):
         "freeagentics:ws",
         min_length=1,
         max_length=100,
-        description="Prefix of the Redis channels and keys frames and topic interest travel "
-        "on; deployments sharing one Redis keep apart by using different prefixes.",
+        description="Prefix of the Redis channels and keys the API workers share: frames, "
+        "topic interest and each worker's metrics; deployments sharing one Redis keep apart "
+        "by using different prefixes.",
+    )
+    metrics_publish_seconds: float = Field(
+        5.0,
+        ge=0.05,
+        le=300.0,
+        description="With several API workers, each publishes its metrics to Redis this "
+        "often (and at every scrape it answers), so that every worker's /metrics shows the "
+        "whole server; a worker that stops publishing leaves the scrapes after three periods.",
     )
     ws_queue_size: int = Field(64, ge=1)
     ws_max_lag_frames: int = Field(256, ge=1)

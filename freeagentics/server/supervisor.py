@@ -29,8 +29,10 @@ in that order. Nothing outlives the supervisor: each child watches its stdin, wh
 operating system closes when the supervisor dies, however it dies.
 
 Several workers need PostgreSQL and Redis (:func:`missing_for_workers`): SQLite is one
-file on one machine, and the frames and the shared admission budgets travel through
-Redis (with ``redis_url`` set, every worker spends the same budgets).
+file on one machine, and the frames, the shared admission budgets and the workers'
+metrics travel through Redis (with ``redis_url`` set, every worker spends the same
+budgets, and every worker's ``/metrics`` shows them all: :mod:`.worker_metrics`, whose
+entries of a previous run the supervisor clears when it starts).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from freeagentics.server import HOST_PROGRAM, WORKER_PROGRAM
 from freeagentics.server.logs import log_config
 from freeagentics.server.settings import Settings
 from freeagentics.server.worker import GRACE_S
+from freeagentics.server.worker_metrics import clear_worker_metrics
 
 __all__ = [
     "DEATH_WINDOW_S",
@@ -153,6 +156,8 @@ class Supervisor:
         code = 1
         try:
             self.listener = _listen(self.settings.host, self.settings.port)
+            if self.settings.redis_url:  # this run's metric sums start from zero
+                clear_worker_metrics(self.settings.redis_url, self.settings.ws_redis_prefix)
             self.host.spawn()  # the host and the workers import at the same time
             for index in range(self.count):
                 self._start_worker(index)

@@ -18,7 +18,8 @@ happens. SIGTERM shuts it down too (uvicorn's graceful shutdown).
 The worker serves the app (:func:`~freeagentics.server.app.create_app`) with uvicorn on
 the inherited socket; every HTTP response and WebSocket handshake carries
 :data:`WORKER_HEADER` with its number. It holds no simulation: every call goes to the
-host, and frames come from Redis (``frames_through_redis``).
+host, and frames come from Redis (``frames_through_redis``). Its ``/metrics`` shows the
+whole server: every worker publishes its figures to Redis (:mod:`.worker_metrics`).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def main() -> None:
     host = AttachedHost(call_timeout_s=settings.host_call_timeout_seconds)
     if start.get("host"):
         point(host, start["host"])
-    app = create_app(settings, host=host, own_host=True)
+    app = create_app(settings, host=host, own_host=True, worker=index)
     config = uvicorn.Config(
         app,
         log_config=log_config(settings.log_format),

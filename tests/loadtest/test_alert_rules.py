@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry, generate_latest
 
+from freeagentics.loadtest.server import free_port
 from freeagentics.loadtest.thresholds import THRESHOLDS
 from freeagentics.server.metrics import FailoverCollector, ServerMetrics
+from freeagentics.server.worker_metrics import WorkerFigures, WorkerMetricsStore, WorkersCollector
 from freeagentics.simulation._activity import WARNINGS
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
@@ -129,7 +132,19 @@ def _exported_names() -> set[str]:
     metrics.tick_seconds.observe(0.01)
     metrics.db_write_seconds.observe(0.01)
     metrics.registry.register(FailoverCollector(lambda: (1, 3)))  # simulations on Ray
-    return set(re.findall(r"^([a-z_]+)", metrics.render().decode(), re.M))
+    return set(re.findall(r"^([a-z_]+)", metrics.render().decode() + _worker_view(), re.M))
+
+
+def _worker_view() -> str:
+    """What an API worker among several adds (shown alone: its Redis does not answer)."""
+    worker = ServerMetrics("api")
+    store = WorkerMetricsStore(f"redis://127.0.0.1:{free_port()}/0", "unreachable")
+    figures = WorkerFigures(worker.registry, 0, store, period_s=60.0)
+    figures.rejected.labels("malformed").inc()
+    try:  # the host's families are the single process's, above
+        return generate_latest(WorkersCollector(figures, CollectorRegistry(), 2)).decode()
+    finally:
+        store.close()
 
 
 def test_dashboard_queries_use_metrics_the_server_exports():

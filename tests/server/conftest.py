@@ -170,6 +170,15 @@ def limits_prefix(redis_url) -> Iterator[str]:
     client.close()
 
 
+def processes(scraped: dict[str, float]) -> set[str]:
+    """The ``process`` labels of ``process_start_time_seconds`` in a parsed scrape."""
+    return {
+        key.split('process="')[1].split('"')[0]
+        for key in scraped
+        if key.startswith("process_start_time_seconds{")
+    }
+
+
 def until(check, timeout: float = 60.0, what: str = "condition", interval: float = 0.02):
     """``check()``'s first truthy value, asked every ``interval`` seconds; an assertion
     error naming ``what`` after ``timeout`` seconds."""

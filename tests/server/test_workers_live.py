@@ -1,7 +1,7 @@
 """``freeagentics serve --workers 2`` for real, on PostgreSQL and Redis: any worker answers
-any call for any simulation, frames leave the host once per topic and reach both workers'
-sockets, a killed worker is replaced, SIGTERM stops workers then host, and nothing
-outlives a killed supervisor.
+any call for any simulation, either worker's ``/metrics`` counts what both served, frames
+leave the host once per topic and reach both workers' sockets, a killed worker is
+replaced, SIGTERM stops workers then host, and nothing outlives a killed supervisor.
 
 Skipped when PostgreSQL or Redis is unreachable, unless ``FREEAGENTICS_REQUIRE_SERVICES=1``.
 """
@@ -28,9 +28,9 @@ import pytest
 import redis
 import sqlalchemy as sa
 import websockets
-from server.conftest import SMALL
+from server.conftest import SMALL, processes
 
-from freeagentics.loadtest.server import free_port
+from freeagentics.loadtest.server import free_port, parse_metrics
 from freeagentics.server import HOST_PROGRAM, WORKER_PROGRAM
 from freeagentics.server.worker import GRACE_S, WORKER_HEADER
 
@@ -188,6 +188,54 @@ def test_any_worker_answers_any_rest_call_for_any_simulation(served):
     assert _on(served, "0", "GET", f"/simulations/{sim}").status_code == 404
 
 
+def _scrape(served: Served, worker: str) -> dict[str, float]:
+    """``/metrics`` as ``worker`` answers it."""
+    with contextlib.closing(served.client_on(worker)) as client:
+        response = client.get(f"{served.base}/metrics")
+    assert response.status_code == 200 and response.headers[WORKER_HEADER] == worker
+    return parse_metrics(response.text)
+
+
+#: requests to ``GET /auth/me``, which no other test here asks for
+ME = f'freeagentics_http_request_duration_seconds_count{{method="GET",route="{API}/auth/me"}}'
+
+
+def _ask_me(served: Served, counts: dict[str, int]) -> None:
+    """``GET /auth/me`` as many times as ``counts`` says, answered by each worker named."""
+    for worker, n in counts.items():
+        with contextlib.closing(served.client_on(worker)) as client:
+            for _ in range(n):  # at once, on the connection that worker accepted
+                response = client.get("/auth/me")
+                assert response.status_code == 200 and response.headers[WORKER_HEADER] == worker
+
+
+def test_one_scrape_of_either_worker_counts_what_both_served(served):
+    _ask_me(served, {"0": 3, "1": 4})
+
+    async def main():
+        sockets = [await _socket_on(served, "0"), await _socket_on(served, "1")]
+        try:
+            for worker in ("0", "1"):  # the other worker's figures are at most a period old
+                deadline = time.monotonic() + 30
+                while True:
+                    scraped = await asyncio.to_thread(_scrape, served, worker)
+                    if scraped.get(ME) == 7 and scraped["freeagentics_websocket_connections"] == 2:
+                        break
+                    assert time.monotonic() < deadline, {
+                        k: v for k, v in scraped.items() if "auth" in k or "websocket" in k
+                    }
+                    await asyncio.sleep(0.2)
+                assert scraped["freeagentics_metrics_workers_reporting"] == 2
+                assert scraped["freeagentics_metrics_shared_up"] == 1
+                assert scraped["freeagentics_host_up"] == 1
+                assert processes(scraped) == {"api-0", "api-1", "host"}
+        finally:
+            for ws in sockets:
+                await ws.close()
+
+    asyncio.run(main())
+
+
 async def _socket_on(served: Served, worker: str):
     deadline = time.monotonic() + 30
     while True:
@@ -318,6 +366,31 @@ def test_a_killed_worker_is_replaced_while_the_other_serves(served):
     assert set(answered) == {200}
     for worker in ("0", "1"):
         served.client_on(worker, timeout=60).close()
+
+
+def test_what_a_killed_worker_counted_stays_in_the_sums(served):
+    _scrape(served, "0")  # each scrape publishes its worker's figures before it reads
+    before = _scrape(served, "1").get(ME, 0.0)
+    _ask_me(served, {"0": 3, "1": 4})
+    _scrape(served, "0")
+    assert _scrape(served, "1")[ME] == before + 7
+    victim = next(pid for pid, role in served.children().items() if role == "worker")
+    os.kill(victim, signal.SIGKILL)
+    seen = []
+    deadline = time.monotonic() + 60
+    while True:  # scrapes meanwhile, the replacement's too, count what the dead one served
+        scraped = parse_metrics(httpx.get(f"{served.base}/metrics", timeout=30).text)
+        seen.append(scraped[ME])
+        workers = [pid for pid, role in served.children().items() if role == "worker"]
+        if victim not in workers and scraped["freeagentics_metrics_workers_reporting"] == 2:
+            break
+        assert time.monotonic() < deadline, f"no replacement reporting\n{served.tail()}"
+        time.sleep(0.1)
+    assert set(seen) == {before + 7}
+    for worker in ("0", "1"):
+        scraped = _scrape(served, worker)
+        assert scraped[ME] == before + 7
+        assert processes(scraped) == {"api-0", "api-1", "host"}
 
 
 def test_sigterm_stops_the_workers_then_the_host_and_leaves_nothing(served):
