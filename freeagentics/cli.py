@@ -23,8 +23,8 @@ app = typer.Typer(
 )
 console = Console()
 
-#: seconds ``serve --lifeline`` gives its orderly stop once its stdin has ended (as long
-#: as the server gives its simulation host) before it exits regardless
+#: seconds ``serve --lifeline`` gives its orderly stop, once its stdin has ended, before
+#: it exits regardless (as long as the server itself gives its simulation host to stop)
 LIFELINE_GRACE_S = 30.0
 
 #: the reference models of ``demo`` (builders in :mod:`freeagentics.models.builders`);
@@ -348,10 +348,9 @@ def serve_command(
         bool,
         typer.Option(
             "--lifeline",
-            help=f"Stop when stdin ends, as on SIGTERM (exit regardless {LIFELINE_GRACE_S:g} s "
-            "later): for a "
-            "program that starts the server with a pipe on its stdin, which the system "
-            "closes when that program dies, so that the server never outlives it.",
+            help=f"Stop when stdin ends, as on SIGTERM (exit regardless {LIFELINE_GRACE_S:g} "
+            "s later): for a program that starts the server with a pipe on its stdin, which "
+            "the system closes when that program dies, so that the server never outlives it.",
         ),
     ] = False,
 ) -> None:
