@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import numpy as np
 import typer
@@ -22,6 +22,10 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 console = Console()
+
+#: seconds ``serve --lifeline`` gives its orderly stop, once its stdin has ended, before
+#: it exits regardless (as long as the server itself gives its simulation host to stop)
+LIFELINE_GRACE_S = 30.0
 
 #: the reference models of ``demo`` (builders in :mod:`freeagentics.models.builders`);
 #: the command imports them, so that ``serve`` never loads the kernels it does not run
@@ -340,6 +344,15 @@ def serve_command(
             "HOST:PORT; default: $FREEAGENTICS_RAY_ADDRESS); needs PostgreSQL and Redis.",
         ),
     ] = None,
+    lifeline: Annotated[
+        bool,
+        typer.Option(
+            "--lifeline",
+            help=f"Stop when stdin ends, as on SIGTERM (exit regardless {LIFELINE_GRACE_S:g} "
+            "s later): for a program that starts the server with a pipe on its stdin, which "
+            "the system closes when that program dies, so that the server never outlives it.",
+        ),
+    ] = False,
 ) -> None:
     """Start the HTTP/WebSocket server (settings from FREEAGENTICS_* variables)."""
     from pydantic import ValidationError
@@ -357,6 +370,8 @@ def serve_command(
         settings = Settings(**changes)
     except ValidationError as exc:
         raise _fail(f"invalid server settings: {exc}") from None
+    if lifeline:  # before anything starts: the parent may be gone already
+        _stop_when_stdin_ends()
     if settings.workers > 1:
         if settings.simulation_host == "ray":
             raise _fail("--workers > 1 with --ray is not supported: one API process per machine")
@@ -407,6 +422,19 @@ def serve_command(
         ws=WS_PROTOCOL,
         ws_max_size=settings.ws_max_message_bytes,
     )
+
+
+def _stop_when_stdin_ends() -> None:
+    """``serve --lifeline``: SIGTERM this process when its stdin ends (uvicorn, or the
+    supervisor of ``--workers``, then stops in order; before either listens the signal
+    ends the process, and a host started meanwhile follows it), and exit regardless
+    :data:`LIFELINE_GRACE_S` later."""
+    import os
+    import signal
+
+    from freeagentics.lifeline import watch
+
+    watch(lambda: os.kill(os.getpid(), signal.SIGTERM), LIFELINE_GRACE_S, "the server")
 
 
 def _serve_workers(settings) -> None:
@@ -518,7 +546,19 @@ def loadtest_command(
     console.print(f"report: {path}", soft_wrap=True)
     if interrupted:
         err_console.print("interrupted; the report holds what was measured so far")
-        raise typer.Exit(130)
+        _exit_now(130)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process at once: every file is written and closed, and tearing down the
+    interpreter's modules (numba, matplotlib) would only keep the user waiting after
+    Ctrl-C, for seconds on a busy machine."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 db_app = typer.Typer(help="Database schema: apply and inspect migrations.")

@@ -4,11 +4,11 @@ The parent (:class:`~freeagentics.hosts.LocalHostProcess`) starts ``python -m MO
 with pipes for stdin and stdout and writes one line of JSON, ``{"token": hex}``, to
 its stdin. :func:`serve_child` reads it, serves the handler on a random 127.0.0.1 port
 (:class:`~freeagentics.hosts.HostServer`, refusing connections without the token),
-writes ``{"port": N}`` as one line to stdout, then reads stdin until it ends: the
-parent closes it when it is done with the host, and the operating system closes it
-when the parent dies, so the host never outlives its parent. The child ignores
-SIGINT (a Ctrl-C at the terminal is the parent's to handle; the parent stops the
-host in order).
+writes ``{"port": N}`` as one line to stdout, then reads stdin until it ends (its
+:mod:`~freeagentics.lifeline`): the parent closes it when it is done with the host,
+and the operating system closes it when the parent dies, so the host never outlives
+its parent. The child ignores SIGINT (a Ctrl-C at the terminal is the parent's to
+handle; the parent stops the host in order).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable
 
 from freeagentics.hosts._server import HostHandler, HostServer
+from freeagentics.lifeline import wait_for_eof
 
 __all__ = ["serve_child"]
 
@@ -49,6 +50,5 @@ def serve_child(make_handler: Callable[[], HostHandler], **options) -> None:
     port = server.start()
     sys.stdout.write(json.dumps({"port": port}) + "\n")
     sys.stdout.flush()
-    while sys.stdin.buffer.read(65_536):  # EOF: the parent is done with us, or gone
-        pass
+    wait_for_eof(sys.stdin.fileno())  # the parent is done with us, or gone
     os._exit(0)  # whatever runs is the parent's no longer: no cleanup can wait on it

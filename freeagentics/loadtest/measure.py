@@ -98,6 +98,10 @@ def run_worker(
     ``{"skipped": reason}`` when the worker ran out of time or memory or was killed
     because ``cancel`` was set, or ``{"error": message}`` when it failed otherwise.
 
+    The worker's stdin is a pipe that nothing is written to and that ends when the worker
+    is done with or this process dies: a worker that must not outlive its parent watches
+    it (:mod:`freeagentics.lifeline`).
+
     Args:
         pythonpath: folders put in front of ``PYTHONPATH`` (the folder holding this
             ``freeagentics`` follows, so the worker imports the same package).
@@ -119,11 +123,16 @@ def run_worker(
                 [sys.executable, "-m", module, str(spec_path)],
                 cwd=cwd,
                 env=env,
+                stdin=subprocess.PIPE,
                 stdout=out,
                 stderr=err,
                 preexec_fn=_limit_data(memory_budget),
             )
-            reason = _watch(proc, timeout_s, memory_budget, cancel)
+            try:
+                reason = _watch(proc, timeout_s, memory_budget, cancel)
+            finally:
+                assert proc.stdin is not None
+                proc.stdin.close()
         result_path = Path(spec["result_path"])
         if reason is not None:
             return {"skipped": reason}

@@ -12,6 +12,13 @@ writes ``go``; the workers warm up, then measure for the profile's duration whil
 rich progress display shows live figures. Ctrl-C writes a ``stop`` file: the workers
 return what they measured so far and the runner saves it, marked ``interrupted``.
 
+After Ctrl-C the way out is bounded (:class:`~.deadline.WayOut`): the workers' handing
+in, the final scrape and summary and the server's orderly stop share
+:data:`INTERRUPTED_BUDGET_S` seconds; then the server is killed, with whatever it
+started. Nothing slow is left for the way out: the machine is described before the
+server starts (that imports numba), the report's plots are small. The record's
+``ending_s`` says how long each step of the ending took.
+
 Every profile's figures go to ``raw/profile-<name>.json`` and its latency samples to
 ``raw/latencies-<name>.json``; the report is built from these files alone.
 """
@@ -36,10 +43,12 @@ import psutil
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from freeagentics.loadtest.deadline import WayOut
 from freeagentics.loadtest.histogram import LatencyRecord
 from freeagentics.loadtest.measure import machine_info, run_worker, write_json
 from freeagentics.loadtest.profiles import Profile
 from freeagentics.loadtest.sampler import Sampler
+from freeagentics.loadtest.server import STOP_GRACE_S as SERVER_STOP_GRACE_S
 from freeagentics.loadtest.server import ServerProcess
 
 __all__ = ["REPO_ROOT", "RunOptions", "run_benchmarks", "run_loadtest", "run_profile"]
@@ -55,7 +64,14 @@ USERS_PER_WORKER = 2500
 HTTP_CONNECTIONS = 1000
 #: after Ctrl-C, seconds the user workers get to hand in what they measured (they stop
 #: within a poll; one still starting up on a loaded machine has measured nothing)
-STOP_GRACE_S = 20.0
+STOP_GRACE_S = 15.0
+#: after Ctrl-C, seconds in all for what is left before the report: the workers hand in,
+#: the final figures are read, the server stops in order (then it is killed)
+INTERRUPTED_BUDGET_S = 30.0
+#: seconds the final scrape and summary may take (at most: after Ctrl-C, less)
+FINAL_CALL_S = 30.0
+#: seconds the stage probe and the sampler get to finish their last round
+THREAD_STOP_S = 5.0
 WORKER_MEMORY = 2 << 30
 
 
@@ -110,10 +126,10 @@ class StageProbe:
         except Exception as exc:  # the probe must never take the run down; say why it ended
             self.ticks.append({"t": self.clock(), "probe_error": repr(exc)})
 
-    def stop(self) -> list[dict[str, Any]]:
+    def stop(self, timeout_s: float = THREAD_STOP_S) -> list[dict[str, Any]]:
         self._stop.set()
-        self._thread.join(timeout=5)
-        return self.ticks
+        self._thread.join(timeout=timeout_s)
+        return list(self.ticks)
 
 
 def generator_processes(users: int, cores: int | None = None) -> int:
@@ -151,6 +167,7 @@ def _worker_specs(
                 "duration_s": profile.duration_s,
                 "sync_dir": sync,
                 "ready_timeout_s": 120 + profile.users / 20 + profile.agents / 500,
+                "lifeline": True,  # stop if the load test dies (run_worker's stdin pipe)
             }
         )
         first += share
@@ -218,6 +235,7 @@ def _wait_ready(sync: Path, workers: int, futures: list[Future], timeout_s: floa
 def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
     """Run one profile; the raw record (``interrupted`` when Ctrl-C cut it short)."""
     console = options.console or Console()
+    machine = machine_info()  # now, not on the way out: it imports numba
     env = {"FREEAGENTICS_TICK_RATE_HZ": str(profile.tick_rate_hz), **options.server_env}
     server = ServerProcess(
         database=options.database,
@@ -228,6 +246,7 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
     )
     server.start(timeout_s=120)
     interrupted = False
+    way_out = WayOut()
     try:
         rss_empty = server_rss(server.pid)
         t_create = time.perf_counter()
@@ -278,21 +297,32 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
         except KeyboardInterrupt:
             interrupted = True
         finally:
+            if interrupted:
+                way_out.start(INTERRUPTED_BUDGET_S)
             (sync / "stop").write_text("stop")
             if window[1] is not None:
                 window[1] = min(window[1], clock())
-            done = _collect(futures, cancel, STOP_GRACE_S if interrupted else None)
+            with way_out.timed("workers"):
+                grace = way_out.cap(STOP_GRACE_S) if interrupted else None
+                done = _collect(futures, cancel, grace)
             pool.shutdown(wait=False, cancel_futures=True)
             sync_dir.cleanup()
-        metrics_end = server.scrape()
-        ticks = probe.stop()
-        samples = sampler.stop()
-        try:
-            summary = server.simulation(sim["id"])
-        except Exception:
-            summary = sim
+        with way_out.timed("metrics"):
+            metrics_end = server.scrape(way_out.cap(FINAL_CALL_S))
+        with way_out.timed("threads"):
+            ticks = probe.stop(way_out.cap(THREAD_STOP_S))
+            samples = sampler.stop(way_out.cap(THREAD_STOP_S))
+        with way_out.timed("summary"):
+            try:
+                summary = server.simulation(sim["id"], way_out.cap(FINAL_CALL_S))
+            except Exception:
+                summary = sim
+    except KeyboardInterrupt:  # while starting, or a second Ctrl-C on the way out
+        way_out.start(INTERRUPTED_BUDGET_S)
+        raise
     finally:
-        server.stop()
+        with way_out.timed("server"):
+            server.stop(way_out.cap(SERVER_STOP_GRACE_S))
     good = [r for r in done if "users" in r]
     merged = _merge(good) if good else _merge([])
     records = merged.pop("_records")
@@ -320,7 +350,9 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
             "stage_ticks": ticks,
             "metrics_start": metrics_start,
             "metrics_end": metrics_end,
-            "machine": machine_info(),
+            "machine": machine,
+            # seconds each step of the ending took (after Ctrl-C, within the budget)
+            "ending_s": way_out.steps,
             # the scheduling priority the load test (and so its server and users) ran at:
             # below 0 when it was given precedence over other work on a shared machine
             "nice": os.getpriority(os.PRIO_PROCESS, 0),

@@ -92,9 +92,13 @@ class Sampler:
     def latest(self) -> dict[str, Any]:
         return self.samples[-1] if self.samples else {}
 
-    def stop(self) -> list[dict[str, Any]]:
+    def stop(self, timeout_s: float | None = None) -> list[dict[str, Any]]:
+        """Stop sampling and take a last sample; the samples. A sample still under way
+        after ``timeout_s`` seconds (None: however long it takes) is left to finish on
+        its own, and there is no last sample."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join()
-        self.sample()
-        return self.samples
+            self._thread.join(timeout_s)
+        if not self._thread.is_alive():
+            self.sample()
+        return list(self.samples)

@@ -4,11 +4,17 @@ The server runs as ``freeagentics serve`` (``command="serve"``: whatever process
 command starts, the load test measures them all) or as ``uvicorn
 freeagentics.server.app:create_app`` (the default, with ``uvicorn_args``), in a session
 of its own (so a Ctrl-C at the terminal reaches the load test, which then scrapes the
-server's final metrics and stops it, rather than killing the server mid-run; stopping
-signals the whole session, so no process it started outlives it), on a free port,
-with a fresh SQLite file in a temporary folder or the PostgreSQL URL given. It is
+server's final metrics and stops it, rather than killing the server mid-run), on a free
+port, with a fresh SQLite file in a temporary folder or the PostgreSQL URL given. It is
 configured for load testing: no demo simulation, and rate and connection limits high
 enough never to throttle the simulated users, who all come from 127.0.0.1.
+
+Nothing the server starts outlives it, nor the server this process: :meth:`ServerProcess.stop`
+signals the server's session, then kills whatever is left of its process tree (its
+simulation host has a session of its own) once the grace is over; and ``serve`` runs
+with ``--lifeline``, a pipe on its stdin that the system closes when this process dies,
+however it dies (:mod:`freeagentics.lifeline`), so a load test killed outright does not
+leave its server running.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from freeagentics.loadtest.fdlimit import raise_fd_limit
 from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
@@ -32,6 +39,8 @@ from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 __all__ = ["ServerProcess", "free_port", "parse_metrics", "raise_fd_limit"]
 
 API = "/api/v1"
+#: seconds the server gets to stop in order (SIGTERM) before it is killed
+STOP_GRACE_S = 30.0
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)")
 
 
@@ -67,6 +76,25 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass  # the group is gone
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    """Every process below ``pid`` (empty when it is gone)."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _kill_all(procs: list[psutil.Process]) -> None:
+    """SIGKILL each of ``procs`` still running (psutil checks that a number was not taken
+    by another process since) and wait a little for them to go."""
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass  # gone already
+    psutil.wait_procs(procs, timeout=5)
 
 
 class ServerProcess:
@@ -115,22 +143,32 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 60.0) -> ServerProcess:
-        """Start the server and wait until it answers ``/health/ready``."""
+        """Start the server and wait until it answers ``/health/ready`` (stopped again
+        when it does not, or when the wait is interrupted)."""
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                self._command(), env=self.env, stdout=log, stderr=log, preexec_fn=_server_preexec
+                self._command(),
+                env=self.env,
+                # serve's lifeline: this end stays open, unwritten, as long as this process
+                stdin=subprocess.PIPE if self.command == "serve" else None,
+                stdout=log,
+                stderr=log,
+                preexec_fn=_server_preexec,
             )
         deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if httpx.get(f"{self.base}{API}/health/ready", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"server did not start: {self.log_tail()}")
-            time.sleep(0.2)
+        try:
+            while True:
+                try:
+                    if httpx.get(f"{self.base}{API}/health/ready", timeout=2).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {self.log_tail()}")
+                time.sleep(0.2)
+        except BaseException:
+            self.stop(grace_s=0.0)  # a server that never served has nothing to save
+            raise
 
     def _command(self) -> list[str]:
         if self.command == "serve":
@@ -145,6 +183,7 @@ class ServerProcess:
                 "--port",
                 str(self.port),
                 "--demo" if demo else "--no-demo",
+                "--lifeline",
                 *self.serve_args,
             ]
         return [
@@ -189,31 +228,39 @@ class ServerProcess:
         r.raise_for_status()
         return r.json()
 
-    def simulation(self, sim_id: int) -> dict[str, Any]:
-        r = httpx.get(f"{self.base}{API}/simulations/{sim_id}", timeout=60)
+    def simulation(self, sim_id: int, timeout_s: float = 60.0) -> dict[str, Any]:
+        r = httpx.get(f"{self.base}{API}/simulations/{sim_id}", timeout=timeout_s)
         r.raise_for_status()
         return r.json()
 
-    def scrape(self) -> dict[str, float]:
-        """The server's ``/metrics``, parsed ({} when it does not answer)."""
+    def scrape(self, timeout_s: float = 30.0) -> dict[str, float]:
+        """The server's ``/metrics``, parsed ({} when it does not answer in time)."""
         try:
-            r = httpx.get(f"{self.base}/metrics", timeout=30)
+            r = httpx.get(f"{self.base}/metrics", timeout=timeout_s)
             return parse_metrics(r.text)
         except httpx.HTTPError:
             return {}
 
-    def stop(self) -> None:
-        """Terminate the server's session (SIGTERM to every process in it; SIGKILL to those
-        left once its first process has exited, or after 30 s) and remove its files."""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                _signal_group(self.proc.pid, signal.SIGTERM)
-                try:
-                    self.proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    pass
-            _signal_group(self.proc.pid, signal.SIGKILL)  # whatever it left behind
-            self.proc.wait()
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop the server in order (SIGTERM to every process in its session) within
+        ``grace_s`` seconds, then kill whatever is left of its process tree; remove its
+        files. Interrupted (a second Ctrl-C), it skips to the killing."""
+        proc = self.proc
+        if proc is not None:
+            tree = _tree(proc.pid)  # before it exits: its orphans are nobody's children
+            try:
+                if proc.poll() is None:
+                    _signal_group(proc.pid, signal.SIGTERM)
+                    try:
+                        proc.wait(grace_s)
+                    except subprocess.TimeoutExpired:
+                        pass
+            finally:
+                _signal_group(proc.pid, signal.SIGKILL)
+                _kill_all(tree)
+                proc.wait()
+                if proc.stdin is not None:
+                    proc.stdin.close()
         self.tmp.cleanup()
 
     def __enter__(self) -> ServerProcess:

@@ -16,8 +16,9 @@ unanswered at the end count as errors, and the loop's own lag (how late its time
 fire) is recorded so a report can tell the generator's delays from the server's.
 
 The process waits for the parent's ``go`` file, measures from ``go + warmup_s`` for
-``duration_s`` (or until a ``stop`` file appears or it gets SIGINT: at any stage, so an
-interrupted run never waits for a warm-up), and writes one JSON result whose latency
+``duration_s`` (or until a ``stop`` file appears, it gets SIGINT, or -- with ``lifeline``
+in its spec -- its stdin ends because the parent died: at any stage, so an interrupted
+run never waits for a warm-up), and writes one JSON result whose latency
 records are :class:`~freeagentics.loadtest.histogram.LatencyRecord` documents and whose
 ``cpu_s`` is the process's own CPU time (user + system) over the measured window.
 """
@@ -38,6 +39,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from freeagentics.lifeline import watch
 from freeagentics.loadtest.fdlimit import raise_fd_limit
 from freeagentics.loadtest.histogram import LatencyRecord
 from freeagentics.loadtest.httpclient import HttpPool, get_request
@@ -60,6 +62,8 @@ CONNECT_TIMEOUT_S = 120.0
 #: unanswered pings a user keeps at most: beyond, a due ping is not sent but counted as
 #: an error (``ws_ping_backlog``), so what waits for replies stays bounded
 MAX_PINGS_WAITING = 16
+#: once the parent is gone, seconds the users get to stop before the process exits
+LIFELINE_GRACE_S = 10.0
 
 
 class _State:
@@ -389,6 +393,8 @@ async def run_users(spec: dict[str, Any]) -> dict[str, Any]:
     st = _State(spec)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, lambda: setattr(st, "stopping", True))
+    if spec.get("lifeline"):  # stdin is the parent's pipe: it ends when the parent dies
+        watch(lambda: setattr(st, "stopping", True), LIFELINE_GRACE_S, "simulated users")
     sync = Path(spec["sync_dir"])
     n = spec["users"]
     start = time.perf_counter()

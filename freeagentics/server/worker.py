@@ -30,10 +30,10 @@ import os
 import socket
 import sys
 import threading
-import time
 from typing import IO, Any
 
 from freeagentics.hosts import AttachedHost
+from freeagentics.lifeline import stop_within
 
 __all__ = ["GRACE_S", "WORKER_HEADER", "main", "point"]
 
@@ -67,10 +67,7 @@ def _follow(stream: IO[bytes], host: AttachedHost, server: Any) -> None:
             point(host, json.loads(line)["host"])
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("a line from the supervisor was not understood: %s", exc)
-    server.should_exit = True
-    time.sleep(GRACE_S + 5.0)
-    log.error("API worker did not stop after its supervisor left; exiting")
-    os._exit(1)
+    stop_within(lambda: setattr(server, "should_exit", True), GRACE_S + 5.0, "API worker")
 
 
 def main() -> None:

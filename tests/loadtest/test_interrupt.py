@@ -1,5 +1,6 @@
-"""The interrupt path's parts: a stop reaches user workers at any stage, and workers that
-cannot hand in are killed rather than waited for."""
+"""The interrupt path's parts: a stop reaches user workers at any stage, workers that
+cannot hand in are killed rather than waited for, and the steps of the way out share
+one deadline."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from freeagentics.loadtest.deadline import LAST_MOMENT_S, WayOut
 from freeagentics.loadtest.measure import run_worker
 from freeagentics.loadtest.runner import _collect
 from freeagentics.loadtest.users import _sleep_unless_stopped, _State, _wait_go
@@ -64,3 +66,34 @@ def test_workers_still_running_after_the_grace_are_killed(tmp_path):
         assert _collect([future], cancel, grace_s=0.5) == [{"skipped": "cancelled"}]
     assert cancel.is_set()
     assert time.monotonic() - started < LONG_S / 2
+
+
+def test_the_way_out_caps_each_step_by_what_is_left_of_its_deadline():
+    way_out = WayOut()
+    assert way_out.cap(30.0) == 30.0  # no deadline before Ctrl-C
+    way_out.start(10.0)
+    assert 9.0 < way_out.cap(30.0) <= 10.0
+    assert way_out.cap(2.0) == 2.0
+    first = way_out.deadline
+    way_out.start(1000.0)  # a second Ctrl-C keeps the first deadline
+    assert way_out.deadline == first
+
+
+def test_past_its_deadline_a_step_still_gets_a_last_moment():
+    way_out = WayOut()
+    way_out.start(0.0)
+    time.sleep(0.01)
+    assert way_out.cap(30.0) == LAST_MOMENT_S
+
+
+def test_the_way_out_records_each_step_however_it_ended():
+    way_out = WayOut()
+    with way_out.timed("workers"):
+        time.sleep(0.01)
+    try:
+        with way_out.timed("server"):
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert list(way_out.steps) == ["workers", "server"]
+    assert way_out.steps["workers"] >= 0.01 and way_out.steps["server"] >= 0.0

@@ -18,7 +18,9 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
+from loadtest.processes import alive, family, kill_all, wait_until_gone
 
 from freeagentics.loadtest.histogram import LatencyRecord
 from freeagentics.loadtest.profiles import custom_profile
@@ -132,43 +134,104 @@ def test_thresholds_are_evaluated_per_profile(tiny_report):
         assert f"| tiny | {name} |" in section
 
 
+#: a tiny custom profile measured for longer than any test waits
+LOADTEST = "--agents 5 --users 3 --duration 900 --skip-engine --skip-database".split()
+#: far longer than the way out takes (its steps share 30 s, then the server is killed),
+#: and than a server's lifeline grace (30 s), on however busy a machine
+ENDS_WITHIN_S = 180.0
+
+
+class LoadTestProcess:
+    """``freeagentics loadtest`` in a session of its own, its output read as it comes."""
+
+    def __init__(self, report: Path):
+        cmd = [sys.executable, "-m", "freeagentics.cli", "loadtest", *LOADTEST]
+        env = {**os.environ, "COLUMNS": "200"}
+        self.proc = subprocess.Popen(
+            [*cmd, "--report", str(report)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # its whole group can be signalled, and cleaned up
+        )
+        self.lines: queue.Queue[bytes] = queue.Queue()
+        self.seen: list[bytes] = []
+        self._reader = threading.Thread(
+            target=lambda: [self.lines.put(x) for x in self.proc.stdout], daemon=True
+        )
+        self._reader.start()
+        #: every process below it, once :meth:`wait_measuring` returned, and its command
+        self.family: dict[psutil.Process, str] = {}
+
+    def wait_measuring(self) -> None:
+        """Until the run says it measures (however long a loaded machine takes to get
+        there); then note every process below it: the server and its host, the users."""
+        deadline = time.monotonic() + 300
+        while not any(b"measuring custom" in line for line in self.seen):
+            alive = self.proc.poll() is None
+            assert alive and time.monotonic() < deadline, self.output()[-2000:]
+            with contextlib.suppress(queue.Empty):
+                self.seen.append(self.lines.get(timeout=0.5))
+        self.family = family(self.proc.pid)
+
+    def output(self) -> str:
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return b"".join(self.seen).decode(errors="replace")
+
+    def kill_everything(self) -> None:
+        """Whatever a failed test left: the load test's group, and its server's."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        kill_all(self.family)
+        self.proc.wait()
+        self._reader.join(timeout=10)
+
+
+def _kinds(procs: dict[psutil.Process, str]) -> dict[str, int]:
+    """How many of ``procs`` are servers, simulation hosts and users' processes."""
+    marks = {"serve": " serve ", "host": "hostproc", "users": "loadtest.users"}
+    return {kind: sum(mark in f"{cmd} " for cmd in procs.values()) for kind, mark in marks.items()}
+
+
 @pytest.mark.slow
 def test_ctrl_c_still_writes_partial_results(tmp_path):
-    """SIGINT mid-measurement: exit 130, the profile's raw file marked interrupted, a report.
-
-    The signal goes when the run says it is measuring (however long a loaded machine
-    takes to get there), so the time allowed after it covers only the interrupt path:
-    workers hand in at once, whatever stage they are at.
-    """
-    cmd = [
-        sys.executable, "-m", "freeagentics.cli", "loadtest", "--agents", "5", "--users", "3",
-        "--duration", "120", "--report", str(tmp_path), "--skip-engine", "--skip-database",
-    ]  # fmt: skip
-    env = {**os.environ, "COLUMNS": "200"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    lines: queue.Queue[bytes] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)
-    reader.start()
-    seen: list[bytes] = []
-    deadline = time.monotonic() + 300  # start-up (server, simulation, workers) on a busy machine
+    """Ctrl-C mid-measurement (SIGINT to the load test's process group, as a terminal
+    sends it): exit 130, the profile's raw file marked interrupted, a report, and nothing
+    left running. The signal goes once the run measures, so the time allowed after it
+    covers only the way out, whose steps share one deadline."""
+    run = LoadTestProcess(tmp_path)
     try:
-        while not any(b"measuring custom" in line for line in seen):
-            assert proc.poll() is None and time.monotonic() < deadline, b"".join(seen)[-2000:]
-            with contextlib.suppress(queue.Empty):
-                seen.append(lines.get(timeout=0.5))
+        run.wait_measuring()
         time.sleep(3)  # a few pings counted (1 s interval)
-        os.kill(proc.pid, signal.SIGINT)
-        assert proc.wait(timeout=60) == 130
+        os.killpg(run.proc.pid, signal.SIGINT)
+        assert run.proc.wait(timeout=ENDS_WITHIN_S) == 130
+        left = {proc.pid: cmd for proc, cmd in run.family.items() if alive(proc)}
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    reader.join(timeout=10)
-    while not lines.empty():
-        seen.append(lines.get())
-    output = b"".join(seen).decode(errors="replace")
+        run.kill_everything()
+    output = run.output()
     assert "interrupted; the report holds what was measured so far" in output, output[-2000:]
+    assert _kinds(run.family) == {"serve": 1, "host": 1, "users": 1}, run.family
+    assert left == {}
     (record,) = json.loads((tmp_path / "raw" / "profile-custom.json").read_text())
     assert record["interrupted"] is True
     assert record["users"]["latency"]["ws_ping"]["count"] > 0
+    assert list(record["ending_s"]) == ["workers", "metrics", "threads", "summary", "server"]
     report = Path(tmp_path / "report.md").read_text()
     assert "custom (interrupted)" in report
+
+
+@pytest.mark.slow
+def test_a_killed_load_test_leaves_no_server_host_or_users(tmp_path):
+    """SIGKILL to the load test alone, mid-measurement: its server (a session of its
+    own), the server's simulation host and the users' processes all exit by themselves,
+    each on its lifeline (the end of its stdin pipe)."""
+    run = LoadTestProcess(tmp_path)
+    try:
+        run.wait_measuring()
+        assert _kinds(run.family) == {"serve": 1, "host": 1, "users": 1}, run.family
+        os.kill(run.proc.pid, signal.SIGKILL)
+        run.proc.wait(timeout=30)
+        wait_until_gone(run.family, ENDS_WITHIN_S)
+    finally:
+        run.kill_everything()

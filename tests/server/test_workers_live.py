@@ -1,7 +1,8 @@
 """``freeagentics serve --workers 2`` for real, on PostgreSQL and Redis: any worker answers
 any call for any simulation, either worker's ``/metrics`` counts what both served, frames
 leave the host once per topic and reach both workers' sockets, a killed worker is
-replaced, SIGTERM stops workers then host, and nothing outlives a killed supervisor.
+replaced, SIGTERM (or the end of ``--lifeline``'s stdin) stops workers then host, and
+nothing outlives a killed supervisor.
 
 Skipped when PostgreSQL or Redis is unreachable, unless ``FREEAGENTICS_REQUIRE_SERVICES=1``.
 """
@@ -109,8 +110,11 @@ class Served:
         return self.log.read_text(errors="replace")[-3000:]
 
 
-def _start(tmp_path: Path, database: str, redis_url: str, **env: str) -> Served:
-    """``serve --workers 2`` started (not yet serving)."""
+def _start(
+    tmp_path: Path, database: str, redis_url: str, *, lifeline: bool = False, **env: str
+) -> Served:
+    """``serve --workers 2`` started (not yet serving); with ``lifeline``, on a pipe on
+    its stdin (``--lifeline``)."""
     port, prefix = free_port(), f"fa-test-workers-{uuid.uuid4().hex[:8]}"
     values = {
         "DATABASE_URL": database,
@@ -126,18 +130,25 @@ def _start(tmp_path: Path, database: str, redis_url: str, **env: str) -> Served:
     }
     full = {**os.environ, **{f"FREEAGENTICS_{k}": v for k, v in values.items()}}
     cmd = [sys.executable, "-m", "freeagentics.cli", "serve", "--workers", "2"]
+    cmd += ["--port", str(port), "--no-demo", *(["--lifeline"] if lifeline else [])]
     log = tmp_path / f"serve-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*cmd, "--port", str(port), "--no-demo"], env=full, stdout=out, stderr=out
+            cmd,
+            env=full,
+            stdin=subprocess.PIPE if lifeline else None,
+            stdout=out,
+            stderr=out,
         )
     return Served(proc, port, prefix, log)
 
 
 @contextlib.contextmanager
-def serving(tmp_path: Path, database: str, redis_url: str, **env: str) -> Iterator[Served]:
+def serving(
+    tmp_path: Path, database: str, redis_url: str, *, lifeline: bool = False, **env: str
+) -> Iterator[Served]:
     """``serve --workers 2`` until the block ends (SIGKILLed then, if still running)."""
-    served = _start(tmp_path, database, redis_url, **env)
+    served = _start(tmp_path, database, redis_url, lifeline=lifeline, **env)
     proc = served.proc
     try:
         for worker in ("0", "1"):
@@ -428,6 +439,20 @@ def test_a_signal_while_starting_stops_everything_at_once(tmp_path, pg_database,
         if served.proc.poll() is None:
             served.proc.kill()
             served.proc.wait()
+
+
+def test_the_end_of_its_lifeline_stops_the_server_in_order(tmp_path, pg_database, redis_url):
+    """``serve --workers 2 --lifeline``: when its stdin ends (the program that started it
+    is gone), the supervisor stops the workers, then the host, as on SIGTERM."""
+    with serving(tmp_path, pg_database, redis_url, lifeline=True, RESTORE_ON_START="false") as s:
+        family = s.children()
+        assert sorted(family.values()) == ["host", "worker", "worker"]
+        s.proc.stdin.close()
+        assert s.proc.wait(GONE_WITHIN_S) == 0, s.tail()  # in order: not cut short (1)
+        deadline = time.monotonic() + GONE_WITHIN_S
+        while any(_alive(pid) for pid in family):
+            assert time.monotonic() < deadline, [p for p in family if _alive(p)]
+            time.sleep(0.05)
 
 
 def test_a_killed_supervisor_leaves_no_orphans(tmp_path, pg_database, redis_url):
