@@ -235,6 +235,36 @@ class ServerMetrics:
             if api
             else None
         )
+        self.frames_skipped = (
+            Counter(
+                "freeagentics_frames_skipped",
+                "Frames a WebSocket subscriber never got because a newer frame of its topic "
+                "replaced them before the egress budget reached it, by topic.",
+                ["topic"],
+                registry=r,
+            )
+            if api
+            else None
+        )
+        self.ws_egress_bytes = (
+            Counter(
+                "freeagentics_websocket_egress_bytes",
+                "Bytes of frames written (or queued) to WebSocket clients.",
+                registry=r,
+            )
+            if api
+            else None
+        )
+        self.ws_egress_limit = (
+            Gauge(
+                "freeagentics_websocket_egress_limit_bytes_per_second",
+                "The egress budget: most bytes of frames written per second "
+                "(FREEAGENTICS_WS_EGRESS_BYTES_PER_S).",
+                registry=r,
+            )
+            if api
+            else None
+        )
         self.simulations_restored = (
             Counter(
                 "freeagentics_simulations_restored",

@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     )
     ws_queue_size: int = Field(64, ge=1)
     ws_max_lag_frames: int = Field(256, ge=1)
+    ws_egress_bytes_per_s: int = Field(
+        128 * 1024 * 1024,
+        ge=64 * 1024,
+        le=100 * 1024**3,
+        description="Bytes of frames one API process writes to its WebSocket clients per "
+        "second, all clients together. Beyond it subscribers get their topics' newest frames "
+        "in turn (the longest-waiting first, topics sharing the bytes), at a lower rate "
+        "rather than a backlog, and the event loop stays free for pings, commands and REST.",
+    )
     frame_rate_hz: float = Field(10.0, gt=0, le=1_000)
     tick_rate_hz: float = Field(10.0, gt=0, le=10_000)
     history_limit: int = Field(256, ge=1)

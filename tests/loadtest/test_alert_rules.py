@@ -127,6 +127,7 @@ def _exported_names() -> set[str]:
     )
     metrics.messages_sent.labels("world").inc()
     metrics.messages_dropped.labels("world").inc()
+    metrics.frames_skipped.labels("world").inc()
     metrics.http_seconds.labels("GET", "/x").observe(0.01)
     metrics.http_errors.labels("GET", "/x", "500").inc()
     metrics.tick_seconds.observe(0.01)

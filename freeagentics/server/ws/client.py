@@ -11,11 +11,14 @@ check, call or allocation of its own. Otherwise the payload is queued and a writ
 -- started on demand, ended when the queues are empty -- sends it through ASGI. An idle
 client therefore holds no task at all.
 
-Frames wait in one queue of at most ``maxsize`` entries. While there is room every frame
-is kept; when the queue is full the oldest queued frame of the same topic is dropped
-for the newest (latest-wins), or, with none of that topic queued, the oldest frame of any
-topic. ``lag`` counts frames dropped since the queue was last empty; past ``max_lag`` the
-client is disconnected with :data:`CLOSE_TOO_SLOW`. Replies (acks, pongs, errors) wait
+Frames wait in one queue of at most ``maxsize`` entries, at most one per topic: a newer
+frame of a topic replaces the queued one (latest-wins, so a client that is behind gets
+the newest state rather than a backlog), except frames of kinds in
+:data:`~.frames.KEEP_EVERY_FRAME` (coalition changes), which are kept while there is
+room. When the queue is full the oldest queued frame of the same topic is dropped for
+the newest, or, with none of that topic queued, the oldest frame of any topic. ``lag``
+counts frames dropped since the queue was last empty; past ``max_lag`` the client is
+disconnected with :data:`CLOSE_TOO_SLOW`. Replies (acks, pongs, errors) wait
 in a separate queue that is never thinned, sent before frames so that round-trip
 latency does not queue behind broadcasts; a client that lets replies pile up past
 ``maxsize`` is too slow as well.
@@ -37,7 +40,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from freeagentics.server.ws.frames import Payload
+from freeagentics.server.ws.frames import KEEP_EVERY_FRAME, Payload
 from freeagentics.server.ws.framing import wire_frame
 
 if TYPE_CHECKING:  # the host process's headless hub loads no server protocol
@@ -65,19 +68,25 @@ _ids = itertools.count(1)
 
 
 class Tally:
-    """Messages sent and dropped per topic kind (``reply`` for acks, pongs and errors)."""
+    """Messages sent and dropped per topic kind (``reply`` for acks, pongs and errors), and
+    frames skipped: replaced by a newer frame of their topic before the egress budget
+    reached a subscriber (see :mod:`.egress`)."""
 
-    __slots__ = ("dropped", "sent")
+    __slots__ = ("dropped", "sent", "skipped")
 
     def __init__(self) -> None:
         self.sent: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
+        self.skipped: dict[str, int] = {}
 
     def count_sent(self, kind: str, n: int = 1) -> None:
         self.sent[kind] = self.sent.get(kind, 0) + n
 
     def count_dropped(self, kind: str, n: int = 1) -> None:
         self.dropped[kind] = self.dropped.get(kind, 0) + n
+
+    def count_skipped(self, kind: str, n: int = 1) -> None:
+        self.skipped[kind] = self.skipped.get(kind, 0) + n
 
 
 class Client:
@@ -181,7 +190,8 @@ class Client:
         return self.close_code is not None
 
     def offer(self, key: str, kind: str, payload: Payload) -> None:
-        """Queue a frame of topic ``key`` (of ``kind``), thinning latest-wins when full.
+        """Queue a frame of topic ``key`` (of ``kind``) behind what is queued, replacing a
+        queued frame of the same topic (latest-wins; see the module docstring).
 
         The hub writes a frame straight to the socket instead while
         :attr:`direct_transport` is set (and counts it in ``sent_direct``).
@@ -191,15 +201,15 @@ class Client:
         frames = self._frames
         if frames is None:
             frames = self._frames = deque()
-        if len(frames) >= self.maxsize:
-            for i, (queued, _, _) in enumerate(frames):
-                if queued == key:
-                    del frames[i]
-                    dropped_kind = kind
-                    break
-            else:
-                dropped_kind = frames.popleft()[1]
-            self._count_drop(dropped_kind)
+        full = len(frames) >= self.maxsize
+        victim = None  # the queued frame this one replaces
+        if full or kind not in KEEP_EVERY_FRAME:
+            victim = next((i for i, queued in enumerate(frames) if queued[0] == key), None)
+        if victim is None and full:
+            victim = 0  # none of its topic queued: the oldest of any
+        if victim is not None:
+            self._count_drop(frames[victim][1])
+            del frames[victim]
             self.lag += 1
             if self.lag > self.max_lag:
                 self.kick(CLOSE_TOO_SLOW, f"too slow: {self.lag} frames dropped while behind")

@@ -45,6 +45,7 @@ from freeagentics.simulation._events import TickEvents
 
 __all__ = [
     "FORMATS",
+    "KEEP_EVERY_FRAME",
     "TOPICS",
     "Format",
     "Payload",
@@ -61,6 +62,8 @@ Format = Literal["json", "msgpack"]
 Payload = str | bytes
 FORMATS: tuple[Format, ...] = ("json", "msgpack")
 TOPICS = ("world", "agent", "coalitions", "knowledge", "metrics")
+#: topic kinds whose frames are never replaced by a newer one: each carries its tick's changes
+KEEP_EVERY_FRAME = frozenset({"coalitions"})
 
 _DTYPE_NAMES = {
     np.dtype(np.int16): "int16",

@@ -5,23 +5,26 @@ that exists only while some client (here, or in another process via Redis) wants
 of its topics. The batch is turned into frames on the source's consumer thread (off
 the simulation's tick and off the event loop), each topic encoded once per format that
 has a subscriber, and the payloads are handed to the loop, which frames each payload
-once and writes the same bytes to every subscriber's socket (or, for a client that is
-behind or compressed, appends the payload to its queue). Nothing here waits on a socket.
+once and posts it to the topic's :class:`~.egress.Line`: :class:`~.egress.Egress` writes
+the same bytes to every subscriber's socket (or, for a client that is behind or
+compressed, appends the payload to its queue) within the server's egress budget, the
+newest frame of each topic to the subscriber that waited longest first, topics taking
+turns. Nothing here waits on a socket.
 
 Frames are rate-limited to ``frame_rate_hz`` per simulation; coalition frames that carry
 changes are never skipped. When the loop falls behind (more subscribers than it can
 write to in a frame interval), frames do not pile up on it: each simulation has at most
 one batch waiting for the loop, and a newer frame of a topic replaces a waiting one
 (counted in ``frames_superseded``), so memory stays bounded and subscribers get the
-newest state at the rate the loop can sustain. A frame goes out to
-:data:`FANOUT_CHUNK` subscribers per turn of the loop, so that with thousands of
-subscribers new connections, pings and commands are still served between the slices;
-a feed's next frames wait until the slices of the current one are done, keeping order.
+newest state at the rate the loop can sustain. Egress writes a bounded share per turn
+of the loop (:data:`~.egress.TURN_BYTES`, :data:`~.egress.TURN_DELIVERIES`), so that
+with thousands of subscribers new connections, pings and commands are still served
+between the slices.
 
 When the simulations live in another process (a host process, see
 :mod:`freeagentics.server.hostproc`), this hub follows no simulation itself: every topic
-comes through the relay (:meth:`Hub.relay_frame`, fanned out in slices like a feed's
-frames, a newer frame superseding a waiting one), and :meth:`Hub.admit` asks
+comes through the relay (:meth:`Hub.relay_frame`, posted like a feed's frames, a newer
+frame superseding a waiting one), and :meth:`Hub.admit` asks
 :attr:`Hub.verify` off the loop whether a simulation exists before a client subscribes.
 """
 
@@ -31,7 +34,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -39,7 +42,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from freeagentics.errors import LimitError, UnknownIdError
 from freeagentics.server.ws import frames
 from freeagentics.server.ws.client import Client, Tally
-from freeagentics.server.ws.frames import Format, Payload, Topic
+from freeagentics.server.ws.egress import Egress, Line
+from freeagentics.server.ws.frames import KEEP_EVERY_FRAME, Format, Payload, Topic
 from freeagentics.server.ws.framing import wire_frame
 from freeagentics.simulation._events import TickEvents
 
@@ -78,11 +82,16 @@ class Relay(Protocol):
 @dataclass(eq=False)
 class _TopicState:
     topic: Topic
-    subscribers: dict[str, set[Client]] = field(
-        default_factory=lambda: {f: set() for f in frames.FORMATS}
-    )
+    #: the subscribers per format, and the frames they are owed (coalitions: ``backlog``)
+    subscribers: dict[str, Line] = field(init=False)
+    backlog: int = 1
     remote_interest: bool = False  # another process wants it (we own the simulation)
     remote_source: bool = False  # another process owns the simulation; frames come by relay
+
+    def __post_init__(self) -> None:
+        key, kind = self.topic.key, self.topic.kind
+        backlog = self.backlog if kind in KEEP_EVERY_FRAME else 1
+        self.subscribers = {f: Line(key, kind, backlog) for f in frames.FORMATS}
 
     @property
     def empty(self) -> bool:
@@ -92,10 +101,6 @@ class _TopicState:
 #: threads asking :attr:`Hub.verify` at once (a host answers each at once; a long
 #: command in the loop's default executor never holds a subscription up)
 VERIFY_THREADS = 4
-
-#: subscribers written to per turn of the event loop: a frame for ten thousand clients
-#: is sent in slices, with the loop's other work (handshakes, pings, commands) between
-FANOUT_CHUNK = 500
 
 #: one topic's frame for the loop: (topic key, payload per format, MessagePack for Redis)
 _Frame = tuple[str, dict[str, Payload], bytes | None]
@@ -109,9 +114,8 @@ class _Feed:
     topics: tuple[_TopicState, ...] = ()
     next_frame: float = float("-inf")
     knowledge_version: int = -1
-    #: frames built but not yet fanned out by the loop, in order (see the module docstring)
+    #: frames built but not yet posted by the loop, in order (see the module docstring)
     pending: list[_Frame] = field(default_factory=list)
-    delivering: bool = False  # a chunked fan-out of this feed is under way
 
 
 class Hub:
@@ -124,6 +128,8 @@ class Hub:
         max_subscriptions: topics one client may hold at once.
         max_feeds: simulations followed at once (each feed is one consumer thread), and
             topics brought from other processes at once.
+        egress_bytes_per_s: most bytes of frames written (or queued) per second, shared
+            fairly among subscribers and topics (see :mod:`.egress`); None: no limit.
         relay: set by :class:`~freeagentics.server.ws.redis_fanout.RedisFanout` (or a
             host relay) to share frames with other processes.
     """
@@ -137,6 +143,7 @@ class Hub:
         max_lag: int = 256,
         max_subscriptions: int = 64,
         max_feeds: int = 256,
+        egress_bytes_per_s: float | None = None,
     ):
         self.source = source
         self.max_subscriptions, self.max_feeds = max_subscriptions, max_feeds
@@ -149,6 +156,7 @@ class Hub:
         self._verifier: ThreadPoolExecutor | None = None
         self._relayed = _Feed(handle=None)  # frames from the relay, waiting for the loop
         self.loop = asyncio.get_running_loop()
+        self.egress = Egress(self.loop, egress_bytes_per_s)
         self.clients: set[Client] = set()
         self._topics: dict[str, _TopicState] = {}
         self._feeds: dict[str, _Feed] = {}
@@ -203,6 +211,11 @@ class Hub:
         """Frames dropped per topic kind, clients gone included."""
         return dict(self.tally.dropped)
 
+    def skipped_by_topic(self) -> dict[str, int]:
+        """Frames per topic kind that subscribers missed because a newer frame replaced
+        them before the egress budget reached them, clients gone included."""
+        return dict(self.tally.skipped)
+
     @property
     def dropped_total(self) -> int:
         return sum(self.tally.dropped.values())
@@ -243,7 +256,7 @@ class Hub:
                 limit="max_subscriptions_per_connection",
             )
         if key in client.topics:
-            self._topics[key].subscribers[client.topics[key]].discard(client)
+            self._remove(self._topics[key].subscribers[client.topics[key]], client)
         else:
             self._ensure_topic(topic, local=True)
         self._topics[key].subscribers[fmt].add(client)
@@ -259,8 +272,13 @@ class Hub:
     def _leave(self, client: Client, key: str) -> None:
         fmt = client.topics.pop(key)
         state = self._topics[key]
-        state.subscribers[fmt].discard(client)
+        self._remove(state.subscribers[fmt], client)
         self._maybe_release(state)
+
+    def _remove(self, line: Line, client: Client) -> None:
+        missed = line.remove(client)
+        if missed:
+            self.tally.count_skipped(line.kind, missed)
 
     def _ensure_topic(self, topic: Topic, *, local: bool) -> _TopicState:
         state = self._topics.get(topic.key)
@@ -274,11 +292,11 @@ class Hub:
             remote = {s.topic.sim_id for s in self._topics.values() if s.remote_source}
             if topic.sim_id not in remote:  # counted per simulation, as local feeds are
                 self._check_feeds(len(remote), "simulations of other processes")
-            state = _TopicState(topic, remote_source=True)
+            state = _TopicState(topic, self.queue_size, remote_source=True)
             self._topics[topic.key] = state
             self.relay.want(topic.key)
             return state
-        state = _TopicState(topic)
+        state = _TopicState(topic, self.queue_size)
         self._topics[topic.key] = state
         feed.topics = (*feed.topics, state)
         return state
@@ -354,7 +372,7 @@ class Hub:
         newest: set[str] = set()  # topics whose waiting frames this batch supersedes
         for state in feed.topics:  # a tuple swapped whole by the loop: safe to iterate here
             topic = state.topic
-            if not due and not (topic.kind == "coalitions" and events.coalition_events):
+            if not due and not (topic.kind in KEEP_EVERY_FRAME and events.coalition_events):
                 continue
             doc = self._document(feed, topic, events)
             if doc is None:
@@ -365,7 +383,7 @@ class Hub:
             if state.remote_interest:
                 remote = payloads.get("msgpack") or frames.encode(doc, "msgpack")
             batch.append((topic.key, payloads, remote))
-            if topic.kind != "coalitions":  # a coalition frame's changes must all arrive
+            if topic.kind not in KEEP_EVERY_FRAME:  # a coalition frame's changes must all arrive
                 newest.add(topic.key)
         if due:  # resynchronise after a pause rather than bursting to catch up
             feed.next_frame = max(feed.next_frame + interval, now + interval - slack)
@@ -398,72 +416,44 @@ class Hub:
         return frames.envelope(topic, events.tick, data)
 
     def _deliver(self, feed: _Feed) -> None:
-        """Fan out the feed's waiting frames, :data:`FANOUT_CHUNK` subscribers per loop turn."""
-        if feed.delivering:
-            return  # the fan-out under way takes what is waiting when it is done
+        """Post the feed's waiting frames to their topics' lines (egress sends them) and
+        share them with other processes."""
         with self._pending_lock:
             batch, feed.pending = feed.pending, []
-        if batch:
-            feed.delivering = True
-            self._fanout_step(feed, self._batch_chunks(batch))
-
-    def _fanout_step(self, feed: _Feed, chunks: Iterator[None]) -> None:
-        try:
-            next(chunks)
-        except StopIteration:
-            feed.delivering = False
-            self._deliver(feed)  # frames that came meanwhile
-            return
-        # the next chunk after whatever else is ready: handshakes, pings, commands
-        self.loop.call_soon(self._fanout_step, feed, chunks)
-
-    def _batch_chunks(self, batch: list[_Frame]) -> Iterator[None]:
         for key, payloads, remote in batch:
-            yield from self._fanout_chunks(key, payloads)
+            self.post(key, payloads)
             if remote is not None and self.relay is not None:
                 self.relay.publish(key, remote)
 
-    def fanout(self, key: str, payloads: dict[str, Payload]) -> int:
-        """Send or queue ``payloads[format]`` to every subscriber of ``key`` now; returns
-        how many."""
+    def post(self, key: str, payloads: dict[str, Payload]) -> int:
+        """Make ``payloads[format]`` the newest frame of ``key`` for its subscribers in that
+        format (egress sends it as the budget allows); returns how many subscribers are
+        owed it."""
         state = self._topics.get(key)
         if state is None:
             return 0
-        count = sum(len(state.subscribers[f]) for f in payloads if f in state.subscribers)
-        for _ in self._fanout_chunks(key, payloads):
-            pass
-        return count
-
-    def _fanout_chunks(self, key: str, payloads: dict[str, Payload]) -> Iterator[None]:
-        """Offer the frame to ``key``'s subscribers, yielding after each chunk of them."""
-        state = self._topics.get(key)
-        if state is None:
-            return
-        kind = state.topic.kind
-        for fmt, subs in state.subscribers.items():
+        owed = 0
+        for fmt, line in state.subscribers.items():
             payload = payloads.get(fmt)
-            if payload is None or not subs:
+            if payload is None or not line:
                 continue
-            wire = wire_frame(payload)  # framed once for every direct write
-            clients = tuple(subs)  # subscribers joining meanwhile wait for the next frame
-            for start in range(0, len(clients), FANOUT_CHUNK):
-                chunk = clients[start : start + FANOUT_CHUNK]
-                self.tally.count_sent(kind, _write_or_queue(chunk, key, kind, payload, wire))
-                yield
+            self.egress.post(line, payload, wire_frame(payload))  # framed once for all
+            owed += line.owed
         self.frames_published += 1
+        return owed
 
     def relay_frame(self, key: str, payload: bytes) -> None:
         """A MessagePack frame of ``key`` from the relay, on any thread: its JSON is made
-        here (off the loop) when a subscriber wants JSON, then it is fanned out in slices
-        like a feed's frames; a newer frame of a topic supersedes a waiting one, except
-        coalition frames, whose changes must all arrive."""
+        here (off the loop) when a subscriber wants JSON, then it is posted like a feed's
+        frames; a newer frame of a topic supersedes a waiting one, except coalition
+        frames, whose changes must all arrive."""
         state = self._topics.get(key)
         if state is None or not state.remote_source:
             return
         payloads: dict[str, Payload] = {"msgpack": payload}
         if state.subscribers["json"]:
             payloads["json"] = frames.encode(frames.decode_msgpack(payload), "json")
-        newest = set() if state.topic.kind == "coalitions" else {key}
+        newest = set() if state.topic.kind in KEEP_EVERY_FRAME else {key}
         self._hand_to_loop(self._relayed, [(key, payloads, None)], newest)
 
     # ------------------------------------------------------------------ shutdown
@@ -478,27 +468,3 @@ class Hub:
         if self._verifier is not None:
             self._verifier.shutdown(wait=False)
 
-
-def _write_or_queue(
-    clients: tuple[Client, ...], key: str, kind: str, payload: Payload, wire: bytes
-) -> int:
-    """Write ``wire`` to every client whose socket takes it now and queue ``payload`` for
-    the others (behind, compressed or closing); returns how many were written.
-
-    The fan-out's inner loop: per subscriber one attribute read and one
-    ``transport.write``, as in a bare broadcaster (see :mod:`.client`).
-    """
-    written = 0
-    for client in clients:
-        transport = client.direct_transport
-        if transport is None:
-            client.offer(key, kind, payload)
-            continue
-        try:
-            transport.write(wire)
-        except Exception:  # a transport gone under us: the queue's send reports it
-            client.offer(key, kind, payload)
-            continue
-        client.sent_direct += 1
-        written += 1
-    return written

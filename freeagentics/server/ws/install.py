@@ -46,6 +46,7 @@ def install_websockets(app: FastAPI, path: str = "/ws") -> None:
                 max_lag=settings.ws_max_lag_frames,
                 max_subscriptions=settings.max_subscriptions_per_connection,
                 max_feeds=settings.max_feeds,
+                egress_bytes_per_s=settings.ws_egress_bytes_per_s,
             )
             app.state.hub = hub
             commands = CommandPool(settings.ws_command_threads, settings.ws_max_commands_in_flight)

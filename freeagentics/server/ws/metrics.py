@@ -5,8 +5,11 @@ The hub counts in integers (no metric call per message); :class:`MetricsSync` mo
 increments into the Prometheus counters and sets the gauges once per ``period_s``:
 ``freeagentics_websocket_connections``, ``freeagentics_websocket_queue_depth``,
 ``freeagentics_messages_sent_total{topic}``, ``freeagentics_messages_dropped_total{topic}``
-(``topic`` is the topic kind, or ``reply`` for acks, pongs and errors) and
-``freeagentics_frames_superseded_total``.
+(``topic`` is the topic kind, or ``reply`` for acks, pongs and errors),
+``freeagentics_frames_superseded_total``, ``freeagentics_frames_skipped_total{topic}``
+(frames subscribers missed for the egress budget),
+``freeagentics_websocket_egress_bytes_total`` and
+``freeagentics_websocket_egress_limit_bytes_per_second`` (the budget; 0: none).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ class MetricsSync:
         self.hub, self.metrics, self.period_s = hub, metrics, period_s
         self._sent: dict[str, int] = {}
         self._dropped: dict[str, int] = {}
-        self._superseded = 0
+        self._skipped: dict[str, int] = {}
+        self._superseded = self._egress_bytes = 0
         self._task: asyncio.Task | None = None
 
     def update(self) -> None:
@@ -35,12 +39,18 @@ class MetricsSync:
         metrics this process keeps: a host's hub has no clients, an API's relayed
         frames are never superseded)."""
         m = self.metrics
+        egress = self.hub.egress
         if m.ws_connections is not None:
             m.ws_connections.set(len(self.hub.clients))
             m.ws_queue_depth.set(self.hub.queue_depth)
+            m.ws_egress_limit.set(egress.rate or 0)
+            if egress.bytes_sent > self._egress_bytes:
+                m.ws_egress_bytes.inc(egress.bytes_sent - self._egress_bytes)
+                self._egress_bytes = egress.bytes_sent
         for counter, totals, seen in (
             (m.messages_sent, self.hub.sent_by_topic(), self._sent),
             (m.messages_dropped, self.hub.dropped_by_topic(), self._dropped),
+            (m.frames_skipped, self.hub.skipped_by_topic(), self._skipped),
         ):
             if counter is None:
                 continue

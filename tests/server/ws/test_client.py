@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from freeagentics.server.ws.client import Client
-from freeagentics.server.ws.hub import _write_or_queue
+from freeagentics.server.ws.egress import deliver
 from freeagentics.server.ws.wire import wire_frame
 
 
@@ -71,7 +71,9 @@ def test_nothing_overtakes_what_is_queued_and_direct_writes_happen_only_when_saf
                 payload = f"{arg}:{seq}".encode()
                 offered.append(payload)
                 wire = wire_frame(payload)
-                written = _write_or_queue((client,), arg, arg, payload, wire)
+                before = client.sent_direct
+                assert deliver(client, arg, arg, payload, wire) == (0 if client.closing else len(wire))
+                written = client.sent_direct - before
                 assert written == (socket.delivered[-1:] == [wire])
             elif op == "queue":  # a frame its caller could not share: always queued
                 payload = f"{arg}:{seq}".encode()

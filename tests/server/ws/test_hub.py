@@ -16,7 +16,7 @@ from freeagentics.loadtest.server import parse_metrics
 from freeagentics.server.metrics import ServerMetrics
 from freeagentics.server.ws import CLOSE_TOO_SLOW, Client, Hub, ServiceSource, Topic
 from freeagentics.server.ws.frames import decode_msgpack
-from freeagentics.server.ws.hub import FANOUT_CHUNK
+from freeagentics.server.ws.egress import TURN_DELIVERIES
 from freeagentics.server.ws.metrics import MetricsSync
 
 
@@ -93,20 +93,36 @@ def test_messagepack_world_frame_round_trips_typed_arrays(service, events):
     )
 
 
-def test_full_queue_replaces_the_oldest_frame_of_the_same_topic():
+def test_a_queued_frame_gives_way_to_its_topics_newer_one_and_coalition_changes_are_kept():
     async def main():
         client = Client(Socket().send, Socket().close, maxsize=3, max_lag=100)
-        for name in ("a1", "b1", "a2"):
-            client.offer(name[0], name[0], name)
-        client.offer("a", "a", "a3")  # full: a1 goes, b1 stays
-        order = [p for _, _, p in client._frames]
-        client.offer("c", "c", "c1")  # full, no c queued: the oldest (b1) goes
-        return order, [p for _, _, p in client._frames], client
+        client.offer("w", "world", "w1")
+        client.offer("m", "metrics", "m1")
+        client.offer("w", "world", "w2")  # w1 goes: the newest world frame, behind m1
+        replaced = [p for _, _, p in client._frames]
+        client.offer("c", "coalitions", "c1")
+        client.offer("c", "coalitions", "c2")  # full: the oldest coalitions frame goes
+        full = [p for _, _, p in client._frames]
+        client.offer("a", "agent", "a1")  # full, no agent frame queued: the oldest (m1) goes
+        return replaced, full, [p for _, _, p in client._frames], client
 
-    order, after, client = asyncio.run(main())
-    assert order == ["b1", "a2", "a3"]
-    assert after == ["a2", "a3", "c1"]
-    assert client.dropped == 2 and client.tally.dropped == {"a": 1, "b": 1}
+    replaced, full, after, client = asyncio.run(main())
+    assert replaced == ["m1", "w2"]
+    assert full == ["m1", "w2", "c2"]
+    assert after == ["w2", "c2", "a1"]
+    assert client.dropped == 3
+    assert client.tally.dropped == {"world": 1, "coalitions": 1, "metrics": 1}
+
+
+def test_coalition_frames_queue_while_there_is_room():
+    async def main():
+        client = Client(Socket().send, Socket().close, maxsize=3, max_lag=100)
+        for payload in ("c1", "c2", "c3"):
+            client.offer("c", "coalitions", payload)
+        return [p for _, _, p in client._frames], client
+
+    queued, client = asyncio.run(main())
+    assert queued == ["c1", "c2", "c3"] and client.dropped == 0
 
 
 def test_slow_client_is_disconnected_while_fast_client_gets_every_frame_and_ticks_stay_fast(
@@ -331,8 +347,10 @@ def test_a_loop_that_falls_behind_gets_the_newest_frame_not_a_backlog(service, e
     assert exported['freeagentics_messages_sent_total{topic="world"}'] == 1
 
 
-def test_a_frame_for_many_subscribers_goes_out_in_slices_and_frames_stay_in_order(service, events):
-    n = 3 * FANOUT_CHUNK
+def test_a_frame_for_many_subscribers_goes_out_in_slices_and_a_newer_one_replaces_it(
+    service, events
+):
+    n = 3 * TURN_DELIVERIES
 
     async def main():
         hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
@@ -350,9 +368,12 @@ def test_a_frame_for_many_subscribers_goes_out_in_slices_and_frames_stay_in_orde
                 newer_sent = True
             await asyncio.sleep(0)
         await settle(50)
-        return progress, writers
+        return progress, writers, hub
 
-    progress, writers = asyncio.run(main())
+    progress, writers, hub = asyncio.run(main())
     assert any(0 < p < n for p in progress)  # other work ran between the slices
     ticks = [[decode_msgpack(unframe(w)[1])["tick"] for w in d.wires] for d in writers]
-    assert all(t == [1, 2] for t in ticks)
+    # those the first frame had not reached get the newer one only, never a stale one
+    assert all(t in ([1, 2], [2]) for t in ticks)
+    missed = sum(1 for t in ticks if t == [2])
+    assert 0 < missed < n and hub.skipped_by_topic() == {"world": missed}
