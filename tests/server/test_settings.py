@@ -38,3 +38,12 @@ def test_api_keys_need_a_known_role_and_length():
         Settings(api_keys={"abcdefghijklmnopqrstu": "root"})
     with pytest.raises(ValidationError, match="shorter than 16"):
         Settings(api_keys={"short": "viewer"})
+
+
+def test_the_websocket_egress_budget_is_read_from_the_environment_and_bounded(monkeypatch):
+    monkeypatch.setenv("FREEAGENTICS_WS_EGRESS_BYTES_PER_S", "50000000")
+    assert Settings().ws_egress_bytes_per_s == 50_000_000
+    for bad in ("0", "-1", "1000", "not-a-number", str(200 * 1024**3)):
+        monkeypatch.setenv("FREEAGENTICS_WS_EGRESS_BYTES_PER_S", bad)
+        with pytest.raises(ValidationError, match="ws_egress_bytes_per_s"):
+            Settings()

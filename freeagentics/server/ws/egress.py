@@ -58,8 +58,9 @@ __all__ = [
     "deliver",
 ]
 
-#: seconds of the budget the bucket holds: how far a quiet moment lets a burst go
-BURST_S = 0.05
+#: seconds of the budget the bucket holds: how far a quiet moment lets a burst go, and
+#: how late the loop may come back before egress loses bytes of its budget
+BURST_S = 0.1
 #: bytes one line may send per turn among the lines that are owed frames
 QUANTUM = 64 * 1024
 #: bytes written per turn of the event loop (a larger delivery goes alone)
