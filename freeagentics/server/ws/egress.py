@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 from freeagentics.server.ws.frames import Payload
 
 if TYPE_CHECKING:
-    from freeagentics.server.ws.client import Client, Tally
+    from freeagentics.server.ws.client import Client
 
 __all__ = [
     "BURST_S",
@@ -141,7 +141,7 @@ class Line:
         return self.missed(seq)
 
     def missed(self, seq: int) -> int:
-        """Frames after ``seq`` that are no longer held (a subscriber at ``seq`` never gets them)."""
+        """Frames after ``seq`` no longer held: a subscriber at ``seq`` never gets them."""
         first = self.frames[0][0] if self.frames else self.seq + 1
         return max(0, first - seq - 1)
 

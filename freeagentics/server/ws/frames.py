@@ -8,8 +8,10 @@ Every frame is a map (JSON object or MessagePack map)::
 
 * ``world`` — ``n``, ``kind_names`` and typed arrays ``ids`` (int32, N), ``kinds``
   (uint8, N; index into ``kind_names``), ``positions`` (int16 or int32, N×2, row-major
-  ``x, y``; int16 whenever every coordinate fits), ``coalition`` (int32, N; -1 = none),
-  ``energy`` (float32, N).
+  ``x, y``), ``coalition`` (int16 or int32, N; -1 = none), ``energy`` (float32, N).
+  ``positions`` and ``coalition`` are int16 whenever every value fits, as it does on
+  any grid up to 32 767 cells a side and until 32 767 coalitions have been formed: 15
+  bytes an agent rather than 17.
 * ``agent`` — one agent's row as plain values: ``kind``, ``position`` ``[x, y]``,
   ``action``, ``energy``, ``coalition``, ``metrics`` ``{name: value}``.
 * ``coalitions`` — ``sizes`` ``{coalition id: members}`` and ``changes``, this tick's
@@ -122,9 +124,10 @@ def typed_array(values: np.ndarray, dtype: np.dtype | type) -> dict[str, Any]:
     return {"dtype": _DTYPE_NAMES[np.dtype(dtype)], "shape": list(arr.shape), "data": arr.tobytes()}
 
 
-def _positions(positions: np.ndarray) -> dict[str, Any]:
-    fits = positions.size == 0 or (positions.min() >= _I16.min and positions.max() <= _I16.max)
-    return typed_array(positions, np.int16 if fits else np.int32)
+def _int16_or_32(values: np.ndarray) -> dict[str, Any]:
+    """``values`` as int16 when every one fits, else int32."""
+    fits = values.size == 0 or (values.min() >= _I16.min and values.max() <= _I16.max)
+    return typed_array(values, np.int16 if fits else np.int32)
 
 
 def _world(events: TickEvents, topic: Topic) -> dict[str, Any]:
@@ -135,8 +138,8 @@ def _world(events: TickEvents, topic: Topic) -> dict[str, Any]:
         "ids": typed_array(events.ids, np.int32),
         # uint8 holds 256 kinds; more would be a different product
         "kinds": typed_array(kinds, np.uint8 if len(events.kind_names) <= 256 else np.int32),
-        "positions": _positions(events.positions),
-        "coalition": typed_array(events.coalition, np.int32),
+        "positions": _int16_or_32(events.positions),
+        "coalition": _int16_or_32(events.coalition),
         "energy": typed_array(events.energy, np.float32),
     }
 

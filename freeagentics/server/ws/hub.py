@@ -467,4 +467,3 @@ class Hub:
         self._topics.clear()
         if self._verifier is not None:
             self._verifier.shutdown(wait=False)
-

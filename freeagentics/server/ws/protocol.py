@@ -27,6 +27,13 @@ Server → client (besides frames, see :mod:`freeagentics.server.ws.frames`)::
     {"type": "pong", "id": 6, "t": 1712345678.123}        server clock, seconds
     {"type": "error", "id": null, "code": "bad_json", "error": "..."}
 
+Frames carry the newest state of their topic, not every tick: the server sends at most
+``frame_rate_hz`` per simulation, and when its egress budget
+(``ws_egress_bytes_per_s``) or a client's socket cannot take them all, a client gets
+its topics' newest frames at a lower rate, never a backlog (coalition frames, which
+carry changes, are kept in order up to ``ws_queue_size``). Replies are not frames: they
+are never held back for the budget, nor queued behind frames.
+
 Error codes: ``bad_json``, ``bad_msgpack``, ``invalid_message`` (failed validation;
 the message says which field), ``too_large``, ``unauthorized``, ``forbidden``,
 ``unknown_id``, ``bad_argument``, ``conflict`` (the simulation's state does not allow

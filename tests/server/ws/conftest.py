@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from freeagentics.errors import UnknownIdError
+from freeagentics.server.app import create_app
+from freeagentics.server.settings import Settings
+from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 from freeagentics.simulation._events import TickEvents
+
+from ..conftest import serving
 
 
 def make_events(tick: int, n: int = 5, coalition_events: dict | None = None) -> TickEvents:
@@ -111,3 +119,21 @@ def events():
 def make_service():
     """``make_service(ids)``: a fake service holding simulations ``ids``."""
     return FakeService
+
+
+@contextlib.contextmanager
+def serving_demo(folder: Path, ws: str = WS_PROTOCOL, **settings: Any) -> Iterator[tuple[str, Any]]:
+    """The real app under a real uvicorn server (SQLite in ``folder``), its demo simulation
+    ticking and framing at 50 Hz, other ``settings`` as given; yields the WebSocket URL
+    and the app."""
+    app = create_app(
+        Settings(
+            database_url=f"sqlite:///{folder / 'db.sqlite'}",
+            demo=True,
+            tick_rate_hz=50,
+            frame_rate_hz=50,
+            **settings,
+        )
+    )
+    with serving(app, ws=ws) as port:
+        yield f"ws://127.0.0.1:{port}/ws", app

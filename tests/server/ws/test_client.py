@@ -72,7 +72,9 @@ def test_nothing_overtakes_what_is_queued_and_direct_writes_happen_only_when_saf
                 offered.append(payload)
                 wire = wire_frame(payload)
                 before = client.sent_direct
-                assert deliver(client, arg, arg, payload, wire) == (0 if client.closing else len(wire))
+                assert deliver(client, arg, arg, payload, wire) == (
+                    0 if client.closing else len(wire)
+                )
                 written = client.sent_direct - before
                 assert written == (socket.delivered[-1:] == [wire])
             elif op == "queue":  # a frame its caller could not share: always queued

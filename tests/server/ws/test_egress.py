@@ -169,7 +169,7 @@ def test_every_subscriber_gets_the_newest_frame_within_a_bounded_number_of_inter
         assert got == sorted(set(got))  # each frame once, in order
         # fair: no subscriber waits more than a round between two frames
         times = [0.0] + [t for t, _, _ in sock.writes] + [seconds]
-        assert max(b - a for a, b in zip(times, times[1:], strict=False)) <= bound
+        assert max(b - a for a, b in itertools.pairwise(times)) <= bound
     # the budget was the limit: most frames were missed, and each counted as skipped
     missed = sum(numbers(s)[-1] - len(s.got) for s in sockets)
     assert tally.skipped == {"world": missed} and missed > n * 300 // 2
@@ -183,7 +183,7 @@ def test_the_subscriber_that_waited_longest_is_served_first():
     sockets = subscribers(line, 5, loop, log, tally)
     order = []
     for s in sockets:
-        s.write = (lambda sock: lambda wire: order.append(sock))(s)  # noqa: B023
+        s.write = (lambda sock: lambda wire: order.append(sock))(s)
     for step in range(40):
         loop.run_until(step * 0.05)
         payload = frame("world/1", step + 1, size)
@@ -238,9 +238,7 @@ def test_small_topics_get_all_they_need_beside_a_flood_of_huge_world_frames():
     world_socks = subscribers(world, 200, loop, log, tally)  # wants 200 MB/s of 100 kB
     metric_socks = subscribers(metrics, 100, loop, log, tally)  # wants 0.8 MB/s
     agent_socks = subscribers(agent, 5, loop, log, tally)
-    posted = run_feed(
-        egress, loop, [(world, 100_000), (metrics, 800), (agent, 300)], seconds
-    )
+    posted = run_feed(egress, loop, [(world, 100_000), (metrics, 800), (agent, 300)], seconds)
     # each small topic's subscribers got every frame (the last may still be on its way)
     for sock in metric_socks:
         assert numbers(sock)[: posted["metrics/1"] - 1] == list(range(1, posted["metrics/1"]))

@@ -15,8 +15,8 @@ from websockets.streams import StreamReader
 from freeagentics.loadtest.server import parse_metrics
 from freeagentics.server.metrics import ServerMetrics
 from freeagentics.server.ws import CLOSE_TOO_SLOW, Client, Hub, ServiceSource, Topic
-from freeagentics.server.ws.frames import decode_msgpack
 from freeagentics.server.ws.egress import TURN_DELIVERIES
+from freeagentics.server.ws.frames import build, decode_msgpack
 from freeagentics.server.ws.metrics import MetricsSync
 
 
@@ -88,9 +88,24 @@ def test_messagepack_world_frame_round_trips_typed_arrays(service, events):
     np.testing.assert_array_equal(positions, events(3, n=6).positions)
     kinds = np.frombuffer(data["kinds"]["data"], np.uint8)
     assert [data["kind_names"][k] for k in kinds] == ["explorer", "collector"] * 3
+    assert data["coalition"]["dtype"] == "int16"  # every coalition id fits
     np.testing.assert_array_equal(
-        np.frombuffer(data["coalition"]["data"], "<i4"), [0, 0, -1, -1, -1, -1]
+        np.frombuffer(data["coalition"]["data"], "<i2"), [0, 0, -1, -1, -1, -1]
     )
+    assert len(payload) < 6 * 15 + 400  # 15 bytes an agent, and the frame's names
+
+
+def test_world_arrays_widen_to_int32_only_when_a_value_does_not_fit_int16(events):
+    batch = events(1, n=4)
+    batch.coalition[:] = [-1, 3, 40_000, 3]
+    batch.positions[0] = (-40_000, 5)
+    data = build(Topic("world", "1"), batch)["data"]
+    assert data["coalition"]["dtype"] == data["positions"]["dtype"] == "int32"
+    np.testing.assert_array_equal(
+        np.frombuffer(data["coalition"]["data"], "<i4"), [-1, 3, 40_000, 3]
+    )
+    narrow = build(Topic("world", "1"), events(1, n=4))["data"]
+    assert narrow["coalition"]["dtype"] == narrow["positions"]["dtype"] == "int16"
 
 
 def test_a_queued_frame_gives_way_to_its_topics_newer_one_and_coalition_changes_are_kept():

@@ -11,11 +11,9 @@ import orjson
 import pytest
 import websockets
 
-from freeagentics.server.app import create_app
-from freeagentics.server.settings import Settings
 from freeagentics.server.ws.egress import BURST_S
 
-from ..conftest import serving
+from .conftest import serving_demo
 
 BUDGET = 64 * 1024  # bytes per second: a few 3.6 kB world frames per second per client
 SUBSCRIBERS = 8
@@ -24,18 +22,12 @@ PINGS = 6
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    db = tmp_path_factory.mktemp("ws-egress") / "db.sqlite"
-    settings = Settings(
-        database_url=f"sqlite:///{db}",
-        demo=True,
-        demo_agents=200,
-        tick_rate_hz=50,
-        frame_rate_hz=50,  # 8 subscribers want 1.4 MB/s of world frames
+    with serving_demo(
+        tmp_path_factory.mktemp("ws-egress"),
+        demo_agents=200,  # 8 subscribers of 3.6 kB frames at 50 Hz want 1.4 MB/s
         ws_egress_bytes_per_s=BUDGET,
-    )
-    app = create_app(settings)
-    with serving(app) as port:
-        yield f"ws://127.0.0.1:{port}/ws", app
+    ) as served:
+        yield served
 
 
 def test_frames_keep_to_the_budget_every_subscriber_is_served_and_pongs_do_not_wait(server):

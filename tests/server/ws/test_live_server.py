@@ -19,12 +19,10 @@ import orjson
 import pytest
 import websockets
 
-from freeagentics.server.app import create_app
-from freeagentics.server.settings import Settings
 from freeagentics.server.ws import CLOSE_TOO_SLOW
 from freeagentics.server.ws.wire import PROTOCOL as WS_PROTOCOL
 
-from ..conftest import serving
+from .conftest import serving_demo
 
 
 @pytest.fixture(
@@ -35,21 +33,16 @@ from ..conftest import serving
 )
 def server(request, tmp_path_factory):
     protocol, host = request.param
-    db = tmp_path_factory.mktemp("ws-live") / "db.sqlite"
-    settings = Settings(
-        database_url=f"sqlite:///{db}",
-        demo=True,
+    with serving_demo(
+        tmp_path_factory.mktemp("ws-live"),
+        ws=protocol,
         demo_agents=2000,
-        tick_rate_hz=50,
-        frame_rate_hz=50,
         ws_queue_size=4,
         ws_max_lag_frames=8,
         ws_compression=True,  # these tests serve compressed clients beside plain ones
         simulation_host=host,
-    )
-    app = create_app(settings)
-    with serving(app, ws=protocol) as port:
-        yield f"ws://127.0.0.1:{port}/ws", app, protocol == WS_PROTOCOL
+    ) as (url, app):
+        yield url, app, protocol == WS_PROTOCOL
 
 
 def test_permessage_deflate_is_negotiated_when_offered(server):
