@@ -257,3 +257,4 @@ class Egress:
             else:  # caught up: no credit is banked for later, a debt is kept
                 del ring[line]
                 line.deficit = min(line.deficit, 0)
+                line.frames.clear()  # everyone has them: a world frame is not held till the next

@@ -225,6 +225,7 @@ def test_a_coalitions_line_keeps_its_backlog_and_sends_it_in_order():
     loop.run_until(1.0)
     assert numbers(sock) == [3, 4, 5]
     assert tally.skipped == {"coalitions": 2}
+    assert not line.frames  # all delivered: the line holds no frame until the next
 
 
 # ------------------------------------------------------------------ topics share the budget
