@@ -302,6 +302,32 @@ def unframe(wire: bytes) -> tuple[Opcode, bytes]:
     return frame.opcode, bytes(frame.data)
 
 
+def test_a_pong_goes_ahead_of_the_frames_queued_for_a_client_that_is_behind(service, events):
+    async def main():
+        hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
+        socket = Socket(stall=True)  # its first send hangs: frames queue behind it
+        client = connect(hub, socket)
+        hub.subscribe(client, Topic("world", "1"), "json")
+        hub.subscribe(client, Topic("metrics", "1"), "json")
+        service.emit(1, events(1))
+        await settle()
+        service.emit(1, events(2))  # world and metrics of tick 2 wait in the queue
+        await settle()
+        assert client.depth == 2
+        client.reply('{"type":"pong"}')
+        socket.stall = False
+        socket.release.set()
+        await settle()
+        return [orjson.loads(p) for p in socket.sent]
+
+    sent = asyncio.run(main())
+    kinds = [m.get("topic", m["type"]) for m in sent]
+    # the frame already being sent, then the pong, then the queued frames
+    assert kinds[1] == "pong" and kinds.count("pong") == 1
+    assert sorted(kinds[2:]) == ["metrics", "world"]
+    assert [m["tick"] for m in sent[2:]] == [2, 2]
+
+
 def test_direct_writes_skip_the_queue_and_never_overtake_what_is_queued(service, events):
     async def main():
         hub = Hub(ServiceSource(service), frame_rate_hz=1e6)
