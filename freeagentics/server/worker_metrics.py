@@ -24,8 +24,10 @@ starts.
 
 * counters and histograms (but ``process_*``): added over every worker's *totals*
   entry, those of workers gone meanwhile included (the requests they served happened);
-* ``freeagentics_websocket_connections`` and ``freeagentics_websocket_queue_depth``
-  (:data:`SUMMED_GAUGES`): added over the live workers, the server's figure;
+* ``freeagentics_websocket_connections``, ``freeagentics_websocket_queue_depth`` and
+  ``freeagentics_websocket_egress_limit_bytes_per_second`` (:data:`SUMMED_GAUGES`):
+  added over the live workers, the server's figure (each worker has its own egress
+  budget);
 * ``process_*``: one series per worker, labelled ``process="api-<k>"``, beside the
   host's ``process="host"``;
 * every other gauge (``freeagentics_shared_limits_up``, ``python_info``...): one series
@@ -115,7 +117,11 @@ MAX_ENTRY_BYTES = 4 * 1024 * 1024
 REDIS_TIMEOUT_S = 1.0
 #: gauges whose sum over the workers is the server's figure
 SUMMED_GAUGES = frozenset(
-    {"freeagentics_websocket_connections", "freeagentics_websocket_queue_depth"}
+    {
+        "freeagentics_websocket_connections",
+        "freeagentics_websocket_queue_depth",
+        "freeagentics_websocket_egress_limit_bytes_per_second",
+    }
 )
 #: what counts as Redis being unreachable
 UNREACHABLE = (redis.RedisError, OSError)

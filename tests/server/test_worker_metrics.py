@@ -102,7 +102,9 @@ def test_counters_histograms_and_connection_gauges_add_up_other_gauges_stay_per_
             metrics.http_errors.labels(*ROUTE, "404").inc()
         metrics.ws_connections.set(connections)
         metrics.ws_queue_depth.set(connections * 2)
+        metrics.ws_egress_limit.set(1000)
         metrics.messages_sent.labels("world").inc(10 * n)
+        metrics.frames_skipped.labels("world").inc(n)
     (live1, totals1), (live2, totals2) = _split(one), _split(two)
     live1.append(
         ["freeagentics_shared_limits_up", "gauge", "up", [["freeagentics_shared_limits_up", {}, 1]]]
@@ -118,6 +120,8 @@ def test_counters_histograms_and_connection_gauges_add_up_other_gauges_stay_per_
     assert scraped['freeagentics_messages_sent_total{topic="world"}'] == 70
     assert scraped["freeagentics_websocket_connections"] == 12  # the server's open sockets
     assert scraped["freeagentics_websocket_queue_depth"] == 24
+    assert scraped["freeagentics_websocket_egress_limit_bytes_per_second"] == 2000  # 2 budgets
+    assert scraped['freeagentics_frames_skipped_total{topic="world"}'] == 7
     # a gauge whose sum means nothing: one series per worker
     assert scraped['freeagentics_shared_limits_up{worker="0"}'] == 1
     assert scraped['freeagentics_shared_limits_up{worker="1"}'] == 0
