@@ -44,6 +44,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from freeagentics.loadtest.deadline import WayOut
+from freeagentics.loadtest.handoff import publish
 from freeagentics.loadtest.histogram import LatencyRecord
 from freeagentics.loadtest.measure import machine_info, run_worker, write_json
 from freeagentics.loadtest.profiles import Profile
@@ -288,7 +289,7 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
             time.sleep(1.0)  # let the last subscriptions settle before reading RSS
             rss_connected = server_rss(server.pid)
             go = time.time() + 0.5
-            (sync / "go").write_text(repr(go))
+            publish(sync / "go", repr(go))
             window[0] = clock() + (go - time.time()) + profile.warmup_s
             window[1] = window[0] + profile.duration_s
             interrupted = _progress(
@@ -299,7 +300,7 @@ def run_profile(profile: Profile, options: RunOptions) -> dict[str, Any]:
         finally:
             if interrupted:
                 way_out.start(INTERRUPTED_BUDGET_S)
-            (sync / "stop").write_text("stop")
+            publish(sync / "stop", "stop")
             if window[1] is not None:
                 window[1] = min(window[1], clock())
             with way_out.timed("workers"):

@@ -41,6 +41,7 @@ import orjson
 
 from freeagentics.lifeline import watch
 from freeagentics.loadtest.fdlimit import raise_fd_limit
+from freeagentics.loadtest.handoff import publish
 from freeagentics.loadtest.histogram import LatencyRecord
 from freeagentics.loadtest.httpclient import HttpPool, get_request
 from freeagentics.loadtest.wsclient import HandshakeError, WsConnection, open_ws
@@ -407,7 +408,7 @@ async def run_users(spec: dict[str, Any]) -> dict[str, Any]:
     page = orjson.loads(await fetch(pool, first_page))
     agent_ids = [a["id"] for a in page["items"]] or [0]
     users = _Users(st, pool, _requests(host, spec["sim_id"], agent_ids))
-    (sync / f"ready-{spec['index']}").write_text(json.dumps({"connected": len(links)}))
+    publish(sync / f"ready-{spec['index']}", json.dumps({"connected": len(links)}))
     # a stop at any point before the measurement skips straight to the result: an
     # interrupted run waits for nobody's warm-up
     go = await _wait_go(sync, st, spec["ready_timeout_s"])
