@@ -261,8 +261,21 @@ def run_failover(args: argparse.Namespace, records: list[dict[str, Any]]) -> Non
         }
         for key in ("process_started_s", "restored_s", "load_1m"):
             record[f"{key}_median"] = float(np.median([r[key] for r in runs]))
+        for kind, warm in (("warm", True), ("cold", False)):
+            alike = [r["resume_s"] for r in runs if r["warm"] is warm]
+            record[f"resume_s_{kind}_median"] = float(np.median(alike)) if alike else None
         records.append(record)
     _print_failover(records[-len(KILLS) :])
+
+
+def _by_kind(record: dict[str, Any], kind: str) -> str:
+    """The median resume of the runs whose new process was ``kind`` (warm, cold), and
+    how many there were."""
+    median = record[f"resume_s_{kind}_median"]
+    if median is None:
+        return "–"
+    count = record["warm_runs"] if kind == "warm" else record["rounds"] - record["warm_runs"]
+    return f"{fmt_seconds(median)} ({count})"
 
 
 def _print_failover(records: list[dict[str, Any]]) -> None:
@@ -274,7 +287,8 @@ def _print_failover(records: list[dict[str, Any]]) -> None:
             fmt_seconds(r["resume_s_max"]),
             "yes" if r["within_target"] else "no",
             f"{r['ticks_lost']} (every {r['checkpoint_every_ticks']})",
-            f"{r['warm_runs']} of {r['rounds']}",
+            _by_kind(r, "warm"),
+            _by_kind(r, "cold"),
             fmt_seconds(r["process_started_s_median"]),
             fmt_seconds(r["restored_s_median"]),
             f"{r['load_1m_median']:.1f}",
@@ -282,10 +296,13 @@ def _print_failover(records: list[dict[str, Any]]) -> None:
         for r in records
     ]
     columns = ["kill", "rounds", "resume median", "resume max", f"≤ {TARGET_S:g} s"]
-    columns += ["ticks lost, max", "warm", "new process at", "restored at", "load (1 min)"]
+    columns += ["ticks lost, max", "warm (runs)", "cold (runs)", "new process at"]
+    columns += ["restored at", "load (1 min)"]
     print_table(
         "B8 (c) — failover: seconds from the kill to the simulation stepping again on a "
-        "live node (new process at / restored at: seconds after the kill)",
+        "live node (warm / cold: medians of the runs whose new process had / had not "
+        "imported the host before the death; new process at / restored at: seconds "
+        "after the kill)",
         columns,
         rows,
     )

@@ -2,16 +2,18 @@
 its ``ray start``, so that an actor restarted after a death resumes within seconds.
 
 Where the seconds of a restart go: the GCS declaring a dead node dead (its health
-checks), then a worker process for the actor on a live node. A worker that Ray starts
-on demand imports Python, Ray and the simulations' code first (300 MB, several seconds
-of CPU: 6–10 s on a busy 2-core machine), most of a failover. A worker started in advance, with
-the code already imported, takes the actor at once. Ray offers both:
+checks), then a worker process for the actor on a live node, then the restore. A worker
+that Ray starts on demand imports Python, Ray and the simulations' code first (300 MB,
+seconds of CPU: 3–10 s on a busy 2-core machine, where Ray's workers run at niceness 15
+behind other jobs), most of a failover; one started in advance, with the code already
+imported, takes the actor at once. The variables:
 
 * ``RAY_enable_worker_prestart=1`` — each raylet starts one worker per CPU of its node
-  (``ray start --num-cpus``) as it starts, bound to no job, so that any job's actor may
-  take one. Ray does not start more when they are taken: a node has warm workers for
-  its first ``--num-cpus`` actors (new or restarted), then starts them cold until the
-  node is started again;
+  (``ray start --num-cpus``, at most one per core of the machine: as many as it starts
+  at once) as it starts, bound to no job, so that any job's actor may take one. Ray
+  does not start more when they are taken, nor for a new job, and a worker that ran a
+  task is never given an actor: a node has warm workers for its first actors (new or
+  restarted), then starts them cold until the node is started again;
 * ``RAY_preload_python_modules=a,b`` — every worker imports these before it takes work
   (the modules a simulation actor runs: :data:`freeagentics.server.rayhost.PRELOAD`);
 * ``RAY_num_workers_soft_limit`` — how many workers (actors' included) a node keeps
