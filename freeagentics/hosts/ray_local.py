@@ -13,7 +13,7 @@ stop`` is not used: it ends every Ray process of the machine, other clusters' to
 Dashboard and log forwarding are off. The nodes start as a deployment's should
 (:func:`~freeagentics.hosts.ray_node.node_env`): a dead node is declared dead after
 three missed health checks ``health_check_ms`` apart; each node starts one worker per
-CPU in advance, importing the modules named in ``preload`` before it takes work, and
+CPU (at most one per core) in advance, importing the modules in ``preload`` first, and
 keeps it beside up to ``soft_limit`` workers, so that an actor started or restarted
 there finds its imports done (:meth:`LocalCluster.idle_workers` lists them).
 
