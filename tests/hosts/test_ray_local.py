@@ -13,7 +13,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-PRELOADED = "freeagentics.server._rayruntime"  # in the session cluster's preload
+PRELOADED = "freeagentics.server._rayruntime"  # preloaded by the ray_cluster fixture
 
 
 @ray.remote(num_cpus=0)
