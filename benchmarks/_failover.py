@@ -4,10 +4,11 @@ simulation's host to the simulation stepping again, and the ticks lost.
 Simulations run as the server runs them with ``--ray``: each in a detached actor of its
 own (:class:`~freeagentics.hosts.ray_hosts.RayHosts` and
 :mod:`freeagentics.server.rayhost`), on a local two-node cluster started here (nodes
-``a``, the head, and ``b``; one CPU each; workers preloading the host's modules as a
-deployment's nodes should; dead nodes declared after three missed health checks of
-1 s), PostgreSQL (a schema of its own, dropped at the end) and Redis. Per round, for
-each way of dying (``kill``):
+``a``, the head, and ``b``; ``--failover-node-cpus`` CPUs each), its nodes started as
+a deployment's should be (:func:`~freeagentics.hosts.ray_node.node_env`: one worker per
+CPU started in advance, preloading the host's modules; dead nodes declared after three
+missed health checks of 500 ms), PostgreSQL (a schema of its own, dropped at the end)
+and Redis. Per round, for each way of dying (``kill``):
 
 * ``actor-process`` — SIGKILL to the actor's worker process;
 * ``node`` — the whole node ``b`` hosting the simulation (its raylet, object store and
@@ -20,9 +21,12 @@ first summary that shows a tick after the one it resumed at (polled every 50 ms 
 the same calls the API makes); ``ticks_lost``, what the restore reported (last stored
 tick minus the checkpoint's); ``unavailable_s``, how long a call made right after the
 kill took to answer (a 503 in the API); ``process_started_s`` and ``restored_s``, when
-the new process began to open the host and had restored the simulation. Medians over
-``--failover-rounds`` rounds, and the largest. The machine's load average is recorded:
-on a shared machine the restart's seconds are mostly waiting for a core.
+the new process began to open the host and had restored the simulation; ``warm``,
+whether that process had imported the host's modules before the death (a worker
+started in advance: ``imported_s`` < 0) and ``spares``, the workers waiting on each node
+just before the kill. Medians over ``--failover-rounds`` rounds, and the largest. The
+machine's load average is recorded: on a shared machine a cold restart's seconds are
+mostly waiting for a core.
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--failover-agents", type=int, default=1000)
     group.add_argument("--failover-every", type=int, default=20, help="checkpoint interval")
     group.add_argument("--failover-rate", type=float, default=20.0, help="ticks per second")
+    group.add_argument(
+        "--failover-node-cpus", type=int, default=4, help="CPUs a node offers (workers it starts)"
+    )
     # --database-url (a schema of its own is made and dropped) and --redis-url: the
     # services group of benchmarks/scaleout.py, shared with (a)
 
@@ -149,6 +156,7 @@ def measure_failover(dep: _Deployment, kill: str, args: argparse.Namespace) -> d
     _until(lambda: service.get(sim_id)["tick"] >= halfway, 120, "ticks before the kill")
     seen = service.get(sim_id)["tick"]
     pid = dep.hosts.where(sim_id)["pid"]
+    spares = {name: len(dep.cluster.idle_workers(name)) for name in dep.cluster.names}
     load = os.getloadavg()[0]
     killed_at, began = time.time(), time.perf_counter()
     if kill == "node":
@@ -176,6 +184,9 @@ def measure_failover(dep: _Deployment, kill: str, args: argparse.Namespace) -> d
         "resume_s": resume_s,
         "ticks_lost": done["ticks_lost"],
         "unavailable_s": unavailable_s,
+        "imported_s": at["imported_at"] - killed_at,
+        "warm": at["imported_at"] < killed_at,
+        "spares": spares,
         "process_started_s": at["started_at"] - killed_at,
         "restored_s": at["opened_at"] - killed_at,
         "tick_seen_before": seen,
@@ -191,9 +202,10 @@ def measure_failover(dep: _Deployment, kill: str, args: argparse.Namespace) -> d
 
 def run_failover(args: argparse.Namespace, records: list[dict[str, Any]]) -> None:
     from freeagentics.hosts.ray_local import ClusterError, LocalCluster
+    from freeagentics.server.rayhost import PRELOAD
 
     rounds = args.failover_rounds or (1 if args.quick else 3)
-    cluster = LocalCluster(("a", "b"), preload=("freeagentics.server._rayruntime",))
+    cluster = LocalCluster(("a", "b"), num_cpus=args.failover_node_cpus, preload=PRELOAD)
     cluster.start()
     print(f"B8 (c): cluster up in {cluster.start_seconds:.1f} s", file=sys.stderr)
     done: dict[str, list[dict[str, Any]]] = {kill: [] for kill in KILLS}
@@ -203,7 +215,15 @@ def run_failover(args: argparse.Namespace, records: list[dict[str, Any]]) -> Non
             for kill in KILLS:
                 print(f"B8 (c): kill {kill}, round {r + 1} ...", file=sys.stderr, flush=True)
                 try:
-                    done[kill].append(measure_failover(dep, kill, args))
+                    run = measure_failover(dep, kill, args)
+                    done[kill].append(run)
+                    print(
+                        f"B8 (c):   resumed in {run['resume_s']:.2f} s "
+                        f"({'warm' if run['warm'] else 'cold'} worker, spares {run['spares']}, "
+                        f"load {run['load_1m']:.1f})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 finally:
                     if kill == "node":
                         with contextlib.suppress(ClusterError):  # raised: b never died
@@ -231,6 +251,9 @@ def run_failover(args: argparse.Namespace, records: list[dict[str, Any]]) -> Non
             "tick_rate_hz": args.failover_rate,
             "agents": args.failover_agents,
             "health_check_ms": cluster.health_check_ms,
+            "node_cpus": cluster.num_cpus,
+            "node_env": cluster.node_env,
+            "warm_runs": sum(r["warm"] for r in runs),
             "cluster_start_s": cluster.start_seconds,
             "within_target": max(resume) <= TARGET_S,
             "runs": runs,
@@ -238,8 +261,21 @@ def run_failover(args: argparse.Namespace, records: list[dict[str, Any]]) -> Non
         }
         for key in ("process_started_s", "restored_s", "load_1m"):
             record[f"{key}_median"] = float(np.median([r[key] for r in runs]))
+        for kind, warm in (("warm", True), ("cold", False)):
+            alike = [r["resume_s"] for r in runs if r["warm"] is warm]
+            record[f"resume_s_{kind}_median"] = float(np.median(alike)) if alike else None
         records.append(record)
     _print_failover(records[-len(KILLS) :])
+
+
+def _by_kind(record: dict[str, Any], kind: str) -> str:
+    """The median resume of the runs whose new process was ``kind`` (warm, cold), and
+    how many there were."""
+    median = record[f"resume_s_{kind}_median"]
+    if median is None:
+        return "–"
+    count = record["warm_runs"] if kind == "warm" else record["rounds"] - record["warm_runs"]
+    return f"{fmt_seconds(median)} ({count})"
 
 
 def _print_failover(records: list[dict[str, Any]]) -> None:
@@ -251,6 +287,8 @@ def _print_failover(records: list[dict[str, Any]]) -> None:
             fmt_seconds(r["resume_s_max"]),
             "yes" if r["within_target"] else "no",
             f"{r['ticks_lost']} (every {r['checkpoint_every_ticks']})",
+            _by_kind(r, "warm"),
+            _by_kind(r, "cold"),
             fmt_seconds(r["process_started_s_median"]),
             fmt_seconds(r["restored_s_median"]),
             f"{r['load_1m_median']:.1f}",
@@ -258,10 +296,13 @@ def _print_failover(records: list[dict[str, Any]]) -> None:
         for r in records
     ]
     columns = ["kill", "rounds", "resume median", "resume max", f"≤ {TARGET_S:g} s"]
-    columns += ["ticks lost, max", "new process at", "restored at", "load (1 min)"]
+    columns += ["ticks lost, max", "warm (runs)", "cold (runs)", "new process at"]
+    columns += ["restored at", "load (1 min)"]
     print_table(
         "B8 (c) — failover: seconds from the kill to the simulation stepping again on a "
-        "live node (new process at / restored at: seconds after the kill)",
+        "live node (warm / cold: medians of the runs whose new process had / had not "
+        "imported the host before the death; new process at / restored at: seconds "
+        "after the kill)",
         columns,
         rows,
     )

@@ -548,6 +548,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--failover-rounds must be >= 1")
     if args.failover_every < 2 or args.failover_agents < 1 or args.failover_rate <= 0:
         parser.error("--failover-every must be >= 2, --failover-agents >= 1, --failover-rate > 0")
+    if args.failover_node_cpus < 1:
+        parser.error("--failover-node-cpus must be >= 1")
     return args
 
 

@@ -10,11 +10,12 @@ Everything it starts is its own: a fresh temporary folder (``/tmp/fa-ray-*``: Ra
 socket paths must stay short), random ports, and at the end every process whose
 command line names that folder, with their children, is ended by process id. ``ray
 stop`` is not used: it ends every Ray process of the machine, other clusters' too.
-Dashboard and log forwarding are off; dead nodes are noticed within a few seconds
-(GCS health checks every ``health_check_ms``). Modules named in ``preload`` are imported
-by every worker process before it takes work (Ray's ``preload_python_modules``), and
-each node keeps a worker started in advance: an actor started or restarted on a node
-finds its imports done.
+Dashboard and log forwarding are off. The nodes start as a deployment's should
+(:func:`~freeagentics.hosts.ray_node.node_env`): a dead node is declared dead after
+three missed health checks ``health_check_ms`` apart; each node starts one worker per
+CPU (at most one per core) in advance, importing the modules in ``preload`` first, and
+keeps it beside up to ``soft_limit`` workers, so that an actor started or restarted
+there finds its imports done (:meth:`LocalCluster.idle_workers` lists them).
 
 Usage::
 
@@ -40,6 +41,8 @@ from pathlib import Path
 
 import psutil
 
+from freeagentics.hosts.ray_node import node_env
+
 __all__ = ["ClusterError", "LocalCluster"]
 
 #: the checkout (or installed tree) holding this package: workers must import the same code
@@ -55,12 +58,14 @@ class LocalCluster:
 
     Args:
         names: node names (short identifiers); each node gets the resource ``node_<name>``.
-        num_cpus: CPUs each node offers to the scheduler.
+        num_cpus: CPUs each node offers to the scheduler (and workers it starts in advance).
         object_store_bytes: each node's object store (shared memory) size.
         health_check_ms: how often the GCS checks nodes (a dead one is declared after
             three missed checks).
         start_timeout_s: how long to wait for the nodes to register.
         preload: modules every worker imports before it takes work.
+        soft_limit: workers (actors' included) a node keeps before it ends idle ones; the
+            tests' actors reserve slivers of a CPU, so many share a one-CPU node.
     """
 
     def __init__(
@@ -69,9 +74,10 @@ class LocalCluster:
         *,
         num_cpus: int = 1,
         object_store_bytes: int = 256 * 1024**2,
-        health_check_ms: int = 1000,
+        health_check_ms: int = 500,
         start_timeout_s: float = 60.0,
         preload: Sequence[str] = (),
+        soft_limit: int = 64,
     ):
         if not names or len(set(names)) != len(names) or not all(n.isidentifier() for n in names):
             raise ValueError(f"node names must be distinct identifiers, got {list(names)}")
@@ -80,9 +86,10 @@ class LocalCluster:
         self.object_store_bytes = object_store_bytes
         self.health_check_ms = health_check_ms
         self.start_timeout_s = start_timeout_s
-        if not all(m and all(p.isidentifier() for p in m.split(".")) for m in preload):
-            raise ValueError(f"preload must name modules, got {list(preload)}")
         self.preload = tuple(preload)
+        #: the ``RAY_*`` variables every node starts with
+        self.node_env = node_env(preload, health_check_ms=health_check_ms, soft_limit=soft_limit)
+        self.node_env["RAY_health_check_initial_delay_ms"] = "0"  # nodes here live briefly
         self.temp_dir: str | None = None
         self.address: str | None = None
         #: seconds the last :meth:`start` took (all nodes up and the driver connected)
@@ -171,6 +178,17 @@ class LocalCluster:
                 return name
         raise ClusterError(f"process {pid} belongs to no node of this cluster")
 
+    def idle_workers(self, name: str) -> set[int]:
+        """The process ids of node ``name``'s workers waiting for work (started in advance,
+        or done with their tasks): what Ray calls them, ``ray::IDLE``."""
+        self._check(name)
+        idle = set()
+        for proc in _with_children(self._node_pids.get(name, set())):
+            with contextlib.suppress(psutil.Error):
+                if proc.cmdline()[:1] == ["ray::IDLE"]:
+                    idle.add(proc.pid)
+        return idle
+
     def start_node(self, name: str) -> None:
         """Start node ``name`` (again, after :meth:`kill_node`: a fresh node id)."""
         self._check(name)
@@ -242,11 +260,7 @@ class LocalCluster:
             p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p
         )
         env["RAY_USAGE_STATS_ENABLED"] = "0"
-        env["RAY_health_check_period_ms"] = str(self.health_check_ms)
-        env["RAY_health_check_initial_delay_ms"] = "0"
-        env["RAY_health_check_failure_threshold"] = "3"
-        if self.preload:
-            env["RAY_preload_python_modules"] = ",".join(self.preload)
+        env.update(self.node_env)
         ray_cmd = str(Path(sys.executable).with_name("ray"))
         done = subprocess.run(
             [ray_cmd, "start", *args],

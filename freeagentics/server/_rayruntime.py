@@ -7,14 +7,16 @@ never starts the demo; and opening it after a death restores only its simulation
 whatever the simulation's status, counting the failover when Ray restarted it.
 
 A deployment's nodes import this module in every worker ahead of time (Ray's
-``RAY_preload_python_modules=freeagentics.server._rayruntime``): an actor that starts or
-restarts then finds the simulations' code loaded, seconds earlier on a busy node.
+``RAY_preload_python_modules``, :data:`freeagentics.server.rayhost.PRELOAD`): an actor
+that starts or restarts then finds the simulations' code loaded, seconds earlier on a
+busy node. :data:`IMPORTED_AT` says when this process imported it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,9 +37,12 @@ from freeagentics.server.ws.hub import Hub
 from freeagentics.server.ws.redis_fanout import RedisFanout
 from freeagentics.storage.tables import simulations as simulations_table
 
-__all__ = ["RayHostRuntime"]
+__all__ = ["IMPORTED_AT", "RayHostRuntime"]
 
 log = logging.getLogger("freeagentics.server.host")
+
+#: when this process had imported the host's machinery (``time.time()``)
+IMPORTED_AT = time.time()
 
 #: the methods of the service that take no simulation id
 _GLOBAL = frozenset({"create", "list", "ids", "gauges", "health", "recover", "close"})

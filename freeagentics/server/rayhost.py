@@ -25,8 +25,10 @@ the object store, while Redis pub/sub is already how API processes share frames.
   and in the simulation's summary (``failovers``, ``ticks_lost``); then it takes up
   the topics API processes want, so frames resume without waiting for a refresh.
 
-This module is light (the actor's machinery is imported when an actor starts): the API
-process names the actor class without loading the simulations.
+This module is light (the actor's machinery is imported when an actor starts, and what
+only the API process uses when it is called): the API process names the actor class
+without loading the simulations, and a worker that takes an actor imports little more
+than what its node preloaded (:data:`PRELOAD`, :mod:`freeagentics.hosts.ray_node`).
 """
 
 from __future__ import annotations
@@ -36,21 +38,24 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from freeagentics.errors import ConflictError
 from freeagentics.hosts import HostUnavailableError, error_to_wire
-from freeagentics.hosts.ray_hosts import RayHosts
-from freeagentics.server.demo import demo_scenario
-from freeagentics.server.metrics import merge_families, merge_gauges
-from freeagentics.server.settings import Settings
 
-__all__ = ["ACTOR_CLASS", "SimulationActor", "bring_up_ray", "make_ray_hosts"]
+if TYPE_CHECKING:
+    from freeagentics.hosts.ray_hosts import RayHosts
+    from freeagentics.server.settings import Settings
+
+__all__ = ["ACTOR_CLASS", "PRELOAD", "SimulationActor", "bring_up_ray", "make_ray_hosts"]
 
 log = logging.getLogger("freeagentics.server.host")
 
 #: the actor class, as :class:`~freeagentics.hosts.ray_hosts.RayHosts` takes it
 ACTOR_CLASS = "freeagentics.server.rayhost:SimulationActor"
+#: what a node's workers import before they take work (``RAY_preload_python_modules``):
+#: the actor's class and the machinery it opens a simulation with
+PRELOAD = ("freeagentics.server._rayruntime", "freeagentics.server.rayhost")
 
 
 class SimulationActor:
@@ -114,13 +119,17 @@ class SimulationActor:
 
     def where(self) -> dict[str, Any]:
         """The process and Ray node hosting the simulation now, and when (``time.time()``)
-        this process began to open the host and had opened it (restored, when it did;
-        None until then)."""
+        this process had imported the host's machinery (before the actor began, when its
+        node preloads it), began to open the host and had opened it (restored, when it
+        did; None until then)."""
         import ray
+
+        from freeagentics.server import _rayruntime
 
         return {
             "pid": os.getpid(),
             "node_id": ray.get_runtime_context().get_node_id(),
+            "imported_at": _rayruntime.IMPORTED_AT,
             "started_at": self.started_at,
             "opened_at": self.opened_at,
         }
@@ -128,6 +137,9 @@ class SimulationActor:
 
 def make_ray_hosts(settings: Settings) -> RayHosts:
     """The transport to this deployment's simulation actors (started by the app)."""
+    from freeagentics.hosts.ray_hosts import RayHosts
+    from freeagentics.server.metrics import merge_families, merge_gauges
+
     assert settings.ray_address is not None and settings.database_url is not None
     config = settings.model_dump(mode="json")
     config["api_keys"] = {}  # the actors need the secret (checkpoints' key), not the keys
@@ -151,6 +163,8 @@ def bring_up_ray(hosts: RayHosts, settings: Settings) -> list[dict[str, Any]]:
     has no actor for (the cluster was restarted) actors that restore them (when
     ``restore_on_start``), and make and start the demo unless one is alive (when
     ``demo``). Returns the simulations given actors."""
+    from freeagentics.server.demo import demo_scenario
+
     restored = hosts.call("recover", (), {}) if settings.restore_on_start else []
     if settings.demo:
         sim_id = hosts.create(demo_scenario(settings.demo_agents), name="demo", unless_named=True)

@@ -72,6 +72,8 @@ def test_bad_arguments_are_refused():
     assert run.returncode == 2 and "--n must be >= 10" in run.stderr
     run = bench("--part", "c", "--failover-every", 1, timeout=60)
     assert run.returncode == 2 and "--failover-every must be >= 2" in run.stderr
+    run = bench("--part", "c", "--failover-node-cpus", 0, timeout=60)
+    assert run.returncode == 2 and "--failover-node-cpus must be >= 1" in run.stderr
 
 
 @pytest.mark.slow
