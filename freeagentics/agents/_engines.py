@@ -10,8 +10,9 @@ policy scores and actions; the cohort keeps the state and the bookkeeping. Engin
   factor with parameters shared by the cohort: no ``(N, S)`` temporaries, one pass
   over agents per stage;
 - :class:`~freeagentics.agents._fused.FusedLearningEngine` — the same for one hidden
-  factor whose likelihood each agent learns (per-agent ``pA``, shared ``B``); it also
-  runs a whole step (posterior, update, policies) in one pass over agents.
+  factor whose likelihood, transitions or both each agent learns (per-agent ``pA``,
+  ``pB``), with or without the parameter information gain; it also runs a whole step
+  (posterior, update, policies) in one pass over agents.
 
 Another array library (a GPU one, say) plugs in as another engine implementing the
 same methods; callers of :class:`~freeagentics.agents.Cohort` do not change.
@@ -63,6 +64,9 @@ class CohortEngine(Protocol):
     def learn(self, cohort: CohortState, obs: np.ndarray, previous_actions: np.ndarray) -> None:
         """Dirichlet updates of ``cohort.pA`` / ``pB`` in place, from the latest posterior."""
 
+    def parameters_changed(self, cohort: CohortState) -> None:
+        """``cohort.pA`` or ``pB`` were replaced or edited from outside the engine."""
+
     def step(
         self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool
     ) -> StepResult | None:
@@ -77,14 +81,13 @@ def select_engine(cohort: CohortState) -> CohortEngine:
     fusable = (
         cfg.fast_path
         and m.num_factors == 1
-        and not cfg.learn_B
         and (m.num_modalities == 1 or cfg.efe.info_gain == "factorised")
     )
-    if fusable and not cfg.learn_A:
-        return FusedEngine(cohort)
-    if fusable and not cfg.efe.use_param_info_gain:
+    if not fusable:
+        return GeneralEngine()
+    if cfg.learn_A or cfg.learn_B:
         return FusedLearningEngine(cohort)
-    return GeneralEngine()
+    return FusedEngine(cohort)
 
 
 def smallest_part(engine: CohortEngine) -> int:

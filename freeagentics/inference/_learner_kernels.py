@@ -1,23 +1,41 @@
-"""Fused numba kernel for single-factor cohorts that learn their likelihood (A).
+"""Fused numba kernel for single-factor cohorts whose agents learn their likelihood (A),
+their transitions (B), or both.
 
-Each agent carries its own Dirichlet concentrations ``pA[m]`` ``(N, O_m, S)``; the
-learned likelihood is their normalisation over outcomes. One kernel runs any of the
-three stages of a step for every agent, in the order the general path runs them —
-the posterior from the current parameters, the Dirichlet update from that posterior,
-then policies from the updated parameters — while that agent's concentrations are in
-cache: one pass over the ``(N, O, S)`` tensor per step instead of three. Running the
-stages in separate calls gives the same numbers bit for bit (each stage's arithmetic
-does not depend on which others run with it).
+Each agent carries its own Dirichlet concentrations, ``pA[m]`` ``(N, O_m, S)`` and
+``pB`` ``(N, S, S, U)``; the learned parameters are their normalisations over outcomes
+and over next states. One kernel runs any of the three stages of a step for every
+agent, in the order the general path runs them — the posterior from the current
+parameters, the Dirichlet update from that posterior, then policies from the updated
+parameters — while that agent's concentrations are in cache: one pass over them per
+step instead of three. Running the stages in separate calls gives the same numbers
+bit for bit (each stage's arithmetic does not depend on which others run with it).
 
 Learning changes every column's normaliser ``Z = sum_o p_o`` (beliefs are seldom
 exactly zero), so each step normalises the whole of an agent's ``pA`` and takes the
 ambiguity ``H = -sum_o A_o ln(A_o + ε)`` of every column again: ``O · S`` logarithms,
 vectorised (:func:`~freeagentics.inference._fastmath.plogp_into`). Keeping ``ln pA``
 per agent to take only ``2 S`` of them measured no faster: it doubles the memory a
-step reads.
+step reads. Sums over outcomes run in outcome order; the normalised likelihood is the
+product with the reciprocal of ``Z`` (one division per state, not per entry).
 
-Sums over outcomes run in outcome order; the normalised likelihood is the product
-with the reciprocal of ``Z`` (one division per state, not per entry).
+Per-agent B cannot use the shared B's precomputed sparse columns and rows: each
+agent's transitions are its own. The kernel reads an agent's ``pB`` at the ``E``
+entries that can be nonzero (:mod:`~freeagentics.inference._transition_pattern`; on
+a grid ``E = S · U``, of ``S² · U``), normalises them into a scratch row of ``E``
+values while the agent is processed, and predicts from that row. Per agent and step:
+
+- posterior: the ``E / U`` entries of the action taken, read, summed by columns and
+  divided, then one scatter over them (the prior);
+- update of B: the same entries again, one product and sum each;
+- policies: all ``E`` entries read, summed by columns and divided; each prefix's
+  prediction ``E / U`` multiply-adds gathered by rows (a shared B costs the same);
+- parameter information gain: ``E`` more divisions (B's novelty weights) and ``E / U``
+  multiply-adds per prefix; for A, ``O · S`` divisions and multiply-adds per prefix.
+
+On explorer-10 (``S = 100``, ``U = 5``, ``E = 500``) that is about 700 scattered reads
+of an agent's 50 000 concentrations (its ``(S, S, U)`` layout puts entries of one
+column ``S · U`` apart, so most reads touch a cache line of their own), where the
+general path normalises and contracts all of them.
 """
 
 from __future__ import annotations
@@ -25,24 +43,44 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from freeagentics.inference._fastmath import plogp_into
+from freeagentics.inference._fastmath import EPS, plogp_into
 from freeagentics.inference._kernels import (
     _BLOCK,
     _compile,
-    _score_agent,
     condition_on,
+    policy_rows,
     predict_into,
     predict_prior,
+    prefix_values,
     register_table,
 )
+from freeagentics.inference._transition_pattern import (
+    learn_control,
+    learned_predict,
+    learned_prior,
+    normalise_control,
+    novelty_of_control,
+    transition_novelty,
+)
 
-__all__ = ["LEARN", "LEARNER_KERNELS", "POLICIES", "POSTERIOR"]
+__all__ = [
+    "LEARN",
+    "LEARNER_KERNELS",
+    "PARAMETER_INFO_GAIN",
+    "PER_AGENT_A",
+    "PER_AGENT_B",
+    "POLICIES",
+    "POSTERIOR",
+]
 
 #: agents from which the parallel variant is tried (about a microsecond of work each)
 PARALLEL_FROM = 512
 
 #: stage bits of :func:`_learner_step`
 POSTERIOR, LEARN, POLICIES = 1, 2, 4
+#: parameter bits of :func:`_learner_step`: which parameters each agent has of its own,
+#: and whether policies score their expected novelty
+PER_AGENT_A, PER_AGENT_B, PARAMETER_INFO_GAIN = 1, 2, 4
 
 
 @numba.njit(inline="always")
@@ -76,10 +114,10 @@ def _dot(a, b, zero):  # pragma: no cover - compiled
 def _likelihood_and_ambiguity(  # pragma: no cover - compiled
     p, inverse, terms, likelihood, offset, ambiguity
 ):
-    """One modality of one agent (``p`` ``(O, S)``): ``1 / Z`` into ``inverse`` ``(S,)``,
-    ``A = p / Z`` into ``likelihood[offset:]`` and ``H = -sum_o A_o ln(A_o + ε)`` into
-    ``ambiguity`` ``(S,)``; ``terms`` ``(S,)`` is scratch."""
-    _inverse_column_sums(p, inverse)
+    """One modality of one agent (``p`` ``(O, S)``, ``inverse`` ``(S,)`` the reciprocal
+    of its column sums, or ones for a likelihood used as given): ``A = p * inverse``
+    into ``likelihood[offset:]`` and ``H = -sum_o A_o ln(A_o + ε)`` into ``ambiguity``
+    ``(S,)``; ``terms`` ``(S,)`` is scratch."""
     ambiguity[:] = 0.0
     for o in range(p.shape[0]):
         source = p[o]
@@ -93,6 +131,7 @@ def _likelihood_and_ambiguity(  # pragma: no cover - compiled
 
 def _learner_step(
     stages,
+    parameters,
     qs_prev,
     actions,
     D,
@@ -100,8 +139,11 @@ def _learner_step(
     next_values,
     transitions,
     pA,
+    pB,
+    pattern,
     obs,
-    lr,
+    lr_A,
+    lr_B,
     obs_offsets,
     prefix_parent,
     prefix_action,
@@ -118,23 +160,34 @@ def _learner_step(
       ``D``) and the likelihood ``pA[m][n, o] / sum_o pA[m][n]`` of every modality,
       as :func:`~freeagentics.inference._kernels._single_factor_posterior`; into ``qs``
       and ``free_energy_out``.
-    - ``LEARN``: ``pA[m][n, obs[n, m], s] += lr * qs[n, s]`` where that concentration
+    - ``LEARN``: ``pA[m][n, obs[n, m], s] += lr_A * qs[n, s]`` where that concentration
       is positive (a zero is a structural zero); product then sum, the two roundings
-      of :func:`~freeagentics.inference.update_pA`.
-    - ``POLICIES``: ``G`` and ``q_pi`` from each agent's normalised ``pA``: per action
-      prefix ``k`` (parents first) the predicted state ``B_{a_k}`` applied to the
-      parent's (or to ``qs``), its outcomes ``A · s_k`` and expected ambiguity
-      ``H · s_k``, scored as :func:`~freeagentics.inference._kernels._policy_scores`.
+      of :func:`~freeagentics.inference.update_pA`. With per-agent B, and where the
+      agent has acted (``actions[n] >= 0``), ``pB[n, i, j, actions[n]] += lr_B *
+      (qs[n, i] * qs_prev[n, j])`` as :func:`~freeagentics.inference.update_pB`.
+    - ``POLICIES``: ``G`` and ``q_pi`` from each agent's normalised ``pA`` (and ``pB``):
+      per action prefix ``k`` (parents first) the predicted state ``B_{a_k}`` applied
+      to the parent's (or to ``qs``), its outcomes ``A · s_k`` and expected ambiguity
+      ``H · s_k``, scored as :func:`~freeagentics.inference._kernels._policy_scores`;
+      with ``PARAMETER_INFO_GAIN``, less each prefix's expected novelty
+      ``sum_o qo_o (W_A s_k)_o + s_k · W_B[:, :, a_k] s_parent`` (:mod:`~freeagentics.
+      inference.policies`' ``_novelty_weights`` of the learned parameters).
 
     Args:
         stages: bit set of POSTERIOR, LEARN, POLICIES.
-        qs_prev: ``(N, S)`` beliefs before ``obs`` (read by POSTERIOR only).
-        actions: ``(N,)`` control since ``qs_prev`` (-1: prior ``D``); D: ``(S,)``.
+        parameters: bit set of PER_AGENT_A, PER_AGENT_B, PARAMETER_INFO_GAIN.
+        qs_prev: ``(N, S)`` beliefs before ``obs`` (read by POSTERIOR and by LEARN of B).
+        actions: ``(N,)`` control since ``qs_prev`` (-1: prior ``D``, nothing to learn
+            of B); D: ``(S,)``.
         next_rows, next_values: shared ``B`` by columns (:func:`column_transitions`),
             for the prior; transitions: by rows (:func:`sparse_transitions`), for the
-            policy tree.
-        pA: per modality ``(N, O_m, S)`` concentrations (a tuple).
-        obs: ``(N, M)`` outcome per modality; lr: learning rate in ``qs``' dtype.
+            policy tree (both unread with per-agent B).
+        pA: per modality ``(N, O_m, S)`` concentrations (a tuple); without PER_AGENT_A
+            ``(1, O_m, S)``, the shared A.
+        pB: ``(N, S * S * U)`` each agent's flattened concentrations (PER_AGENT_B);
+            pattern: their entries (:func:`~freeagentics.inference._transition_pattern.
+            transition_pattern`).
+        obs: ``(N, M)`` outcome per modality; lr_A, lr_B: learning rates in ``qs``' dtype.
         obs_offsets: ``(M + 1,)``.
         prefix_parent, prefix_action: ``(K,)`` the prefix tree (parent -1: from ``qs``).
         scoring: :func:`~freeagentics.inference._kernels.scoring_terms`.
@@ -146,10 +199,16 @@ def _learner_step(
     n_modalities = obs_offsets.shape[0] - 1
     total_obs = obs_offsets[n_modalities]
     n_prefixes = prefix_parent.shape[0]
+    n_controls = (pattern[2].shape[0] - 1) // n_states
+    n_entries = pattern[0].shape[0]
     row_width = total_obs + n_modalities
     dtype = qs.dtype
     zero = dtype.type(0.0)
     posterior, learn, policies = stages & POSTERIOR, stages & LEARN, stages & POLICIES
+    own_A = (parameters & PER_AGENT_A) != 0
+    own_B = (parameters & PER_AGENT_B) != 0
+    novelty = (parameters & PARAMETER_INFO_GAIN) != 0
+    novelty_A, novelty_B = novelty and own_A, novelty and own_B
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
         terms = np.empty(n_states, dtype=dtype)
         inverse = np.empty((n_modalities, n_states), dtype=dtype)
@@ -159,49 +218,109 @@ def _learner_step(
         states = np.empty((n_prefixes, n_states), dtype=dtype)
         dots = np.empty(n_prefixes * row_width, dtype=dtype)
         dot_terms = np.empty(n_prefixes * row_width, dtype=dtype)
+        values = np.zeros(n_entries + 1, dtype=dtype)  # values[E] stays 0
+        weights_B = np.empty(n_entries, dtype=dtype)
+        weights_A = np.empty((total_obs if novelty_A else 0, n_states), dtype=dtype)
+        expected_novelty = np.empty(n_prefixes, dtype=dtype)
+        if not own_A:  # the shared A, as given: 1 / Z = 1
+            inverse[:] = 1.0
+            if policies:
+                for m in range(n_modalities):
+                    _likelihood_and_ambiguity(
+                        pA[m][0], inverse[m], terms, likelihood, obs_offsets[m], ambiguity[m]
+                    )
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
             belief = qs[n]
+            a_row = n if own_A else 0
             if posterior:
-                predict_prior(belief, qs_prev[n], actions[n], D, next_rows, next_values)
+                if own_B:
+                    learned_prior(belief, qs_prev[n], actions[n], D, pB[n], pattern, values)
+                else:
+                    predict_prior(belief, qs_prev[n], actions[n], D, next_rows, next_values)
                 for m in range(n_modalities):
-                    _inverse_column_sums(pA[m][n], inverse[m])
-                    row = pA[m][n, obs[n, m]]
+                    if own_A:
+                        _inverse_column_sums(pA[m][n], inverse[m])
+                    row = pA[m][a_row, obs[n, m]]
                     scale = inverse[m]
                     for s in range(n_states):
                         value = row[s] * scale[s]
                         lik[s] = value if m == 0 else lik[s] * value
                 free_energy_out[n] = condition_on(belief, lik)
             if learn:
-                for m in range(n_modalities):
-                    o = obs[n, m]
-                    row = pA[m][n, o]
-                    for s in range(n_states):
-                        if row[s] > 0:
-                            row[s] = row[s] + lr * belief[s]
+                if own_A:
+                    for m in range(n_modalities):
+                        row = pA[m][n, obs[n, m]]
+                        for s in range(n_states):
+                            if row[s] > 0:
+                                row[s] = row[s] + lr_A * belief[s]
+                if own_B and actions[n] >= 0:
+                    learn_control(pB[n], pattern, actions[n], belief, qs_prev[n], lr_B)
             if policies:
-                for m in range(n_modalities):
-                    _likelihood_and_ambiguity(
-                        pA[m][n],
-                        inverse[m],
-                        terms,
-                        likelihood,
-                        obs_offsets[m],
-                        ambiguity[m],
-                    )
+                if own_A:
+                    for m in range(n_modalities):
+                        _inverse_column_sums(pA[m][n], inverse[m])
+                        _likelihood_and_ambiguity(
+                            pA[m][n], inverse[m], terms, likelihood, obs_offsets[m], ambiguity[m]
+                        )
+                        if novelty_A:
+                            _likelihood_novelty(pA[m][n], weights_A, obs_offsets[m])
+                if own_B:
+                    for u in range(n_controls):
+                        normalise_control(pB[n], pattern, u, n_states, values)
+                        if novelty_B:
+                            novelty_of_control(pB[n], pattern, u, n_states, weights_B)
                 for k in range(n_prefixes):
                     parent = prefix_parent[k]
                     target = states[k]
-                    predict_into(
-                        target,
-                        belief if parent < 0 else states[parent],
-                        prefix_action[k],
-                        transitions,
-                    )
+                    previous = belief if parent < 0 else states[parent]
+                    if own_B:
+                        learned_predict(target, previous, prefix_action[k], values, pattern)
+                    else:
+                        predict_into(target, previous, prefix_action[k], transitions)
                     for r in range(total_obs):
                         dots[r * n_prefixes + k] = _dot(likelihood[r], target, zero)
                     for m in range(n_modalities):
                         dots[(total_obs + m) * n_prefixes + k] = _dot(ambiguity[m], target, zero)
-                _score_agent(n, dots, dot_terms, scoring, per_prefix, G_out, q_pi_out)
+                    if novelty:
+                        gain = zero
+                        if novelty_A:
+                            for r in range(total_obs):
+                                expected = dots[r * n_prefixes + k]
+                                gain += expected * _dot(weights_A[r], target, zero)
+                        if novelty_B:
+                            gain += transition_novelty(
+                                target, previous, prefix_action[k], weights_B, pattern
+                            )
+                        expected_novelty[k] = gain
+                prefix_values(n, dots, dot_terms, scoring, per_prefix)
+                if novelty:
+                    row = per_prefix[n]
+                    for k in range(n_prefixes):
+                        row[k] -= expected_novelty[k]
+                policy_rows(n, scoring, per_prefix, G_out, q_pi_out)
+
+
+@numba.njit(inline="always")
+def _likelihood_novelty(p, weights, offset):  # pragma: no cover - compiled
+    """Novelty weights ``1 / sum_o (p_o + ε) - 1 / (p + ε)`` of one modality's
+    concentrations ``p`` ``(O, S)`` where ``p > 0`` (else 0), into ``weights[offset:]``:
+    :func:`~freeagentics.inference.policies._novelty_weights`, outcomes summed in order."""
+    n_outcomes, n_states = p.shape
+    eps = p.dtype.type(EPS)
+    one = p.dtype.type(1.0)
+    total = weights[offset]  # scratch for the column sums: the first row is written last
+    for s in range(n_states):
+        total[s] = p[0, s] + eps
+    for o in range(1, n_outcomes):
+        for s in range(n_states):
+            total[s] += p[o, s] + eps
+    for s in range(n_states):
+        total[s] = one / total[s]
+    for o in range(n_outcomes - 1, -1, -1):
+        source, target = p[o], weights[offset + o]
+        for s in range(n_states):
+            value = source[s]
+            target[s] = total[s] - one / (value + eps) if value > 0 else p.dtype.type(0.0)
 
 
 #: name -> (serial, parallel) compiled kernel; no fused multiply-add ("contract"), so
