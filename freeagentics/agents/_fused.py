@@ -22,15 +22,7 @@ from freeagentics.inference._kernels import (
     scoring_terms,
     sparse_transitions,
 )
-from freeagentics.inference._learner_kernels import (
-    LEARN,
-    LEARNER_KERNELS,
-    PARAMETER_INFO_GAIN,
-    PER_AGENT_A,
-    PER_AGENT_B,
-    POLICIES,
-    POSTERIOR,
-)
+from freeagentics.inference._learner_kernels import LEARN, LEARNER_KERNELS, POLICIES, POSTERIOR
 from freeagentics.inference._prefix_plan import PrefixPlan, PrefixTree
 from freeagentics.inference._transition_pattern import (
     pattern_of_concentrations,
@@ -222,33 +214,25 @@ class FusedLearningEngine(_FusedBase):
             self._gammas(cohort),
             cohort.log_E,
         )
-        own_B = cfg.learn_B and learn_B
         qs_prev, actions = (cohort.qs[0], cohort.actions) if start is None else start
-        pattern = self._transition_pattern(cohort)
-        if own_B:
-            size = int(np.prod(cohort.pB[0].shape[1:]))
-            pB = cohort.pB[0].reshape(n, size)
-        else:
-            pB = np.empty((1, 0), dt)
-        parameters = (
-            (PER_AGENT_A if cfg.learn_A else 0)
-            | (PER_AGENT_B if own_B else 0)
-            | (PARAMETER_INFO_GAIN if cfg.efe.use_param_info_gain else 0)
-        )
+        # None: shared (A used as given, B's precomputed columns), or no novelty scored
+        pB = None
+        if cfg.learn_B and learn_B:
+            pB = cohort.pB[0].reshape(n, int(np.prod(cohort.pB[0].shape[1:])))
         self._kernels("learner_step", n)(
             stages,
-            parameters,
             qs_prev,
             actions[:, 0],
             cohort.D[0],
             *self._columns,
             self._transitions,
             tuple(cohort.pA) if cfg.learn_A else tuple(a[None] for a in cohort.A),
+            dt(cfg.lr_pA) if cfg.learn_A else None,
             pB,
-            pattern,
-            obs if obs is not None else np.zeros((n, m.num_modalities), np.int64),
-            dt(cfg.lr_pA),
             dt(cfg.lr_pB),
+            self._transition_pattern(cohort),
+            True if cfg.efe.use_param_info_gain else None,
+            obs if obs is not None else np.zeros((n, m.num_modalities), np.int64),
             self._obs_offsets,
             self._tree.parent,
             self._tree.action,

@@ -63,24 +63,13 @@ from freeagentics.inference._transition_pattern import (
     transition_novelty,
 )
 
-__all__ = [
-    "LEARN",
-    "LEARNER_KERNELS",
-    "PARAMETER_INFO_GAIN",
-    "PER_AGENT_A",
-    "PER_AGENT_B",
-    "POLICIES",
-    "POSTERIOR",
-]
+__all__ = ["LEARN", "LEARNER_KERNELS", "POLICIES", "POSTERIOR"]
 
 #: agents from which the parallel variant is tried (about a microsecond of work each)
 PARALLEL_FROM = 512
 
 #: stage bits of :func:`_learner_step`
 POSTERIOR, LEARN, POLICIES = 1, 2, 4
-#: parameter bits of :func:`_learner_step`: which parameters each agent has of its own,
-#: and whether policies score their expected novelty
-PER_AGENT_A, PER_AGENT_B, PARAMETER_INFO_GAIN = 1, 2, 4
 
 
 @numba.njit(inline="always")
@@ -131,7 +120,6 @@ def _likelihood_and_ambiguity(  # pragma: no cover - compiled
 
 def _learner_step(
     stages,
-    parameters,
     qs_prev,
     actions,
     D,
@@ -139,11 +127,12 @@ def _learner_step(
     next_values,
     transitions,
     pA,
-    pB,
-    pattern,
-    obs,
     lr_A,
+    pB,
     lr_B,
+    pattern,
+    novelty,
+    obs,
     obs_offsets,
     prefix_parent,
     prefix_action,
@@ -169,26 +158,29 @@ def _learner_step(
       per action prefix ``k`` (parents first) the predicted state ``B_{a_k}`` applied
       to the parent's (or to ``qs``), its outcomes ``A · s_k`` and expected ambiguity
       ``H · s_k``, scored as :func:`~freeagentics.inference._kernels._policy_scores`;
-      with ``PARAMETER_INFO_GAIN``, less each prefix's expected novelty
-      ``sum_o qo_o (W_A s_k)_o + s_k · W_B[:, :, a_k] s_parent`` (:mod:`~freeagentics.
-      inference.policies`' ``_novelty_weights`` of the learned parameters).
+      with ``novelty``, less each prefix's expected novelty ``sum_o qo_o (W_A s_k)_o +
+      s_k · W_B[:, :, a_k] s_parent`` (the ``_novelty_weights`` of
+      :mod:`~freeagentics.inference.policies`, of the learned parameters).
+
+    What each agent learns is told by arguments that are None or not: numba compiles
+    one variant per combination, without the branches of the others.
 
     Args:
         stages: bit set of POSTERIOR, LEARN, POLICIES.
-        parameters: bit set of PER_AGENT_A, PER_AGENT_B, PARAMETER_INFO_GAIN.
         qs_prev: ``(N, S)`` beliefs before ``obs`` (read by POSTERIOR and by LEARN of B).
         actions: ``(N,)`` control since ``qs_prev`` (-1: prior ``D``, nothing to learn
             of B); D: ``(S,)``.
         next_rows, next_values: shared ``B`` by columns (:func:`column_transitions`),
             for the prior; transitions: by rows (:func:`sparse_transitions`), for the
             policy tree (both unread with per-agent B).
-        pA: per modality ``(N, O_m, S)`` concentrations (a tuple); without PER_AGENT_A
-            ``(1, O_m, S)``, the shared A.
-        pB: ``(N, S * S * U)`` each agent's flattened concentrations (PER_AGENT_B);
+        pA: per modality ``(N, O_m, S)`` concentrations (a tuple), or ``(1, O_m, S)``
+            the shared A where ``lr_A`` is None (used as given).
+        lr_A, lr_B: learning rates in ``qs``' dtype.
+        pB: ``(N, S * S * U)`` each agent's flattened concentrations, or None (B shared);
             pattern: their entries (:func:`~freeagentics.inference._transition_pattern.
             transition_pattern`).
-        obs: ``(N, M)`` outcome per modality; lr_A, lr_B: learning rates in ``qs``' dtype.
-        obs_offsets: ``(M + 1,)``.
+        novelty: None, or anything to score the parameter information gain.
+        obs: ``(N, M)`` outcome per modality; obs_offsets: ``(M + 1,)``.
         prefix_parent, prefix_action: ``(K,)`` the prefix tree (parent -1: from ``qs``).
         scoring: :func:`~freeagentics.inference._kernels.scoring_terms`.
         per_prefix: ``(N, K)`` scratch.
@@ -205,10 +197,6 @@ def _learner_step(
     dtype = qs.dtype
     zero = dtype.type(0.0)
     posterior, learn, policies = stages & POSTERIOR, stages & LEARN, stages & POLICIES
-    own_A = (parameters & PER_AGENT_A) != 0
-    own_B = (parameters & PER_AGENT_B) != 0
-    novelty = (parameters & PARAMETER_INFO_GAIN) != 0
-    novelty_A, novelty_B = novelty and own_A, novelty and own_B
     for block in numba.prange((n_agents + _BLOCK - 1) // _BLOCK):
         terms = np.empty(n_states, dtype=dtype)
         inverse = np.empty((n_modalities, n_states), dtype=dtype)
@@ -220,9 +208,9 @@ def _learner_step(
         dot_terms = np.empty(n_prefixes * row_width, dtype=dtype)
         values = np.zeros(n_entries + 1, dtype=dtype)  # values[E] stays 0
         weights_B = np.empty(n_entries, dtype=dtype)
-        weights_A = np.empty((total_obs if novelty_A else 0, n_states), dtype=dtype)
+        weights_A = np.empty((total_obs, n_states), dtype=dtype)
         expected_novelty = np.empty(n_prefixes, dtype=dtype)
-        if not own_A:  # the shared A, as given: 1 / Z = 1
+        if lr_A is None:  # the shared A, as given: 1 / Z = 1
             inverse[:] = 1.0
             if policies:
                 for m in range(n_modalities):
@@ -231,69 +219,71 @@ def _learner_step(
                     )
         for n in range(block * _BLOCK, min(n_agents, (block + 1) * _BLOCK)):
             belief = qs[n]
-            a_row = n if own_A else 0
             if posterior:
-                if own_B:
-                    learned_prior(belief, qs_prev[n], actions[n], D, pB[n], pattern, values)
-                else:
+                if pB is None:
                     predict_prior(belief, qs_prev[n], actions[n], D, next_rows, next_values)
+                else:
+                    learned_prior(belief, qs_prev[n], actions[n], D, pB[n], pattern, values)
                 for m in range(n_modalities):
-                    if own_A:
+                    if lr_A is None:
+                        row = pA[m][0, obs[n, m]]
+                    else:
                         _inverse_column_sums(pA[m][n], inverse[m])
-                    row = pA[m][a_row, obs[n, m]]
+                        row = pA[m][n, obs[n, m]]
                     scale = inverse[m]
                     for s in range(n_states):
                         value = row[s] * scale[s]
                         lik[s] = value if m == 0 else lik[s] * value
                 free_energy_out[n] = condition_on(belief, lik)
             if learn:
-                if own_A:
+                if lr_A is not None:
                     for m in range(n_modalities):
                         row = pA[m][n, obs[n, m]]
                         for s in range(n_states):
                             if row[s] > 0:
                                 row[s] = row[s] + lr_A * belief[s]
-                if own_B and actions[n] >= 0:
-                    learn_control(pB[n], pattern, actions[n], belief, qs_prev[n], lr_B)
+                if pB is not None:
+                    if actions[n] >= 0:
+                        learn_control(pB[n], pattern, actions[n], belief, qs_prev[n], lr_B)
             if policies:
-                if own_A:
+                if lr_A is not None:
                     for m in range(n_modalities):
                         _inverse_column_sums(pA[m][n], inverse[m])
                         _likelihood_and_ambiguity(
                             pA[m][n], inverse[m], terms, likelihood, obs_offsets[m], ambiguity[m]
                         )
-                        if novelty_A:
+                        if novelty is not None:
                             _likelihood_novelty(pA[m][n], weights_A, obs_offsets[m])
-                if own_B:
+                if pB is not None:
                     for u in range(n_controls):
                         normalise_control(pB[n], pattern, u, n_states, values)
-                        if novelty_B:
+                        if novelty is not None:
                             novelty_of_control(pB[n], pattern, u, n_states, weights_B)
                 for k in range(n_prefixes):
                     parent = prefix_parent[k]
                     target = states[k]
                     previous = belief if parent < 0 else states[parent]
-                    if own_B:
-                        learned_predict(target, previous, prefix_action[k], values, pattern)
-                    else:
+                    if pB is None:
                         predict_into(target, previous, prefix_action[k], transitions)
+                    else:
+                        learned_predict(target, previous, prefix_action[k], values, pattern)
                     for r in range(total_obs):
                         dots[r * n_prefixes + k] = _dot(likelihood[r], target, zero)
                     for m in range(n_modalities):
                         dots[(total_obs + m) * n_prefixes + k] = _dot(ambiguity[m], target, zero)
-                    if novelty:
+                    if novelty is not None:
                         gain = zero
-                        if novelty_A:
+                        if lr_A is not None:
                             for r in range(total_obs):
                                 expected = dots[r * n_prefixes + k]
                                 gain += expected * _dot(weights_A[r], target, zero)
-                        if novelty_B:
+                        if pB is not None:
                             gain += transition_novelty(
                                 target, previous, prefix_action[k], weights_B, pattern
                             )
                         expected_novelty[k] = gain
                 prefix_values(n, dots, dot_terms, scoring, per_prefix)
-                if novelty:
+                if novelty is not None:
                     row = per_prefix[n]
                     for k in range(n_prefixes):
                         row[k] -= expected_novelty[k]
