@@ -11,6 +11,8 @@ its stages run one by one.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from freeagentics.agents._general import general_actions
@@ -25,6 +27,7 @@ from freeagentics.inference._kernels import (
 from freeagentics.inference._learner_kernels import LEARN, LEARNER_KERNELS, POLICIES, POSTERIOR
 from freeagentics.inference._prefix_plan import PrefixPlan, PrefixTree
 from freeagentics.inference._transition_pattern import (
+    entries_of,
     pattern_of_concentrations,
     transition_pattern,
 )
@@ -134,10 +137,12 @@ class FusedLearningEngine(_FusedBase):
 
     Reads the concentrations ``cohort.pA`` and ``cohort.pB`` directly (the normalised
     per-agent A and B are never stored) and updates them in place; keeps nothing per
-    agent besides scratch. Of ``pB`` it reads only the entries where the model's B or
-    some agent's concentrations are not zero (:mod:`~freeagentics.inference.
-    _transition_pattern`), taken again when :meth:`parameters_changed` says ``pB`` was
-    written from outside.
+    agent besides scratch and, with per-agent B, a compact copy of ``pB`` at the
+    entries where the model's B or some agent's concentrations are not zero
+    (:mod:`~freeagentics.inference._transition_pattern`): ``(N, E)``, read instead of
+    the dense ``(N, S, S, U)`` (updates go to both). The copy is taken again when the
+    cohort's ``pB`` is another array (agents added or removed) and, with the entries,
+    when :meth:`parameters_changed` says ``pB`` was written from outside.
     """
 
     def __init__(self, cohort: CohortState):
@@ -147,11 +152,28 @@ class FusedLearningEngine(_FusedBase):
         self._transitions = sparse_transitions(cohort.B[0], cohort.dtype)
         self._per_prefix = np.empty((0, self._tree.size), cohort.dtype)
         self._pattern: tuple[np.ndarray, ...] | None = None
+        self._entries: np.ndarray | None = None  # (N, E) pB at the pattern's entries
+        self._entries_of: weakref.ref | None = None  # the pB they were taken from
+
+    def __getstate__(self) -> dict:
+        # the compact copy is taken again from the pickled pB (a weak reference would
+        # not pickle)
+        return {**self.__dict__, "_entries": None, "_entries_of": None}
 
     def parameters_changed(self, cohort: CohortState) -> None:
-        """``pB`` was replaced or edited: its pattern of nonzero entries is taken anew
-        (one pass over it) before the next step."""
+        """``pB`` was replaced or edited: its pattern of nonzero entries and the compact
+        copy are taken anew (a pass over it) before the next step."""
         self._pattern = None
+        self._entries = self._entries_of = None
+
+    def _compact_transitions(self, cohort: CohortState) -> np.ndarray:
+        """``(N, E)``: the compact copy of ``cohort.pB[0]``, taken again if that array
+        is not the one it was taken from."""
+        dense = cohort.pB[0]
+        if self._entries is None or self._entries_of is None or self._entries_of() is not dense:
+            self._entries = entries_of(dense, self._transition_pattern(cohort)[0])
+            self._entries_of = weakref.ref(dense)
+        return self._entries
 
     def _transition_pattern(self, cohort: CohortState) -> tuple[np.ndarray, ...]:
         if self._pattern is None:
@@ -216,9 +238,10 @@ class FusedLearningEngine(_FusedBase):
         )
         qs_prev, actions = (cohort.qs[0], cohort.actions) if start is None else start
         # None: shared (A used as given, B's precomputed columns), or no novelty scored
-        pB = None
+        pB, dense = None, empty_rows
         if cfg.learn_B and learn_B:
-            pB = cohort.pB[0].reshape(n, int(np.prod(cohort.pB[0].shape[1:])))
+            pB = self._compact_transitions(cohort)
+            dense = cohort.pB[0].reshape(n, int(np.prod(cohort.pB[0].shape[1:])))
         self._kernels("learner_step", n)(
             stages,
             qs_prev,
@@ -229,6 +252,7 @@ class FusedLearningEngine(_FusedBase):
             tuple(cohort.pA) if cfg.learn_A else tuple(a[None] for a in cohort.A),
             dt(cfg.lr_pA) if cfg.learn_A else None,
             pB,
+            dense,
             dt(cfg.lr_pB),
             self._transition_pattern(cohort),
             True if cfg.efe.use_param_info_gain else None,

@@ -288,6 +288,27 @@ def test_a_part_of_a_cohort_steps_as_those_rows_of_the_whole():
             np.testing.assert_array_equal(getattr(whole, name)[kept], getattr(part, name))
 
 
+def test_agents_added_and_removed_keep_to_the_general_trajectory():
+    """The compact copy of ``pB`` follows the cohort's rows as agents come and go."""
+    model = explorer_model(5)
+    settings = dict(dtype="float64", learn_A=True, learn_B=True, gamma=8.0, alpha=8.0)
+    fused = Cohort(model, 6, CohortConfig(**settings))
+    general = Cohort(model, 6, CohortConfig(fast_path=False, **settings))
+    rng = np.random.default_rng(12)
+    for t in range(12):
+        if t in (3, 8):
+            for cohort in (fused, general):
+                cohort.add_agents(3)
+        if t in (5, 10):
+            for cohort in (fused, general):
+                cohort.remove_agents(np.array([0, 4]))
+        obs = rng.integers(0, model.num_obs[0], (fused.n, 1))
+        fused.step(obs)
+        general.step(obs)
+        _assert_close(fused, general, "float64")
+    assert fused.n == 8
+
+
 def test_learned_transitions_are_read_from_the_concentrations():
     """``B_agents`` is the normalised ``pB`` after every update; agents learn the move
     they made (counts grow only in the slice of their action)."""
