@@ -23,7 +23,8 @@ contractions whose blocking depends on sizes, numpy's own SIMD logarithm), the f
 ones numba (products of likelihoods, sums in a fixed order, the logarithm of
 :mod:`~freeagentics.inference._fastmath`); one engine computing the other's operations
 would be that engine. The agreement is tested to the tightest bound that holds
-(5e-14 in float64, 2e-5 in float32, with the same actions). Within an engine, results
+(5e-14 in float64, 2e-5 in float32, with the same actions; for G and q_pi, bounds that
+grow with the size of G from 10 on, since their rounding does). Within an engine, results
 are exact: a fused step equals its stages, serial kernels equal parallel ones, and a
 seed gives one trajectory.
 """
