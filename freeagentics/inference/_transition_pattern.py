@@ -49,7 +49,7 @@ def pattern_of_concentrations(B: np.ndarray, pB: np.ndarray | None) -> np.ndarra
 def entries_of(pB: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """Each agent's concentrations at the pattern's entries: ``(N, E)`` from ``pB``
     ``(N, S, S, U)`` and the entries' ``offset`` ``(E,)``."""
-    flat = pB.reshape(pB.shape[0], -1)
+    flat = pB.reshape(pB.shape[0], int(np.prod(pB.shape[1:])))
     out = np.empty((pB.shape[0], offset.size), dtype=pB.dtype)
     per_chunk = max(1, PATTERN_CHUNK // max(1, offset.size))
     for start in range(0, pB.shape[0], per_chunk):
