@@ -1,7 +1,9 @@
 """The B1 reference cases (BENCHMARKS.md, "Reference models") and their model files.
 
-``explorer-g``, ``locator-g``, ``deep-g`` (explorer, policy_len 3) and ``learner-g``
-(explorer with Dirichlet learning of A), all with gamma = alpha = 8.
+``explorer-g``, ``locator-g``, ``deep-g`` (explorer, policy_len 3), ``learner-g``
+(explorer with Dirichlet learning of A) and ``learnerb-g`` (explorer learning A and B,
+each agent its own ``(S, S, U)`` concentrations: 200 kB per agent in float32 at g = 10),
+all with gamma = alpha = 8.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from freeagentics.models.builders import explorer_model, locator_model
 
 __all__ = ["KINDS", "Case", "parse_case", "write_model_npz"]
 
-KINDS = ("explorer", "locator", "deep", "learner")
+KINDS = ("explorer", "locator", "deep", "learner", "learnerb")
 GAMMA = ALPHA = 8.0
 #: fixed-point sweeps of state inference, the same for every implementation
 NUM_ITER = 10
@@ -41,7 +43,11 @@ class Case:
 
     @property
     def learn_A(self) -> bool:
-        return self.kind == "learner"
+        return self.kind in ("learner", "learnerb")
+
+    @property
+    def learn_B(self) -> bool:
+        return self.kind == "learnerb"
 
     def model(self) -> GenerativeModel:
         """The model, built by freeagentics' builders."""
@@ -49,9 +55,17 @@ class Case:
             return locator_model(self.size, policy_len=self.policy_len)
         return explorer_model(self.size, policy_len=self.policy_len)
 
-    def config(self) -> CohortConfig:
-        """The cohort settings: gamma = alpha = 8, learning of A for ``learner``."""
-        return CohortConfig(gamma=GAMMA, alpha=ALPHA, learn_A=self.learn_A, num_iter=NUM_ITER)
+    def config(self, fast_path: bool = True) -> CohortConfig:
+        """The cohort settings: gamma = alpha = 8, learning of A for ``learner``, of A
+        and B for ``learnerb``; ``fast_path`` False runs the general numpy engine."""
+        return CohortConfig(
+            gamma=GAMMA,
+            alpha=ALPHA,
+            learn_A=self.learn_A,
+            learn_B=self.learn_B,
+            num_iter=NUM_ITER,
+            fast_path=fast_path,
+        )
 
 
 def parse_case(text: str, sizes: list[int]) -> list[Case]:
@@ -81,4 +95,5 @@ def write_model_npz(case: Case, path: Path) -> None:
         alpha=ALPHA,
         num_iter=NUM_ITER,
         learn_A=case.learn_A,
+        learn_B=case.learn_B,
     )

@@ -43,9 +43,9 @@ def _threading_layer() -> str:
         return "not initialised (serial kernels only)"
 
 
-def _warm_up(case: Case, model, n_agents: int, steps: int, seed: int) -> None:
+def _warm_up(case: Case, model, n_agents: int, steps: int, seed: int, fast_path: bool) -> None:
     rng = np.random.default_rng(seed)
-    cohort = Cohort(model, n_agents, case.config(), rng)
+    cohort = Cohort(model, n_agents, case.config(fast_path), rng)
     process = GenerativeProcess(model, n_agents, rng)
     for _ in range(steps):
         process.advance(cohort.step(process.observe()))
@@ -54,16 +54,17 @@ def _warm_up(case: Case, model, n_agents: int, steps: int, seed: int) -> None:
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     case = Case(spec["kind"], spec["size"])
     n, seed = spec["n"], spec["seed"]
+    fast_path = spec.get("fast_path", True)
     model = case.model()
     for _ in range(2):  # the second round settles allocator pools
-        _warm_up(case, model, 1, 3, seed)
+        _warm_up(case, model, 1, 3, seed, fast_path)
     threshold = _parallel_threshold()
     if threshold is not None and n >= threshold:
-        _warm_up(case, model, threshold, 1, seed)
+        _warm_up(case, model, threshold, 1, seed, fast_path)
     rss_base = settle()
 
     rng = np.random.default_rng(seed)
-    cohort = Cohort(model, n, case.config(), rng)
+    cohort = Cohort(model, n, case.config(fast_path), rng)
     process = GenerativeProcess(model, n, rng)
 
     cpu_times: list[float] = []
@@ -84,6 +85,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         # machine the process got
         "cpu_tick_times": cpu_times[spec["warmup"] :],
         "dtype": case.config().dtype,
+        "engine": cohort.engine_name,
         "numba_threading_layer": _threading_layer(),
     }
 

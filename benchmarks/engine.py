@@ -6,10 +6,12 @@ Usage, from the repository root::
     python benchmarks/engine.py --quick              # smoke run, well under a minute
     python benchmarks/engine.py --cases explorer deep --sizes 10 20 --json b1.json
     python benchmarks/engine.py --n 1 50 1000 --no-peers
+    python benchmarks/engine.py --cases learnerb --n 1000 --general   # fused vs general
 
 What is timed: one agent step for the whole population, ``Cohort.step(obs)`` (state
 inference from the observation with the prior from the agent's own previous action,
-policy inference, action selection; the Dirichlet update of A in ``learner`` cases).
+policy inference, action selection; the Dirichlet update of A in ``learner`` cases,
+of A and B in ``learnerb`` cases).
 Observations are sampled outside the timed region from a generative process whose true
 states follow the agents' actions. Each cell (case, implementation, N) runs in its own
 fresh process: warm-up ticks first (they include any compilation), then timed ticks
@@ -33,6 +35,10 @@ Peers, on the same model arrays (written by freeagentics' builders to a temporar
   budget (``--memory-budget-gb``) or the time estimate exceeds ``--timeout``;
 * ``inferactively-pymdp-0.0.7.x`` (numpy), one ``Agent`` per agent in a Python loop,
   up to N = 50.
+
+With ``--general``, freeagentics' general numpy engine (``fast_path=False``) runs as
+one more implementation, ``freeagentics-general``, in the same run: what the fused
+kernels gain on each case.
 
 The "vs freeagentics" column is freeagentics' agent-steps/s divided by the row's.
 Each record also carries the 1-minute load average read when its cell ended
@@ -77,6 +83,8 @@ FULL_N = (1, 10, 30, 50, 1_000, 10_000, 100_000)
 QUICK_N = (1, 50, 1_000)
 QUICK_KINDS = ("explorer", "deep")
 FREEAGENTICS = "freeagentics"
+#: freeagentics with the general numpy engine (``--general``)
+GENERAL = "freeagentics-general"
 #: reason recorded for cells outside a peer's grid (kept out of the printed tables)
 BEYOND_GRID = "beyond this peer's grid"
 PYMDP1_RATIO = "freeagentics ÷ pymdp 1.x"
@@ -119,6 +127,10 @@ class Impl:
     min_ticks: int | None = None
     pythonpath: tuple[str, ...] = ()
     unavailable: str | None = None  # why it cannot run here
+    #: freeagentics' worker: whether its cohorts may run the fused kernels
+    fast_path: bool = True
+    #: whether the worker learns B in ``learnerb`` cases (the peers' workers learn A only)
+    learns_B: bool = False
 
 
 @dataclass
@@ -171,16 +183,25 @@ def _pymdp0_impl(quick: bool) -> Impl:
     )
 
 
-def implementations(peers: bool, quick: bool) -> list[Impl]:
-    ours = Impl(FREEAGENTICS, "benchmarks._engine_worker", max_n=10**9, warmup=5)
-    return [ours, _pymdp1_impl(quick), _pymdp0_impl(quick)] if peers else [ours]
+def implementations(peers: bool, quick: bool, general: bool = False) -> list[Impl]:
+    ours = Impl(FREEAGENTICS, "benchmarks._engine_worker", max_n=10**9, warmup=5, learns_B=True)
+    impls = [ours]
+    if general:
+        impls.append(
+            Impl(GENERAL, ours.module, max_n=ours.max_n, warmup=5, fast_path=False, learns_B=True)
+        )
+    return [*impls, _pymdp1_impl(quick), _pymdp0_impl(quick)] if peers else impls
 
 
 # ---------------------------------------------------------------------- cells
-def _skip_reason(impl: Impl, n: int, done: list[dict[str, Any]], plan: Plan) -> str | None:
+def _skip_reason(
+    case: Case, impl: Impl, n: int, done: list[dict[str, Any]], plan: Plan
+) -> str | None:
     """Why a cell should not run, judged before starting it (None: run it)."""
     if impl.unavailable:
         return impl.unavailable
+    if case.learn_B and not impl.learns_B:
+        return f"{BEYOND_GRID} (its worker learns A only)"
     if n > impl.max_n:
         return f"{BEYOND_GRID} (N ≤ {impl.max_n:,})"
     measured = [r for r in done if r.get("tick_s_median") is not None]
@@ -222,6 +243,7 @@ def run_cell(case: Case, impl: Impl, n: int, model_path: Path, plan: Plan) -> di
         "min_ticks": _min_ticks(impl, plan),
         "max_ticks": plan.max_ticks,
         "budget_s": plan.budget_s,
+        "fast_path": impl.fast_path,
     }
     return run_worker(
         impl.module,
@@ -266,10 +288,10 @@ def make_record(
     else:
         record["skipped"] = result.get("skipped") or f"error: {result.get('error', 'no result')}"
     record.update(machine)
-    for key in ("dtype", "numpy_version", "jax_version", "jax_backend"):
+    for key in ("dtype", "numpy_version", "jax_version", "jax_backend", "engine"):
         if key in result:
             record[key] = result[key]
-    if impl.name == FREEAGENTICS and "numba_threading_layer" in result:
+    if impl.name in (FREEAGENTICS, GENERAL) and "numba_threading_layer" in result:
         record["numba_threading_layer_used"] = result["numba_threading_layer"]
     return record
 
@@ -428,6 +450,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="write the records here")
     parser.add_argument("--no-peers", action="store_true", help="freeagentics only")
     parser.add_argument(
+        "--general",
+        action="store_true",
+        help="also time freeagentics' general numpy engine (fast_path=False), as "
+        f"{GENERAL!r}, beside the fused kernels",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=None, help="seconds per cell (default 300; quick 120)"
     )
     parser.add_argument(
@@ -480,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     kinds = args.cases or list(QUICK_KINDS if args.quick else (*KINDS, TMAZE))
     with_tmaze = TMAZE in kinds
     cases = [c for text in kinds if text != TMAZE for c in parse_case(text, args.sizes)]
-    impls = implementations(peers=not args.no_peers, quick=args.quick)
+    impls = implementations(peers=not args.no_peers, quick=args.quick, general=args.general)
     machine = machine_info()
     print(
         f"B1 on {machine['cpu_count']} CPUs, numba threading layer "
@@ -497,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
             for impl in impls:
                 done: list[dict[str, Any]] = []
                 for n in plan.n_values:
-                    reason = _skip_reason(impl, n, done, plan)
+                    reason = _skip_reason(case, impl, n, done, plan)
                     result = (
                         {"skipped": reason} if reason else run_cell(case, impl, n, model_path, plan)
                     )

@@ -6,7 +6,7 @@ import numpy as np
 
 from freeagentics.agents import Cohort
 
-STATE = ("qs", "free_energy", "pA", "G", "q_pi", "actions")
+STATE = ("qs", "free_energy", "pA", "pB", "G", "q_pi", "actions")
 
 
 def assert_same_state(one: Cohort, other: Cohort) -> None:

@@ -10,8 +10,9 @@ policy scores and actions; the cohort keeps the state and the bookkeeping. Engin
   factor with parameters shared by the cohort: no ``(N, S)`` temporaries, one pass
   over agents per stage;
 - :class:`~freeagentics.agents._fused.FusedLearningEngine` — the same for one hidden
-  factor whose likelihood each agent learns (per-agent ``pA``, shared ``B``); it also
-  runs a whole step (posterior, update, policies) in one pass over agents.
+  factor whose likelihood, transitions or both each agent learns (per-agent ``pA``,
+  ``pB``), with or without the parameter information gain; it also runs a whole step
+  (posterior, update, policies) in one pass over agents.
 
 Another array library (a GPU one, say) plugs in as another engine implementing the
 same methods; callers of :class:`~freeagentics.agents.Cohort` do not change.
@@ -22,7 +23,8 @@ contractions whose blocking depends on sizes, numpy's own SIMD logarithm), the f
 ones numba (products of likelihoods, sums in a fixed order, the logarithm of
 :mod:`~freeagentics.inference._fastmath`); one engine computing the other's operations
 would be that engine. The agreement is tested to the tightest bound that holds
-(5e-14 in float64, 2e-5 in float32, with the same actions). Within an engine, results
+(5e-14 in float64, 2e-5 in float32, with the same actions; for G and q_pi, bounds that
+grow with the size of G from 10 on, since their rounding does). Within an engine, results
 are exact: a fused step equals its stages, serial kernels equal parallel ones, and a
 seed gives one trajectory.
 """
@@ -63,6 +65,9 @@ class CohortEngine(Protocol):
     def learn(self, cohort: CohortState, obs: np.ndarray, previous_actions: np.ndarray) -> None:
         """Dirichlet updates of ``cohort.pA`` / ``pB`` in place, from the latest posterior."""
 
+    def parameters_changed(self, cohort: CohortState) -> None:
+        """``cohort.pA`` or ``pB`` were replaced or edited from outside the engine."""
+
     def step(
         self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool
     ) -> StepResult | None:
@@ -77,14 +82,13 @@ def select_engine(cohort: CohortState) -> CohortEngine:
     fusable = (
         cfg.fast_path
         and m.num_factors == 1
-        and not cfg.learn_B
         and (m.num_modalities == 1 or cfg.efe.info_gain == "factorised")
     )
-    if fusable and not cfg.learn_A:
-        return FusedEngine(cohort)
-    if fusable and not cfg.efe.use_param_info_gain:
+    if not fusable:
+        return GeneralEngine()
+    if cfg.learn_A or cfg.learn_B:
         return FusedLearningEngine(cohort)
-    return GeneralEngine()
+    return FusedEngine(cohort)
 
 
 def smallest_part(engine: CohortEngine) -> int:

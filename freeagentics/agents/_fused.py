@@ -1,14 +1,17 @@
 """Engines of fused numba kernels for single-factor cohorts.
 
 :class:`FusedEngine` — A and B shared by the cohort; :class:`FusedLearningEngine` —
-each agent learns its own A (Dirichlet ``pA``), B shared. Both keep scratch buffers
-between ticks (fresh large arrays each tick would cost page faults), precompute what
-the model fixes (the sparse transitions and the tree of policy prefixes). The learning
+each agent learns its own A (Dirichlet ``pA``), its own B (``pB``), or both. Both keep
+scratch buffers between ticks (fresh large arrays each tick would cost page faults),
+precompute what the model fixes (the sparse transitions, the tree of policy prefixes,
+which entries of a learned B can be nonzero). The learning
 engine runs a whole step in one pass over agents (:meth:`step`), with the numbers of
 its stages run one by one.
 """
 
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
@@ -23,6 +26,11 @@ from freeagentics.inference._kernels import (
 )
 from freeagentics.inference._learner_kernels import LEARN, LEARNER_KERNELS, POLICIES, POSTERIOR
 from freeagentics.inference._prefix_plan import PrefixPlan, PrefixTree
+from freeagentics.inference._transition_pattern import (
+    entries_of,
+    pattern_of_concentrations,
+    transition_pattern,
+)
 
 __all__ = ["FusedEngine", "FusedLearningEngine"]
 
@@ -120,12 +128,21 @@ class FusedEngine(_FusedBase):
     def learn(self, cohort: CohortState, obs: np.ndarray, previous_actions: np.ndarray) -> None:
         """Nothing to learn: this engine only runs cohorts with shared parameters."""
 
+    def parameters_changed(self, cohort: CohortState) -> None:
+        """Nothing to forget: this engine only runs cohorts with shared parameters."""
+
 
 class FusedLearningEngine(_FusedBase):
-    """One hidden factor, each agent learning its own A; B shared.
+    """One hidden factor, each agent learning its own A, its own B, or both.
 
-    Reads the concentrations ``cohort.pA`` directly (the normalised per-agent A is
-    never stored) and updates them in place; keeps nothing per agent besides scratch.
+    Reads the concentrations ``cohort.pA`` and ``cohort.pB`` directly (the normalised
+    per-agent A and B are never stored) and updates them in place; keeps nothing per
+    agent besides scratch and, with per-agent B, a compact copy of ``pB`` at the
+    entries where the model's B or some agent's concentrations are not zero
+    (:mod:`~freeagentics.inference._transition_pattern`): ``(N, E)``, read instead of
+    the dense ``(N, S, S, U)`` (updates go to both). The copy is taken again when the
+    cohort's ``pB`` is another array (agents added or removed) and, with the entries,
+    when :meth:`parameters_changed` says ``pB`` was written from outside.
     """
 
     def __init__(self, cohort: CohortState):
@@ -134,6 +151,35 @@ class FusedLearningEngine(_FusedBase):
         self._steps = np.ascontiguousarray(self._tree.steps.T)  # (T, P)
         self._transitions = sparse_transitions(cohort.B[0], cohort.dtype)
         self._per_prefix = np.empty((0, self._tree.size), cohort.dtype)
+        self._pattern: tuple[np.ndarray, ...] | None = None
+        self._entries: np.ndarray | None = None  # (N, E) pB at the pattern's entries
+        self._entries_of: weakref.ref | None = None  # the pB they were taken from
+
+    def __getstate__(self) -> dict:
+        # the compact copy is taken again from the pickled pB (a weak reference would
+        # not pickle)
+        return {**self.__dict__, "_entries": None, "_entries_of": None}
+
+    def parameters_changed(self, cohort: CohortState) -> None:
+        """``pB`` was replaced or edited: its pattern of nonzero entries and the compact
+        copy are taken anew (a pass over it) before the next step."""
+        self._pattern = None
+        self._entries = self._entries_of = None
+
+    def _compact_transitions(self, cohort: CohortState) -> np.ndarray:
+        """``(N, E)``: the compact copy of ``cohort.pB[0]``, taken again if that array
+        is not the one it was taken from."""
+        dense = cohort.pB[0]
+        if self._entries is None or self._entries_of is None or self._entries_of() is not dense:
+            self._entries = entries_of(dense, self._transition_pattern(cohort)[0])
+            self._entries_of = weakref.ref(dense)
+        return self._entries
+
+    def _transition_pattern(self, cohort: CohortState) -> tuple[np.ndarray, ...]:
+        if self._pattern is None:
+            pB = cohort.pB[0] if cohort.pB is not None else None
+            self._pattern = transition_pattern(pattern_of_concentrations(cohort.B[0], pB))
+        return self._pattern
 
     # ------------------------------------------------------------------ stages
     def posterior(
@@ -144,7 +190,16 @@ class FusedLearningEngine(_FusedBase):
         return [qs], free_energy
 
     def learn(self, cohort: CohortState, obs: np.ndarray, previous_actions: np.ndarray) -> None:
-        self._run(cohort, LEARN, obs, np.ascontiguousarray(cohort.qs[0]), None, None, None)
+        """The update from the latest posterior; B's from the beliefs before it
+        (``cohort.qs_before``: nothing to learn of B while there are none) and
+        ``previous_actions``."""
+        before = cohort.qs_before
+        start = (
+            np.ascontiguousarray((cohort.qs if before is None else before)[0]),
+            previous_actions,
+        )
+        qs = np.ascontiguousarray(cohort.qs[0])
+        self._run(cohort, LEARN, obs, qs, None, None, None, start, learn_B=before is not None)
 
     def policies(self, cohort: CohortState) -> tuple[np.ndarray, np.ndarray]:
         G, q_pi = _policy_outputs(cohort)
@@ -160,14 +215,19 @@ class FusedLearningEngine(_FusedBase):
         self._run(cohort, stages, obs, qs, free_energy, G, q_pi)
         return StepResult([qs], free_energy, G, q_pi)
 
-    def _run(self, cohort, stages, obs, qs, free_energy, G, q_pi) -> None:
-        """One call of the step kernel; arrays a stage does not touch are placeholders."""
-        cfg, n, dt = cohort.config, cohort.n, cohort.dtype
+    def _run(self, cohort, stages, obs, qs, free_energy, G, q_pi, start=None, learn_B=True) -> None:
+        """One call of the step kernel; arrays a stage does not touch are placeholders.
+
+        ``start``: the beliefs ``(N, S)`` and actions ``(N, F)`` the posterior starts
+        from and B is learned from (default: the cohort's); ``learn_B`` False keeps B
+        out of a LEARN-only call.
+        """
+        cfg, m, n, dt = cohort.config, cohort.model, cohort.n, cohort.dtype
         if self._per_prefix.shape[0] != n:
             self._per_prefix = np.empty((n, self._tree.size), dt)
         empty_rows = np.empty((n, 0), dt)
         scoring = scoring_terms(
-            int(self._obs_offsets[-1]) + cohort.model.num_modalities,
+            int(self._obs_offsets[-1]) + m.num_modalities,
             self._obs_offsets,
             cohort.flat_scores(),
             cfg.efe.use_utility,
@@ -176,16 +236,27 @@ class FusedLearningEngine(_FusedBase):
             self._gammas(cohort),
             cohort.log_E,
         )
+        qs_prev, actions = (cohort.qs[0], cohort.actions) if start is None else start
+        # None: shared (A used as given, B's precomputed columns), or no novelty scored
+        pB, dense = None, empty_rows
+        if cfg.learn_B and learn_B:
+            pB = self._compact_transitions(cohort)
+            dense = cohort.pB[0].reshape(n, int(np.prod(cohort.pB[0].shape[1:])))
         self._kernels("learner_step", n)(
             stages,
-            cohort.qs[0],
-            cohort.actions[:, 0],
+            qs_prev,
+            actions[:, 0],
             cohort.D[0],
             *self._columns,
             self._transitions,
-            tuple(cohort.pA),
-            obs if obs is not None else np.zeros((n, cohort.model.num_modalities), np.int64),
-            dt(cfg.lr_pA),
+            tuple(cohort.pA) if cfg.learn_A else tuple(a[None] for a in cohort.A),
+            dt(cfg.lr_pA) if cfg.learn_A else None,
+            pB,
+            dense,
+            dt(cfg.lr_pB),
+            self._transition_pattern(cohort),
+            True if cfg.efe.use_param_info_gain else None,
+            obs if obs is not None else np.zeros((n, m.num_modalities), np.int64),
             self._obs_offsets,
             self._tree.parent,
             self._tree.action,

@@ -30,6 +30,9 @@ class GeneralEngine:
     def step(self, cohort: CohortState, obs: np.ndarray, learn: bool, plan: bool) -> None:
         """Stage by stage (see :meth:`CohortEngine.step`)."""
 
+    def parameters_changed(self, cohort: CohortState) -> None:
+        """Nothing derived from the concentrations is kept: the cohort normalises them."""
+
     def posterior(
         self, cohort: CohortState, obs: np.ndarray
     ) -> tuple[list[np.ndarray], np.ndarray]:

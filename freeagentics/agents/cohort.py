@@ -179,8 +179,11 @@ class Cohort:
 
     def parameters_changed(self) -> None:
         """Say that ``pA`` or ``pB`` changed outside :meth:`learn` (e.g. edited or
-        loaded): the learned A and B are normalised from them again when next read."""
+        loaded): the learned A and B are normalised from them again when next read, and
+        the engine forgets what it derived from them (the fused engine, which entries
+        of ``pB`` can be nonzero)."""
         self._learned = {}
+        self.engine.parameters_changed(self)
 
     def _normalised(self, name: str) -> list[np.ndarray] | None:
         concentrations = getattr(self, name)
@@ -278,7 +281,7 @@ class Cohort:
         """
         self._materialise_params()
         self.engine.learn(self, obs, previous_actions)
-        self.parameters_changed()
+        self._learned = {}
 
     def step(self, obs) -> np.ndarray:
         """Perceive, learn, plan (every ``plan_every`` steps) and act.
@@ -321,7 +324,7 @@ class Cohort:
                 not p.flags.writeable or not p.flags.c_contiguous for p in value
             ):
                 setattr(self, name, [np.array(p, order="C") for p in value])
-                self.parameters_changed()  # nothing normalised from the old layout stays
+                self._learned = {}  # nothing normalised from the old layout stays
 
     # ------------------------------------------------------------------ checkpoints
     def export_state(self) -> State:

@@ -179,26 +179,32 @@ def condition_on(row, likelihood):  # pragma: no cover - compiled
 
 @numba.njit(inline="always")
 def _score_agent(n, predicted, terms, scoring, per_prefix, G_out, q_pi_out):  # pragma: no cover
-    """G and q_pi of agent ``n`` from its predictions ``(width * K,)``.
+    """G and q_pi of agent ``n`` from its predictions ``(width * K,)``: what
+    :func:`prefix_values` scores each prefix, summed along policies by
+    :func:`policy_rows`."""
+    prefix_values(n, predicted, terms, scoring, per_prefix)
+    policy_rows(n, scoring, per_prefix, G_out, q_pi_out)
+
+
+@numba.njit(inline="always")
+def prefix_values(n, predicted, terms, scoring, per_prefix):  # pragma: no cover - compiled
+    """Expected utility plus state information gain of each prefix for agent ``n``,
+    into ``per_prefix[n]`` ``(K,)``.
 
     ``predicted[o * K + k]`` is outcome ``o`` (all modalities side by side) after
     prefix ``k``, ``predicted[(O_total + m) * K + k]`` the expected ambiguity of
     modality ``m`` after it: prefixes are the fastest axis, so each step below is a
-    loop over prefixes (or policies) that the compiler vectorises. ``scoring`` is the
-    tuple :func:`scoring_terms` builds; ``terms`` (as long as ``predicted``) and
-    ``per_prefix`` ``(N, K)`` are scratch; row ``n`` of ``G_out`` and ``q_pi_out``
-    ``(N, P)`` is written.
+    loop over prefixes that the compiler vectorises. ``scoring`` is the tuple
+    :func:`scoring_terms` builds; ``terms`` (as long as ``predicted``) is scratch.
     """
-    _, obs_offsets, scores, score_stride, use_utility, use_info_gain, steps, gamma, log_E = scoring
+    _, obs_offsets, scores, score_stride, use_utility, use_info_gain, _, _, _ = scoring
     score_row = n * score_stride
     values = per_prefix[n]
     n_prefixes = values.shape[0]
-    horizon, n_policies = steps.shape
     n_modalities = obs_offsets.shape[0] - 1
     total_obs = obs_offsets[n_modalities]
     outcome_entries = total_obs * n_prefixes
-    zero = predicted.dtype.type(0.0)
-    values[:] = zero
+    values[:] = predicted.dtype.type(0.0)
     if use_utility:
         for o in range(total_obs):
             score = scores[score_row, o]
@@ -212,6 +218,17 @@ def _score_agent(n, predicted, terms, scoring, per_prefix, G_out, q_pi_out):  # 
             row = source[r * n_prefixes : (r + 1) * n_prefixes]
             for k in range(n_prefixes):
                 values[k] -= row[k]
+
+
+@numba.njit(inline="always")
+def policy_rows(n, scoring, per_prefix, G_out, q_pi_out):  # pragma: no cover - compiled
+    """Row ``n`` of ``G_out`` and ``q_pi_out`` ``(N, P)``: each policy's ``G`` the sum of
+    ``per_prefix[n]`` over the prefixes it passes through, ``q_pi = softmax(gamma * G
+    + ln E)``."""
+    steps, gamma, log_E = scoring[6], scoring[7], scoring[8]
+    values = per_prefix[n]
+    horizon, n_policies = steps.shape
+    zero = values.dtype.type(0.0)
     G = G_out[n]
     G[:] = zero
     for t in range(horizon):
@@ -246,7 +263,7 @@ def scoring_terms(
 
     Args:
         width: prediction rows per prefix: ``O_total`` outcome rows and one
-            expected-ambiguity row per modality (see :func:`_score_agent` for the order).
+            expected-ambiguity row per modality (see :func:`prefix_values` for the order).
         obs_offsets: ``(M + 1,)`` start of each modality's outcomes, and ``O_total``.
         scores: ``(N or 1, O_total)`` outcome scores (``ln softmax(C)`` or ``C``); one
             row is shared by every agent.
@@ -272,7 +289,7 @@ def _policy_scores(qs, predictions, scoring, per_prefix, G_out, q_pi_out):  # pr
 
     Args:
         qs: ``(N, S)`` beliefs.
-        predictions: ``(width * K, S)``, rows in the order of :func:`_score_agent`'s
+        predictions: ``(width * K, S)``, rows in the order of :func:`prefix_values`'s
             ``predicted``: outcome-major, prefixes within.
         scoring: :func:`scoring_terms`.
         per_prefix: ``(N, K)`` scratch; G_out, q_pi_out: ``(N, P)`` (written).

@@ -9,6 +9,7 @@ from model_factory import random_model
 from same_cohorts import assert_same_state
 
 from freeagentics.agents import Cohort, CohortConfig
+from freeagentics.inference import EFEOptions
 from freeagentics.models import GenerativeModel
 from freeagentics.models.process import GenerativeProcess
 
@@ -36,8 +37,18 @@ def _compare(model, config: CohortConfig, engine: str, n: int = 30, ticks: int =
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("plan_every", [1, 2])
-def test_learning_step_equals_its_stages(dtype, plan_every):
+@pytest.mark.parametrize("learning", ["A", "B", "AB"])
+@pytest.mark.parametrize("novelty", [False, True])
+def test_learning_step_equals_its_stages(dtype, plan_every, learning, novelty):
     rm = random_model(21, num_factors=1, num_modalities=2, max_states=7, max_obs=5)
     model = GenerativeModel.create(rm.A, rm.B, rm.C, rm.D, policy_len=2)
-    config = CohortConfig(dtype=dtype, learn_A=True, lr_pA=0.7, plan_every=plan_every)
+    config = CohortConfig(
+        dtype=dtype,
+        learn_A="A" in learning,
+        learn_B="B" in learning,
+        lr_pA=0.7,
+        lr_pB=0.6,
+        plan_every=plan_every,
+        efe=EFEOptions(use_param_info_gain=novelty),
+    )
     _compare(model, config, "FusedLearningEngine")

@@ -145,25 +145,38 @@ def test_cohort_of_agents_matches_one_pymdp_agent_each(seed: int, learn: bool, f
             cohort.actions[n] = action_ref.astype(np.int64)
 
 
-@settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), dtype=st.sampled_from(["float64", "float32"]))
-def test_fused_learning_cohort_matches_pymdp_agents(seed: int, dtype: str) -> None:
-    """One factor, each agent learning A: the fused learning kernels against pymdp."""
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    dtype=st.sampled_from(["float64", "float32"]),
+    learn_B=st.booleans(),
+)
+def test_fused_learning_cohort_matches_pymdp_agents(seed: int, dtype: str, learn_B: bool) -> None:
+    """One factor, each agent learning A (and B): the fused learning kernels against pymdp."""
     rm = random_model(seed, num_factors=1, num_modalities=1)
     rng = np.random.default_rng(seed)
     policy_len = _policy_len(rm, rng)
     n_agents = 3
     model = GenerativeModel.create(rm.A, rm.B, rm.C, rm.D, policy_len=policy_len)
-    config = CohortConfig(dtype=dtype, efe=LEGACY_EFE, learn_A=True, prior_concentration=2.0)
+    config = CohortConfig(
+        dtype=dtype, efe=LEGACY_EFE, learn_A=True, learn_B=learn_B, prior_concentration=2.0
+    )
     cohort = Cohort(model, n_agents, config)
     assert cohort.engine_name == "FusedLearningEngine"
     tol = TOL if dtype == "float64" else 1e-4
-    refs = _pymdp_agents(rm, n_agents, policy_len, pA=obj_array([2.0 * a for a in rm.A]))
+    learned = dict(pA=obj_array([2.0 * a for a in rm.A]))
+    if learn_B:
+        learned["pB"] = obj_array([2.0 * b for b in rm.B])
+    refs = _pymdp_agents(rm, n_agents, policy_len, **learned)
     for t in range(5):
         obs = rng.integers(0, rm.num_obs[0], (n_agents, 1))
         cohort.step(obs)
         for n, ref in enumerate(refs):
+            q_prev = ref.qs
             ref.infer_states(list(obs[n]))
+            if learn_B and t > 0:
+                ref.update_B(q_prev)
+                np.testing.assert_allclose(cohort.pB[0][n], ref.pB[0], rtol=tol, err_msg=f"t={t}")
             ref.update_A(list(obs[n]))
             q_pi_ref, G_ref = ref.infer_policies()
             np.testing.assert_allclose(cohort.qs[0][n], ref.qs[0], atol=tol, err_msg=f"t={t}")

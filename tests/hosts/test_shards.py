@@ -33,16 +33,23 @@ def _demo() -> Simulation:
 
 def _learners() -> Simulation:
     """Kinds on every engine: drives (fused), learning A and B with stochastic choices
-    (general engine), learning A (fused learner), two-step plans (BLAS predictions)."""
+    (general engine), learning A and B (fused learner: per-agent B read where its
+    shard's concentrations are not zero), two-step plans (BLAS predictions)."""
     kinds = [
         define_kind(
             "learner",
             radius=3,
             config=CohortConfig(
-                learn_A=True, learn_B=True, gamma=4.0, action_selection="stochastic"
+                learn_A=True,
+                learn_B=True,
+                gamma=4.0,
+                action_selection="stochastic",
+                fast_path=False,
             ),
         ),
-        define_kind("student", radius=3, config=CohortConfig(learn_A=True, gamma=4.0)),
+        define_kind(
+            "student", radius=3, config=CohortConfig(learn_A=True, learn_B=True, gamma=4.0)
+        ),
         define_kind("planner", model=displacement_model(3, policy_len=2)),
     ]
     config = SimulationConfig(
