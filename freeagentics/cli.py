@@ -7,10 +7,8 @@ import time
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from freeagentics import __version__
@@ -62,6 +60,9 @@ def demo(
     """Step a population of agents in the terminal and report what they do."""
     if model not in MODELS:
         raise typer.BadParameter(f"unknown model {model!r}; choose from {sorted(MODELS)}")
+    import numpy as np
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     from freeagentics.agents import Cohort, CohortConfig
     from freeagentics.models import builders
     from freeagentics.models.process import GenerativeProcess
@@ -592,9 +593,9 @@ def db_current(url: str | None = typer.Option(None, help=DB_URL_HELP)) -> None:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from freeagentics.storage import display_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return display_url(url)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,8 +10,6 @@ import math
 import warnings
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.cluster.vq import kmeans2
 
 from freeagentics._checks import whole_number_at_least, whole_number_in
 from freeagentics.coalitions._formation import Formation, check_formation_inputs
@@ -117,6 +115,8 @@ class HierarchicalClustering:
         if idx.size == 1:
             labels[idx] = 0
         elif idx.size > 1:
+            from scipy.cluster.hierarchy import fcluster, linkage  # only this strategy's
+
             tree = linkage(pos[idx], method=self.method)
             raw = fcluster(tree, t=self.distance_threshold, criterion="distance")
             # renumber by first (lowest-index) member so labels do not depend on scipy's
@@ -154,6 +154,8 @@ class KMeansClustering:
         idx = np.flatnonzero(avail)
         labels = np.full(pos.shape[0], -1, dtype=np.int64)
         if idx.size:
+            from scipy.cluster.vq import kmeans2  # only this strategy's
+
             k = -(-idx.size // self.target_size)
             with warnings.catch_warnings():
                 # an empty cluster simply yields no group

@@ -5,9 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from freeagentics._checks import whole_number_at_least
 from freeagentics.coalitions._candidates import CandidateIndex
@@ -169,6 +166,12 @@ class OptimalAssignment:
         """
         if edge_obj.size == 0:
             return
+        # imported here: scipy.optimize weighs some 14 MB, which a server whose
+        # simulations form coalitions otherwise (the default, greedy) never loads
+        from scipy.optimize import linear_sum_assignment
+        from scipy.sparse import csr_array
+        from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
         agents, col = np.unique(edge_agent, return_inverse=True)
         num_agents = agents.shape[0]
         # slot s of objective m: rows slot_start[m] .. slot_start[m] + capacity[m] - 1

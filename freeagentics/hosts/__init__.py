@@ -22,7 +22,9 @@ The local host process (the embedded default) is made of:
   again after the host restarted.
 
 On the wire (:mod:`._codec`): 4-byte big-endian length, then one MessagePack map;
-numpy arrays as an extension type, nothing pickled. This package imports nothing of
+numpy arrays as an extension type, nothing pickled. The calling side reads arrays back
+as :class:`WireArray` (dtype, shape, bytes), so that an API process, which only passes
+them on, never imports numpy. This package imports nothing of
 the server: the program a host runs is given to it by name.
 
 Why the service stays in the server layer: the host program
@@ -43,6 +45,7 @@ transport to one actor per simulation (``serve --ray``), :mod:`.shards` splits o
 simulation's rows across actors, and :mod:`.ray_local` starts a local cluster.
 """
 
+from freeagentics.hosts._arrays import WireArray
 from freeagentics.hosts._attached import AttachedHost
 from freeagentics.hosts._child import serve_child
 from freeagentics.hosts._client import SocketTransport
@@ -72,6 +75,7 @@ __all__ = [
     "SimulationHost",
     "SocketTransport",
     "Transport",
+    "WireArray",
     "WireError",
     "child_environment",
     "decode",

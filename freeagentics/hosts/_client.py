@@ -9,6 +9,10 @@ the call, and its late answer is dropped (counted in ``late_replies``). Frames t
 pushes go to ``on_frame`` on the reader thread. When the connection ends, every waiting
 call raises :class:`~freeagentics.hosts.HostUnavailableError` and ``on_lost`` is called
 once. The message protocol is described in :mod:`._server`.
+
+Arrays in results arrive as :class:`~freeagentics.hosts.WireArray`: this side (an API
+process) passes them on as bytes, without numpy; ``numpy.asarray`` makes one a numpy
+array where that is wanted.
 """
 
 from __future__ import annotations
@@ -172,7 +176,7 @@ class SocketTransport:
         reason = "the host closed the connection"
         try:
             while True:
-                message = read_message(self.sock, self.max_message_bytes)
+                message = read_message(self.sock, self.max_message_bytes, wire_arrays=True)
                 if message is None:
                     break
                 op = message.get("op")

@@ -4,11 +4,17 @@ A message is a 4-byte big-endian length ``N`` followed by ``N`` bytes of Message
 holding one map. Values are MessagePack's own (nil, bool, int, float, str, bin, array,
 map with str or int keys) plus two conversions made explicitly here:
 
-* a numpy array travels as extension type :data:`NDARRAY_EXT`: a MessagePack array
-  ``[dtype, shape, data]`` (``dtype`` one of :data:`DTYPES`, little-endian ``data``);
-  it is read back only when its byte count matches its shape and dtype;
+* a numpy array (or a :class:`~freeagentics.hosts._arrays.WireArray`) travels as
+  extension type :data:`NDARRAY_EXT`: a MessagePack array ``[dtype, shape, data]``
+  (``dtype`` one of :data:`DTYPES`, little-endian ``data``); it is read back only when
+  its byte count matches its shape and dtype, as a numpy array, or as a ``WireArray``
+  when the reader asks for ``wire_arrays`` (an API process, which passes arrays on
+  and need not import numpy);
 * numpy scalars become Python numbers, tuples become arrays (lists on the far side),
   and dataclass instances become maps of their fields.
+
+numpy is imported only to read an array back as one: a value can only be a numpy
+array or scalar once numpy is loaded, so encoding looks for it in ``sys.modules``.
 
 Anything else is refused when encoding (:class:`TypeError`), and bytes that are not a
 valid message raise :class:`WireError` when decoding; a length over the reader's limit
@@ -18,13 +24,14 @@ raises :class:`WireError` before a byte of the body is read or allocated.
 from __future__ import annotations
 
 import dataclasses
-import math
 import socket
 import struct
+import sys
 from typing import Any
 
 import msgpack
-import numpy as np
+
+from freeagentics.hosts._arrays import DTYPES, WireArray
 
 __all__ = [
     "DTYPES",
@@ -40,14 +47,6 @@ __all__ = [
 HEADER = struct.Struct(">I")
 #: the extension type code of a numpy array
 NDARRAY_EXT = 1
-#: dtypes an array may have on the wire (no object, void or datetime dtypes)
-DTYPES = frozenset(
-    f"{kind}{size}"
-    for kind, sizes in (("i", (1, 2, 4, 8)), ("u", (1, 2, 4, 8)), ("f", (2, 4, 8)))
-    for size in sizes
-) | {"b1"}
-#: dimensions an array may have on the wire
-MAX_DIMS = 8
 
 
 class WireError(Exception):
@@ -55,15 +54,13 @@ class WireError(Exception):
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        arr = np.asarray(value, order="C")  # ascontiguousarray would make 0-d arrays 1-d
-        dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
-        name = f"{dtype.kind}{dtype.itemsize}"
-        if name not in DTYPES:
-            raise TypeError(f"arrays of dtype {arr.dtype} cannot cross to a host")
-        data = arr.astype(dtype.newbyteorder("<"), copy=False).tobytes()
-        return msgpack.ExtType(NDARRAY_EXT, msgpack.packb([name, list(arr.shape), data]))
-    if isinstance(value, np.generic):
+    np = sys.modules.get("numpy")  # without numpy loaded, no value is one of its arrays
+    if np is not None and isinstance(value, np.ndarray):
+        value = WireArray.of(value)
+    if isinstance(value, WireArray):
+        payload = [value.dtype, list(value.shape), value.data]
+        return msgpack.ExtType(NDARRAY_EXT, msgpack.packb(payload))
+    if np is not None and isinstance(value, np.generic):
         return value.item()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
@@ -72,21 +69,23 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot cross to a host")
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
+def _wire_array(code: int, data: bytes) -> WireArray:
     if code != NDARRAY_EXT:
         raise WireError(f"unknown extension type {code}")
     try:
         name, shape, raw = msgpack.unpackb(data, raw=False)
     except Exception as exc:
         raise WireError(f"malformed array: {exc}") from None
-    if name not in DTYPES or not isinstance(raw, bytes) or not isinstance(shape, list):
+    if not isinstance(name, str) or not isinstance(raw, bytes) or not isinstance(shape, list):
         raise WireError("malformed array: dtype, shape or data of the wrong kind")
-    if len(shape) > MAX_DIMS or not all(type(n) is int and n >= 0 for n in shape):
-        raise WireError(f"malformed array: shape {shape!r}")
-    dtype = np.dtype(name).newbyteorder("<")
-    if math.prod(shape) * dtype.itemsize != len(raw):
-        raise WireError(f"malformed array: {len(raw)} bytes do not hold {shape} of {name}")
-    return np.frombuffer(raw, dtype=dtype).astype(dtype.newbyteorder("="), copy=True).reshape(shape)
+    try:
+        return WireArray(name, tuple(shape), raw)
+    except ValueError as exc:
+        raise WireError(f"malformed array: {exc}") from None
+
+
+def _numpy_array(code: int, data: bytes) -> Any:
+    return _wire_array(code, data).__array__()
 
 
 def encode(message: Any) -> bytes:
@@ -94,10 +93,13 @@ def encode(message: Any) -> bytes:
     return msgpack.packb(message, default=_default, use_bin_type=True, datetime=False)
 
 
-def decode(data: bytes) -> Any:
-    """The value MessagePack ``data`` holds; :class:`WireError` when it holds none."""
+def decode(data: bytes, *, wire_arrays: bool = False) -> Any:
+    """The value MessagePack ``data`` holds, its arrays as numpy arrays or, with
+    ``wire_arrays``, as :class:`~freeagentics.hosts._arrays.WireArray`; :class:`WireError`
+    when it holds none."""
+    hook = _wire_array if wire_arrays else _numpy_array
     try:
-        return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook)
+        return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=hook)
     except WireError:
         raise
     except Exception as exc:  # msgpack's own errors, and ValueError for trailing bytes
@@ -126,8 +128,9 @@ def _read_exactly(sock: socket.socket, n: int) -> bytearray | None:
     return buffer
 
 
-def read_message(sock: socket.socket, max_bytes: int) -> Any:
-    """The next message on ``sock``, or None at a clean end of the stream.
+def read_message(sock: socket.socket, max_bytes: int, *, wire_arrays: bool = False) -> Any:
+    """The next message on ``sock`` (arrays as :func:`decode` reads them), or None at a
+    clean end of the stream.
 
     A length over ``max_bytes`` raises :class:`WireError` before the body is read.
     """
@@ -140,7 +143,7 @@ def read_message(sock: socket.socket, max_bytes: int) -> Any:
     body = _read_exactly(sock, length)
     if body is None:
         raise WireError("the stream ended after a message's length")
-    message = decode(body)
+    message = decode(body, wire_arrays=wire_arrays)
     if not isinstance(message, dict):
         raise WireError(f"a message must be a map, not {type(message).__name__}")
     return message

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import select
 import subprocess
@@ -30,9 +29,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
+from freeagentics._children import child_environment
 from freeagentics.hosts._client import (
     DEFAULT_CALL_TIMEOUT_S,
     FrameHandler,
@@ -45,20 +44,8 @@ __all__ = ["LocalHostProcess", "child_environment"]
 
 log = logging.getLogger("freeagentics.hosts")
 
-#: the folder holding the ``freeagentics`` package, first on the child's import path so
-#: that the child runs the same code as this process
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 #: the default deadline of opening and closing a host (every simulation at once)
 OPEN_TIMEOUT_S = 600.0
-
-
-def child_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``env`` (default: this process's) with this package first on the import path, so
-    that a child program runs the same code as this process."""
-    out = dict(os.environ if env is None else env)
-    path = out.get("PYTHONPATH")
-    out["PYTHONPATH"] = _PACKAGE_ROOT + (os.pathsep + path if path else "")
-    return out
 
 
 class LocalHostProcess(LinkedTransport):

@@ -1,16 +1,8 @@
 """Generative models: the arrays, their validation, and ways to build them."""
 
-from freeagentics.models._gmn import parse_gmn
-from freeagentics.models._gmn_compile import compile_gmn
-from freeagentics.models._gmn_graph import GMNEdge, GMNGraph, GMNNode, GMNWarning
-from freeagentics.models._gmn_json import parse_gmn_json
-from freeagentics.models._limits import DEFAULT_MODEL_LIMITS, ModelLimits, check_model_size
-from freeagentics.models._model import GenerativeModel, Labels
-from freeagentics.models._names import ModelNames, model_names
-from freeagentics.models._policies import enumerate_policies
-from freeagentics.models._spec import compile_spec
-from freeagentics.models._spec_export import spec_to_dict
-from freeagentics.models._spec_io import load_spec, read_spec
+from __future__ import annotations
+
+from freeagentics._lazy import lazy_names
 
 __all__ = [
     "DEFAULT_MODEL_LIMITS",
@@ -33,3 +25,31 @@ __all__ = [
     "read_spec",
     "spec_to_dict",
 ]
+
+# the names load with their modules on first use (see freeagentics._lazy): the limits
+# need no numpy, so a process that checks settings against them but compiles no model
+# (an API process) never loads it
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "parse_gmn": "._gmn",
+        "compile_gmn": "._gmn_compile",
+        "GMNEdge": "._gmn_graph",
+        "GMNGraph": "._gmn_graph",
+        "GMNNode": "._gmn_graph",
+        "GMNWarning": "._gmn_graph",
+        "parse_gmn_json": "._gmn_json",
+        "DEFAULT_MODEL_LIMITS": "._limits",
+        "ModelLimits": "._limits",
+        "check_model_size": "._limits",
+        "GenerativeModel": "._model",
+        "Labels": "._model",
+        "ModelNames": "._names",
+        "model_names": "._names",
+        "enumerate_policies": "._policies",
+        "compile_spec": "._spec",
+        "spec_to_dict": "._spec_export",
+        "load_spec": "._spec_io",
+        "read_spec": "._spec_io",
+    },
+)

@@ -17,7 +17,8 @@ from freeagentics.server.metrics import ServerMetrics
 from freeagentics.server.services import ResourceLimits, SimulationService
 from freeagentics.server.services._persistence import CheckpointPolicy, Restored, checkpoint_key
 from freeagentics.server.settings import Settings
-from freeagentics.storage import create_engine_for, upgrade
+from freeagentics.storage import create_engine_for
+from freeagentics.storage.startup_migration import migrate_at_start
 
 __all__ = ["DEMO_SCENARIO", "bring_up", "build_service", "demo_scenario"]
 
@@ -28,14 +29,15 @@ def build_service(
     settings: Settings, metrics: ServerMetrics, *, pool_size: int = 10, max_overflow: int = 20
 ) -> SimulationService:
     """The service for ``settings``, its timings and restores counted in ``metrics``
-    (which must hold the ``host`` part); the database is migrated when ``auto_migrate``.
+    (which must hold the ``host`` part); the database is migrated when ``auto_migrate``
+    and behind (in a child process: see :mod:`freeagentics.storage.startup_migration`).
     ``pool_size`` and ``max_overflow`` bound its database connections."""
     assert metrics.tick_seconds is not None and metrics.db_write_seconds is not None
     engine = create_engine_for(
         settings.resolved_database_url(), pool_size=pool_size, max_overflow=max_overflow
     )
     if settings.auto_migrate:
-        upgrade(engine)
+        migrate_at_start(engine)
     service = SimulationService(
         engine,
         tick_rate_hz=settings.tick_rate_hz,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import numpy as np
+from numbers import Integral
 
 from freeagentics._checks import whole_number_at_least
 from freeagentics.errors import ConfigurationError
@@ -40,8 +39,7 @@ class ObjectiveSpec:
 
     def __post_init__(self) -> None:
         if len(self.target) != 2 or not all(
-            isinstance(x, int | np.integer) and not isinstance(x, bool) and x >= 0
-            for x in self.target
+            isinstance(x, Integral) and not isinstance(x, bool) and x >= 0 for x in self.target
         ):
             raise ConfigurationError(
                 f"objective target must be (row, col) whole numbers >= 0, got {self.target!r}"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-__all__ = ["DATABASE_URL_ENV", "DATA_DIR_ENV", "default_url"]
+__all__ = ["DATABASE_URL_ENV", "DATA_DIR_ENV", "default_url", "display_url"]
 
 DATABASE_URL_ENV = "FREEAGENTICS_DATABASE_URL"
 DATA_DIR_ENV = "FREEAGENTICS_DATA_DIR"
+#: ``scheme://user:password@``, split as SQLAlchemy splits it (the password ends at the first @)
+_CREDENTIALS = re.compile(r"^([\w+]+://[^:/]*):[^@]*@")
 
 
 def default_url(data_dir: str | Path | None = None) -> str:
@@ -29,3 +32,9 @@ def default_url(data_dir: str | Path | None = None) -> str:
         data = Path(xdg) / "freeagentics"
     data.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{data / 'freeagentics.db'}"
+
+
+def display_url(url: str) -> str:
+    """``url`` with its password, if any, shown as ``***`` (as SQLAlchemy's
+    ``render_as_string(hide_password=True)``), for messages; no SQLAlchemy needed."""
+    return _CREDENTIALS.sub(r"\1:***@", url, count=1)

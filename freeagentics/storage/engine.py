@@ -30,6 +30,7 @@ __all__ = [
     "create_engine_for",
     "database_state",
     "default_url",
+    "in_memory",
     "is_postgres",
 ]
 
@@ -40,6 +41,13 @@ def is_postgres(engine_or_url: Engine | str | URL) -> bool:
     """Whether an engine or URL talks to PostgreSQL."""
     url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
     return url.get_backend_name() == "postgresql"
+
+
+def in_memory(url: URL) -> bool:
+    """Whether SQLite ``url`` names a database in memory, which only the process that
+    opened it can reach."""
+    database = url.database or ""
+    return database in ("", ":memory:") or database.startswith("file::memory:")
 
 
 def database_state(engine: Engine) -> str:
@@ -108,8 +116,7 @@ def create_engine_for(
 
 
 def _sqlite_engine(url: URL, pool: dict, echo: bool) -> Engine:
-    database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file::memory:"):
+    if in_memory(url):
         # One shared connection: every pooled connection to ":memory:" would be a new database.
         engine = create_engine(
             url,
@@ -118,7 +125,7 @@ def _sqlite_engine(url: URL, pool: dict, echo: bool) -> Engine:
             connect_args={"check_same_thread": False},
         )
     else:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             echo=echo,

@@ -2,13 +2,17 @@
 
 No ``alembic.ini`` is needed: the configuration is built here. Developers who want the
 ``alembic`` command line can use the ``alembic.ini`` at the repository root.
+
+``python -m freeagentics.storage.migrate`` migrates the database whose URL is the first
+line of its stdin to the head and exits (non-zero on failure): how a server migrates
+without loading Alembic itself (:mod:`freeagentics.storage.startup_migration`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -19,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
 from freeagentics.storage.engine import create_engine_for
+from freeagentics.storage.startup_migration import MIGRATIONS
 from freeagentics.storage.tables import metadata
 
 __all__ = [
@@ -31,8 +36,6 @@ __all__ = [
     "schema_diff",
     "upgrade",
 ]
-
-MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def alembic_config(url: str | URL | None = None) -> Config:
@@ -122,3 +125,15 @@ def schema_diff(conn: Connection) -> list:
         opts={"compare_type": True, "include_object": include_object(conn.dialect.name)},
     )
     return compare_metadata(context, metadata)
+
+
+def main() -> None:
+    """Migrate the database named on stdin's first line to the head."""
+    url = sys.stdin.readline().strip()
+    if not url:
+        sys.exit("freeagentics.storage.migrate: no database URL on stdin")
+    upgrade(url)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,16 +7,11 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from freeagentics.errors import ConfigurationError, LimitError, ModelError, SpecError
-from freeagentics.models import (
-    DEFAULT_MODEL_LIMITS,
-    GenerativeModel,
-    ModelLimits,
-    compile_gmn,
-    compile_spec,
-)
+from freeagentics.models import DEFAULT_MODEL_LIMITS, ModelLimits
 
 if TYPE_CHECKING:
     from freeagentics.agents.kinds import AgentKind
+    from freeagentics.models import GenerativeModel
 
 __all__ = ["KindDefinition", "build_kind", "compile_model"]
 
@@ -74,6 +69,10 @@ def compile_model(
     """
     if (spec is None) == (gmn is None):
         raise ConfigurationError(f"{where or 'model'}: give exactly one of 'spec' or 'gmn'")
+    # imported here: a model's arrays need numpy, which an API process loads only once
+    # it compiles one (to validate it)
+    from freeagentics.models import compile_gmn, compile_spec
+
     prefix = f"{where}." if where else ""
     try:
         if spec is not None:

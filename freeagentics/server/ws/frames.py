@@ -35,15 +35,15 @@ to every subscriber of that format.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import sys
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgpack
-import numpy as np
 import orjson
 
-from freeagentics.simulation._events import TickEvents
+if TYPE_CHECKING:
+    from freeagentics.simulation._events import TickEvents
 
 __all__ = [
     "FORMATS",
@@ -56,7 +56,6 @@ __all__ = [
     "canonical_sim_id",
     "decode_msgpack",
     "encode",
-    "typed_array",
 ]
 
 Format = Literal["json", "msgpack"]
@@ -66,14 +65,6 @@ FORMATS: tuple[Format, ...] = ("json", "msgpack")
 TOPICS = ("world", "agent", "coalitions", "knowledge", "metrics")
 #: topic kinds whose frames are never replaced by a newer one: each carries its tick's changes
 KEEP_EVERY_FRAME = frozenset({"coalitions"})
-
-_DTYPE_NAMES = {
-    np.dtype(np.int16): "int16",
-    np.dtype(np.int32): "int32",
-    np.dtype(np.uint8): "uint8",
-    np.dtype(np.float32): "float32",
-}
-_I16 = np.iinfo(np.int16)
 
 
 def canonical_sim_id(sim_id: str | int) -> str:
@@ -118,87 +109,17 @@ class Topic:
         return cls(parts[0], parts[1], agent)
 
 
-def typed_array(values: np.ndarray, dtype: np.dtype | type) -> dict[str, Any]:
-    """``values`` as a typed-array map holding little-endian bytes of ``dtype``."""
-    arr = np.ascontiguousarray(values, dtype=np.dtype(dtype).newbyteorder("<"))
-    return {"dtype": _DTYPE_NAMES[np.dtype(dtype)], "shape": list(arr.shape), "data": arr.tobytes()}
-
-
-def _int16_or_32(values: np.ndarray) -> dict[str, Any]:
-    """``values`` as int16 when every one fits, else int32."""
-    fits = values.size == 0 or (values.min() >= _I16.min and values.max() <= _I16.max)
-    return typed_array(values, np.int16 if fits else np.int32)
-
-
-def _world(events: TickEvents, topic: Topic) -> dict[str, Any]:
-    kinds = events.kinds
-    return {
-        "n": int(events.ids.size),
-        "kind_names": list(events.kind_names),
-        "ids": typed_array(events.ids, np.int32),
-        # uint8 holds 256 kinds; more would be a different product
-        "kinds": typed_array(kinds, np.uint8 if len(events.kind_names) <= 256 else np.int32),
-        "positions": _int16_or_32(events.positions),
-        "coalition": _int16_or_32(events.coalition),
-        "energy": typed_array(events.energy, np.float32),
-    }
-
-
-def _agent(events: TickEvents, topic: Topic) -> dict[str, Any] | None:
-    row = np.searchsorted(events.ids, topic.agent_id)
-    if row >= events.ids.size or events.ids[row] != topic.agent_id:
-        return None  # the agent left (or never was): nothing to say this tick
-    return {
-        "kind": events.kind_names[int(events.kinds[row])],
-        "position": [int(v) for v in events.positions[row]],
-        "action": int(events.actions[row]),
-        "energy": float(events.energy[row]),
-        "coalition": int(events.coalition[row]),
-        "metrics": {
-            name: float(values[row])
-            for name, values in events.metrics.items()
-            if np.ndim(values) == 1 and len(values) == events.ids.size
-        },
-    }
-
-
-def _coalitions(events: TickEvents, topic: Topic) -> dict[str, Any]:
-    member = events.coalition[events.coalition >= 0]
-    ids, counts = np.unique(member, return_counts=True)
-    return {
-        "sizes": {str(int(i)): int(c) for i, c in zip(ids, counts, strict=True)},
-        "changes": {k: np.asarray(v).tolist() for k, v in events.coalition_events.items()},
-    }
-
-
-def _metrics(events: TickEvents, topic: Topic) -> dict[str, Any]:
-    means = {
-        name: float(np.mean(values)) if np.size(values) else None
-        for name, values in events.metrics.items()
-    }
-    return {
-        "n": int(events.ids.size),
-        "means": means,
-        "timings": dict(events.timings),
-        "activity": dict(events.activity),
-    }
-
-
-_BUILDERS: dict[str, Callable[[TickEvents, Topic], dict[str, Any] | None]] = {
-    "world": _world,
-    "agent": _agent,
-    "coalitions": _coalitions,
-    "metrics": _metrics,
-}
-
-
 def build(topic: Topic, events: TickEvents) -> dict[str, Any] | None:
     """The frame document of ``topic`` for one tick, or None when it has nothing to say.
 
     ``knowledge`` frames are built by the hub from the graph's counts (the tick batch
     does not carry the graph).
     """
-    data = _BUILDERS[topic.kind](events, topic)
+    # imported here: only a process holding simulations builds frames (with numpy); an
+    # API process relays its host's frames and never loads numpy
+    from freeagentics.server.ws.frame_data import BUILDERS
+
+    data = BUILDERS[topic.kind](events, topic)
     if data is None:
         return None
     return envelope(topic, events.tick, data)
@@ -214,22 +135,35 @@ def envelope(topic: Topic, tick: int, data: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+_NOT_NUMPY = object()
+
+
+def _numpy_plain(value: Any) -> Any:
+    """A numpy scalar or array as Python numbers and lists, :data:`_NOT_NUMPY` for
+    anything else (a value can only be one of numpy's once numpy is loaded)."""
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    return _NOT_NUMPY
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(value).decode("ascii")
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    plain = _numpy_plain(value)
+    if plain is _NOT_NUMPY:
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return plain
 
 
 def _msgpack_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not MessagePack serialisable")
+    plain = _numpy_plain(value)
+    if plain is _NOT_NUMPY:
+        raise TypeError(f"{type(value).__name__} is not MessagePack serialisable")
+    return plain
 
 
 def encode(doc: dict[str, Any], fmt: Format) -> Payload:

@@ -45,10 +45,11 @@ from freeagentics.server.ws.client import Client, Tally
 from freeagentics.server.ws.egress import Egress, Line
 from freeagentics.server.ws.frames import KEEP_EVERY_FRAME, Format, Payload, Topic
 from freeagentics.server.ws.framing import wire_frame
-from freeagentics.simulation._events import TickEvents
 
-if TYPE_CHECKING:  # the host process's headless hub loads no server protocol
+if TYPE_CHECKING:  # the host process's headless hub loads no server protocol, and an
+    # API process's hub, which relays frames, no simulation (nor numpy)
     from freeagentics.server.ws.wire import DirectWriter
+    from freeagentics.simulation._events import TickEvents
 
 __all__ = ["Hub", "Relay", "TickSource"]
 

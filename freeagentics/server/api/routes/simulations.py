@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
+from freeagentics.hosts import WireArray
 from freeagentics.server.api.params import SimId
 from freeagentics.server.api.schemas import (
     CheckpointOut,
@@ -47,10 +48,12 @@ class WorldOut(BaseModel):
     resource_amounts: TypedArrayOut = Field(description="(R,) float32 amount now")
 
 
-def _typed(values: np.ndarray) -> TypedArrayOut:
-    arr = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<"))
-    data = base64.b64encode(arr.tobytes()).decode("ascii")
-    return TypedArrayOut(dtype=arr.dtype.name, shape=list(arr.shape), data=data)
+def _typed(values: Any) -> TypedArrayOut:
+    """A numpy array (a service in this process) or a :class:`WireArray` (from a host
+    process: its bytes go out as they came, numpy never loaded) as a typed array."""
+    wire = values if isinstance(values, WireArray) else WireArray.of(values)
+    data = base64.b64encode(wire.data).decode("ascii")
+    return TypedArrayOut(dtype=wire.name, shape=list(wire.shape), data=data)
 
 
 router = APIRouter(prefix="/simulations", tags=["simulations"], responses=ERRORS)
