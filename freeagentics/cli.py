@@ -380,10 +380,11 @@ def serve_command(
         return
     if settings.database_url is None:  # name the file, so nobody hunts for it
         settings = settings.model_copy(update={"database_url": settings.resolved_database_url()})
-    simulation_host = None
+    simulation_host = migration = None
     if settings.simulation_host == "process":
         from freeagentics.hosts import LocalHostProcess
         from freeagentics.server import HOST_PROGRAM
+        from freeagentics.storage import start_migration
 
         simulation_host = LocalHostProcess(
             HOST_PROGRAM,
@@ -392,6 +393,8 @@ def serve_command(
             call_timeout_s=settings.host_call_timeout_seconds,
         )
         simulation_host.spawn()  # it imports the simulations while this process imports the app
+        if settings.auto_migrate:  # meanwhile a child brings the database to the head
+            migration = start_migration(settings.database_url)
 
     import uvicorn
 
@@ -413,10 +416,20 @@ def serve_command(
         soft_wrap=True,
     )
     raise_fd_limit()  # a connection is a descriptor: hold as many as the system allows
+    server_app = create_app(settings, host=simulation_host, own_host=True)
+    if migration is not None:  # the host opens the database once it is at the head
+        from freeagentics.storage import MigrationFailed, finish_migration
+
+        try:
+            finish_migration(migration)
+        except MigrationFailed as exc:
+            assert simulation_host is not None
+            simulation_host.stop()
+            raise _fail(str(exc), code=1) from None
     # the WebSocket protocol that lets frames be framed once for all subscribers; frames
     # over the application's message limit are refused before they are buffered
     uvicorn.run(
-        create_app(settings, host=simulation_host, own_host=True),
+        server_app,
         host=settings.host,
         port=settings.port,
         log_config=log_config(settings.log_format),

@@ -13,15 +13,18 @@ from __future__ import annotations
 from freeagentics._lazy import lazy_names
 
 __all__ = [
+    "MigrationFailed",
     "StorageWriter",
     "create_engine_for",
     "current",
     "database_state",
     "default_url",
     "display_url",
+    "finish_migration",
     "head",
     "is_postgres",
     "metadata",
+    "start_migration",
     "upgrade",
 ]
 
@@ -30,6 +33,9 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(
     __name__,
     {
+        "MigrationFailed": "._migration_child",
+        "finish_migration": "._migration_child",
+        "start_migration": "._migration_child",
         "StorageWriter": ".writer",
         "create_engine_for": ".engine",
         "database_state": ".engine",

@@ -1,4 +1,5 @@
-"""Where the default database lives (no SQLAlchemy: settings name it before any engine)."""
+"""Where the default database and the schema's migrations live (no SQLAlchemy: settings
+name the database before any engine)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["DATABASE_URL_ENV", "DATA_DIR_ENV", "default_url", "display_url"]
+__all__ = ["DATABASE_URL_ENV", "DATA_DIR_ENV", "MIGRATIONS", "default_url", "display_url"]
 
 DATABASE_URL_ENV = "FREEAGENTICS_DATABASE_URL"
 DATA_DIR_ENV = "FREEAGENTICS_DATA_DIR"
+#: the packaged Alembic scripts (``versions/`` holds one file per revision)
+MIGRATIONS = Path(__file__).with_name("migrations")
 #: ``scheme://user:password@``, split as SQLAlchemy splits it (the password ends at the first @)
 _CREDENTIALS = re.compile(r"^([\w+]+://[^:/]*):[^@]*@")
 

@@ -2,16 +2,11 @@
 
 No ``alembic.ini`` is needed: the configuration is built here. Developers who want the
 ``alembic`` command line can use the ``alembic.ini`` at the repository root.
-
-``python -m freeagentics.storage.migrate`` migrates the database whose URL is the first
-line of its stdin to the head and exits (non-zero on failure): how a server migrates
-without loading Alembic itself (:mod:`freeagentics.storage.startup_migration`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 
 from alembic import command
@@ -22,8 +17,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
+from freeagentics.storage._location import MIGRATIONS
 from freeagentics.storage.engine import create_engine_for
-from freeagentics.storage.startup_migration import MIGRATIONS
 from freeagentics.storage.tables import metadata
 
 __all__ = [
@@ -125,15 +120,3 @@ def schema_diff(conn: Connection) -> list:
         opts={"compare_type": True, "include_object": include_object(conn.dialect.name)},
     )
     return compare_metadata(context, metadata)
-
-
-def main() -> None:
-    """Migrate the database named on stdin's first line to the head."""
-    url = sys.stdin.readline().strip()
-    if not url:
-        sys.exit("freeagentics.storage.migrate: no database URL on stdin")
-    upgrade(url)
-
-
-if __name__ == "__main__":
-    main()

@@ -5,35 +5,36 @@ what a process imports stays for its life; a server migrates once, at start, and
 usually not at all (its database is at the head already). :func:`migrate_at_start`
 reads the database's revision with plain SQL and compares it with the newest revision
 shipped (read from the migration scripts' text, :func:`shipped_head`); only when they
-differ does it migrate, in a child interpreter (``python -m
-freeagentics.storage.migrate``, the URL on its stdin) so that Alembic never loads in
-the server. A database in memory, which no other process can reach, is migrated here.
+differ does it migrate, in a child interpreter (this module run as a program, the URL
+on its stdin: :mod:`._migration_child`) so that Alembic never loads in the server. A
+database in memory, which no other process can reach, is migrated here.
+
+``serve`` starts that child itself as it starts the simulation host, so that a new
+database is migrated while the host imports its modules; the host then finds it at
+the head.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-import subprocess
 import sys
-from pathlib import Path
 
 import sqlalchemy as sa
 
-from freeagentics._children import child_environment
-from freeagentics.storage.engine import in_memory
+from freeagentics.storage._location import MIGRATIONS
+from freeagentics.storage._migration_child import MigrationFailed, finish_migration, start_migration
+from freeagentics.storage.engine import create_engine_for, in_memory
 
-__all__ = ["MIGRATIONS", "MigrationFailed", "database_revision", "migrate_at_start", "shipped_head"]
+__all__ = [
+    "MigrationFailed",
+    "database_revision",
+    "migrate_at_start",
+    "migrate_if_behind",
+    "shipped_head",
+]
 
-#: the packaged Alembic scripts (``versions/`` holds one file per revision)
-MIGRATIONS = Path(__file__).with_name("migrations")
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
-#: characters of the child's error output kept in the exception
-_ERROR_CHARS = 2000
-
-
-class MigrationFailed(RuntimeError):
-    """The child that migrated the database exited with an error (its output says why)."""
 
 
 def shipped_head() -> str | None:
@@ -64,6 +65,11 @@ def database_revision(engine: sa.Engine) -> str | None:
     return rows[0] if len(rows) == 1 else None
 
 
+def _behind(engine: sa.Engine) -> tuple[bool, str | None]:
+    at = database_revision(engine)
+    return at is None or at != shipped_head(), at
+
+
 def migrate_at_start(engine: sa.Engine) -> str | None:
     """Migrate the database behind ``engine`` to the head unless it is there already;
     the revision it is at afterwards.
@@ -72,27 +78,39 @@ def migrate_at_start(engine: sa.Engine) -> str | None:
     without a schema makes it): the child opens the database from the URL alone.
     Raises :class:`MigrationFailed` when the child fails.
     """
-    at = database_revision(engine)
-    if at is not None and at == shipped_head():
+    behind, at = _behind(engine)
+    if not behind:
         return at
     if engine.url.get_backend_name() == "sqlite" and in_memory(engine.url):
         from freeagentics.storage.migrate import upgrade
 
         return upgrade(engine)
-    _migrate_in_child(engine.url.render_as_string(hide_password=False))
+    finish_migration(start_migration(engine.url.render_as_string(hide_password=False)))
     return database_revision(engine)
 
 
-def _migrate_in_child(url: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "freeagentics.storage.migrate"],
-        input=url + "\n",
-        capture_output=True,
-        text=True,
-        env=child_environment(),
-    )
-    if done.returncode != 0:
-        raise MigrationFailed(
-            f"migrating the database failed (exit {done.returncode}): "
-            f"{done.stderr.strip()[-_ERROR_CHARS:]}"
-        )
+def migrate_if_behind(url: str) -> str | None:
+    """The child's work: migrate the database at ``url`` to the head, loading Alembic
+    only when it is behind; the revision it is at afterwards."""
+    engine = create_engine_for(url, pool_size=1, max_overflow=0)
+    try:
+        behind, at = _behind(engine)
+        if not behind:
+            return at
+        from freeagentics.storage.migrate import upgrade
+
+        return upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    """Migrate the database whose URL is stdin's first line (see the module docstring)."""
+    url = sys.stdin.readline().strip()
+    if not url:
+        sys.exit("freeagentics.storage.startup_migration: no database URL on stdin")
+    migrate_if_behind(url)
+
+
+if __name__ == "__main__":
+    main()

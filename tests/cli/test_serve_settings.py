@@ -85,3 +85,34 @@ def test_make_run_takes_a_port_and_keeps_the_database_in_the_checkout():
     assert serve.endswith("serve --port 8001")
     assert f'FREEAGENTICS_DATA_DIR="{ROOT}/data"' in serve
     assert "test.lock" not in plan  # the server's set only
+
+
+def test_serve_stops_at_a_database_it_cannot_migrate(tmp_path, monkeypatch):
+    """serve migrates in a child while the host starts; a database ahead of this version
+    stops it with the migration's reason, and the host it spawned is stopped too."""
+    from freeagentics import hosts
+    from freeagentics.storage import create_engine_for, upgrade
+
+    url = f"sqlite:///{tmp_path / 'ahead.db'}"
+    engine = create_engine_for(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    children: list[subprocess.Popen] = []
+
+    class Recorded(hosts.LocalHostProcess):
+        def _spawn(self):
+            spawned = super()._spawn()
+            children.append(spawned[0])
+            return spawned
+
+    monkeypatch.setattr(hosts, "LocalHostProcess", Recorded)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("served it unmigrated"))
+    monkeypatch.setenv("FREEAGENTICS_DATABASE_URL", url)
+    monkeypatch.setenv("FREEAGENTICS_SIMULATION_HOST", "process")
+    result = CliRunner().invoke(app, ["serve", "--no-demo"])
+    assert result.exit_code == 1, result.output
+    assert "migrating the database failed" in result.output and "9999" in result.output
+    (child,) = children
+    assert child.poll() is not None  # the host child is gone, not left to linger

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import freeagentics.hosts
-from freeagentics.hosts import WireError, decode, encode, frame, read_message
+from freeagentics.hosts import WireArray, WireError, decode, encode, frame, read_message
 from freeagentics.hosts._codec import DTYPES, NDARRAY_EXT
 
 PLAIN = st.recursive(
@@ -46,6 +46,59 @@ def test_arrays_come_back_with_dtype_shape_and_values(array):
     assert back.dtype == array.dtype and back.shape == array.shape
     np.testing.assert_array_equal(back, array)
     assert back.flags.writeable  # a copy of its own, not a view of the message
+
+
+def _nan_named(value):
+    """``value`` (nested lists of numbers) with NaNs replaced by a name, so that == holds."""
+    if isinstance(value, list):
+        return [_nan_named(v) for v in value]
+    return "nan" if isinstance(value, float) and value != value else value
+
+
+ARRAYS = hnp.arrays(DTYPE, hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=4))
+
+
+@given(ARRAYS)
+def test_a_reader_asking_for_wire_arrays_gets_the_same_values_without_numpy(array):
+    back = decode(encode({"a": array}), wire_arrays=True)["a"]
+    assert isinstance(back, WireArray)
+    assert back.shape == array.shape and back.name == array.dtype.name
+    little = array.astype(array.dtype.newbyteorder("<"))
+    assert back.data == little.tobytes()
+    # what numpy would say, read with struct alone
+    assert _nan_named(back.tolist()) == _nan_named(array.tolist())
+    restored = np.asarray(back)
+    assert restored.dtype == array.dtype and restored.shape == array.shape
+    np.testing.assert_array_equal(restored, array)
+
+
+@given(ARRAYS)
+def test_a_wire_array_crosses_again_as_the_array_it_was(array):
+    wire = WireArray.of(array)
+    np.testing.assert_array_equal(decode(encode([wire]))[0], array)
+    assert decode(encode(wire), wire_arrays=True) == wire
+
+
+def test_wire_array_lists_nest_like_numpys():
+    for shape in [(), (0,), (2, 0), (0, 3), (2, 3), (2, 1, 3)]:
+        array = np.arange(int(np.prod(shape)), dtype=np.int16).reshape(shape)
+        assert WireArray.of(array).tolist() == array.tolist(), shape
+    assert WireArray.of(np.array([True, False])).tolist() == [True, False]
+    assert WireArray.of(np.float16(1.5)).tolist() == 1.5
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        ("O", (1,), b"\x00" * 8),  # object dtype
+        ("i4", (3,), b"\x00" * 8),  # bytes do not fill the shape
+        ("i4", (-1,), b""),
+        ("i4", (1,) * 9, b"\x00" * 4),  # too many dimensions
+    ],
+)
+def test_a_wire_array_that_does_not_hold_together_is_refused(fields):
+    with pytest.raises(ValueError):
+        WireArray(*fields)
 
 
 def test_big_endian_and_strided_arrays_cross_as_their_values():

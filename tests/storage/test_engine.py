@@ -41,3 +41,20 @@ def test_unsupported_settings_are_refused(tmp_path):
         create_engine_for("mysql://u@h/db")
     with pytest.raises(ConfigurationError):
         create_engine_for(f"sqlite:///{tmp_path / 'x.db'}", schema="s")
+
+
+def test_display_url_hides_the_password_as_sqlalchemy_renders_it():
+    from sqlalchemy.engine import make_url
+
+    from freeagentics.storage import display_url
+
+    for url in (
+        "sqlite:////tmp/x.db",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        "postgresql+psycopg://u:s3cr%40t/x@h:5/d?sslmode=require",
+        "postgresql://u:@h/d",
+        "postgresql://:pw@h/d",
+    ):
+        shown = display_url(url)
+        assert shown == make_url(url).render_as_string(hide_password=True), url
+        assert "s3cr" not in shown and ":pw@" not in shown
