@@ -21,23 +21,25 @@ physical pages mapped by the tree's processes, each counted once (from
 one process's RSS is to a tree of them and does not move with other programs.
 Compare revisions within one run.
 
-With ``--ref REV`` the same rounds also run the code of git revision ``REV``, checked out
-with ``git worktree`` into a temporary folder (removed at the end) and put first on the
-import path; the two alternate within each round (the order flips every round) so that
-the machine's load falls alike on both. Each revision first starts once untimed, so
-that numba's kernel cache and the bytecode are warm, as in every start but a
-checkout's first. The figures are the medians of ``--rounds`` rounds.
+With ``--ref REV [REV ...]`` the same rounds also run the code of each git revision,
+checked out with ``git worktree`` into a temporary folder (removed at the end) and put
+first on the import path; the revisions alternate within each round (the order turns
+every round) so that the machine's load falls alike on all. Each revision first starts
+once untimed, so that numba's kernel cache and the bytecode are warm, as in every start
+but a checkout's first. The figures are the medians of ``--rounds`` rounds.
 
 Prints a table and, with ``--json``, writes one record per revision and round
 ``{"benchmark": "startup", "case": "serve-demo", "impl": "freeagentics", "rev",
 "commit", "round", "ready_s", "ticking_s", "rss_bytes", "pss_bytes", "uss_bytes",
-"anon_bytes", "unique_bytes", "rss_peak_bytes", "processes": [{"role", "rss_bytes", "pss_bytes",
-"uss_bytes", "anon_bytes", "file_bytes", "threads"}], "ticks", "load_average_1min"}``
-and one ``"case": "median"`` record per revision.
+"anon_bytes", "unique_bytes", "rss_peak_bytes", "processes", "ticks",
+"load_average_1min"}`` (``processes``: ``{"role": "api" | "host" | "server", "rss_bytes",
+"pss_bytes", "uss_bytes", "anon_bytes", "pss_anon_bytes", "pss_file_bytes", "threads"}``
+each; ``ticks``: the demo's ticks while settling) and one ``"case": "median"`` record
+per revision.
 
 Usage::
 
-    python benchmarks/startup.py [--rounds 5] [--settle 20] [--ref main] [--json out.json]
+    python benchmarks/startup.py [--rounds 5] [--settle 20] [--ref main ...] [--json out.json]
     python benchmarks/startup.py --quick      # 2 rounds, 5 s settling
 """
 
@@ -351,7 +353,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--settle", type=float, default=20.0, help="seconds of demo before memory")
-    parser.add_argument("--ref", help="also measure this git revision, alternating with this tree")
+    parser.add_argument(
+        "--ref", nargs="+", default=[], help="also measure these git revisions, alternately"
+    )
     parser.add_argument("--no-warmup", action="store_true", help="no untimed first start")
     parser.add_argument("--quick", action="store_true", help="2 rounds, 5 s settling")
     parser.add_argument("--json", type=Path)
@@ -361,14 +365,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     with ExitStack() as stack:
         trees = {"this": REPO_ROOT}
-        if args.ref:
-            trees[args.ref] = _checkout(args.ref, stack)
+        for ref in args.ref:
+            trees[ref] = _checkout(ref, stack)
         commits = {rev: _commit(tree) for rev, tree in trees.items()}
         if not args.no_warmup:
             for tree in trees.values():
                 measure_start(tree, settle_s=1.0)
         for round_ in range(args.rounds):
-            order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
+            names = list(trees)
+            shift = round_ % len(names)
+            order = names[shift:] + names[:shift]
             for rev in order:
                 record = measure_start(trees[rev], args.settle)
                 record.update(

@@ -8,7 +8,9 @@ encodes each topic's frames once and pushes them to the API processes that want 
 The API process holds a :class:`~freeagentics.hosts.ServiceProxy` to it. With several
 API workers (``workers > 1``, see :mod:`freeagentics.server.supervisor`) the hub
 publishes each topic's frames once to Redis instead, where every worker takes them,
-and learns there which topics the workers want.
+and learns there which topics the workers want. While the host is open, LLVM's code
+leaves its resident set whenever numba is not compiling (some 110 MB, idle while the
+simulations step: see :mod:`freeagentics.inference._llvm_pages`).
 
 Besides the service's methods (:data:`~freeagentics.hosts.HOST_METHODS`) it answers
 three of its own:
@@ -38,6 +40,7 @@ from typing import Any
 
 from freeagentics.errors import ConfigurationError, ConflictError
 from freeagentics.hosts import HOST_METHODS, HostServer, HostUnavailableError, serve_child
+from freeagentics.inference._llvm_pages import LLVMPageRelease
 from freeagentics.server.debug import STALL_VARIABLE, host_stalls
 from freeagentics.server.logs import log_config
 from freeagentics.server.metrics import ServerMetrics, families
@@ -81,6 +84,7 @@ class HostRuntime:
         self.metrics: ServerMetrics | None = None
         self._lock = threading.Lock()  # open and close, one at a time
         self._logging = False
+        self.llvm_pages = LLVMPageRelease()
         self.loop = asyncio.new_event_loop()  # the hub's
         threading.Thread(target=self.loop.run_forever, daemon=True, name="host-hub").start()
         #: seconds to sleep before calls of some methods (a debugging hook, see
@@ -139,6 +143,7 @@ class HostRuntime:
             made = self._make_hub(values, service)
             hub = asyncio.run_coroutine_threadsafe(made, self.loop).result()
             restored = self._bring_up(service, values, restart)
+            self.llvm_pages.start()  # once the kernels the simulations load are quiet
             self.service, self.hub, self.metrics = service, hub, metrics
             for key in self.server.interests() if self.server is not None else ():
                 self.interest(key, True)  # topics wanted before a close and this open
@@ -179,6 +184,7 @@ class HostRuntime:
         with self._lock:
             service, hub = self.service, self.hub
             self.service = self.hub = None
+            self.llvm_pages.stop()
             if hub is not None:  # its feeds first: they hold the simulations' buses
                 asyncio.run_coroutine_threadsafe(_close(hub), self.loop).result()
             if service is not None:
