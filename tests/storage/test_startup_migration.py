@@ -21,6 +21,14 @@ def _no_child(*args, **kwargs):
     raise AssertionError("no child process was expected")
 
 
+def _sqlite(tmp_path: Path, revision: str | None = "head") -> sa.Engine:
+    """A SQLite file migrated to ``revision`` (None: left empty)."""
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'm.db'}")
+    if revision is not None:
+        upgrade(engine, revision)
+    return engine
+
+
 def _at_head(engine: sa.Engine) -> bool:
     with engine.connect() as conn:
         return sm.database_revision(engine) == head() and schema_diff(conn) == []
@@ -50,16 +58,14 @@ def test_a_fresh_database_is_migrated_without_loading_alembic_in_this_process(tm
 
 
 def test_a_database_at_the_head_is_left_alone(tmp_path, monkeypatch):
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'm.db'}")
-    upgrade(engine)
+    engine = _sqlite(tmp_path)
     monkeypatch.setattr(sm, "start_migration", _no_child)
     assert sm.migrate_at_start(engine) == head()
     engine.dispose()
 
 
 def test_a_database_behind_is_brought_to_the_head(tmp_path):
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'old.db'}")
-    upgrade(engine, "0001")
+    engine = _sqlite(tmp_path, "0001")
     assert sm.database_revision(engine) == "0001"
     assert sm.migrate_at_start(engine) == head()
     assert _at_head(engine)
@@ -67,8 +73,7 @@ def test_a_database_behind_is_brought_to_the_head(tmp_path):
 
 
 def test_a_database_ahead_of_this_version_is_refused_with_the_childs_reason(tmp_path):
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'new.db'}")
-    upgrade(engine)
+    engine = _sqlite(tmp_path)
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(sm.MigrationFailed, match="9999"):
