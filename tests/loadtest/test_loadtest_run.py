@@ -141,6 +141,10 @@ LOADTEST = "--agents 5 --users 3 --duration 900 --skip-engine --skip-database".s
 ENDS_WITHIN_S = 180.0
 
 
+def _sigint_as_from_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class LoadTestProcess:
     """``freeagentics loadtest`` in a session of its own, its output read as it comes."""
 
@@ -153,6 +157,9 @@ class LoadTestProcess:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,  # its whole group can be signalled, and cleaned up
+            # as from a terminal: a test run started in the background inherits SIGINT
+            # ignored, and Python then installs no KeyboardInterrupt for Ctrl-C
+            preexec_fn=_sigint_as_from_a_terminal,
         )
         self.lines: queue.Queue[bytes] = queue.Queue()
         self.seen: list[bytes] = []
